@@ -1,0 +1,147 @@
+"""The ``capstone`` command: list the projects, run their pipelines, project tools.
+
+    capstone list                              projects, headline metrics, DVC status
+    capstone run PROJECT [--stage S] [-S k=v]  dvc repro (or dvc exp run with -S)
+    capstone run --all                         dvc repro -P
+    capstone readme                            regenerate README results tables
+    capstone PROJECT ...                       the project's own tools (see --help)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from shared.log import setup_logging
+from shared.paths import project_names, repo_root
+from shared.stage import USER_ERRORS
+
+
+def _dvc(*args: str) -> int:
+    cmd = [sys.executable, "-m", "dvc", *args]
+    print("$ dvc " + " ".join(args), flush=True)
+    return subprocess.call(cmd, cwd=repo_root())
+
+
+def _stage_status(root) -> dict[str, list[str]]:
+    """Changed stages, grouped by project (root data stages are ``<project>_...``)."""
+    from dvc.repo import Repo
+
+    changed: dict[str, list[str]] = {}
+    with Repo(str(root)) as repo:
+        status = repo.status()
+    for stage in status:
+        path, _, name = stage.rpartition(":")
+        if path.startswith("projects/"):
+            project = path.split("/")[1]
+        else:
+            project = next((p for p in project_names(root) if name.startswith(p)), "?")
+        changed.setdefault(project, []).append(name or stage)
+    return changed
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from shared.readme import _metrics, fmt, lookup, project_info
+
+    root = repo_root()
+    try:
+        changed = _stage_status(root)
+    except Exception as exc:  # not a DVC repo, broken dvc.yaml, ...
+        print(f"(DVC status unavailable: {exc})", file=sys.stderr)
+        changed = None
+    rows = []
+    for name in project_names(root):
+        title, headline = project_info(name)
+        metrics = _metrics(name, root)
+        value = fmt(lookup(metrics, headline[0])) if metrics and headline else "–"
+        label = headline[1] if headline else ""
+        if changed is None:
+            state = "?"
+        elif metrics is None:
+            state = "never run"
+        elif name in changed:
+            state = "changed: " + ", ".join(changed[name])
+        else:
+            state = "up to date"
+        rows.append((name, f"{label} = {value}" if label else value, state))
+    width = max((len(r[0]) for r in rows), default=7)
+    for name, value, state in rows:
+        print(f"{name:<{width}}  {value}  [{state}]")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.all:
+        if args.set:
+            print("-S needs a PROJECT (params are per project)", file=sys.stderr)
+            return 2
+        return _dvc("repro", "-P", *(["--force"] if args.force else []))
+    if not args.project:
+        print("give a PROJECT or --all", file=sys.stderr)
+        return 2
+    if args.project not in project_names():
+        print(f"unknown project {args.project!r}; projects: {', '.join(project_names())}", file=sys.stderr)
+        return 2
+    target = f"projects/{args.project}/dvc.yaml" + (f":{args.stage}" if args.stage else "")
+    if args.set:
+        sets = []
+        for item in args.set:
+            if "=" not in item:
+                print(f"-S takes key=value, got {item!r}", file=sys.stderr)
+                return 2
+            sets += ["-S", f"projects/{args.project}/params.yaml:{item}"]
+        return _dvc("exp", "run", *sets, *(["--force"] if args.force else []), target)
+    return _dvc("repro", *(["--force"] if args.force else []), target)
+
+
+def cmd_readme(args: argparse.Namespace) -> int:
+    from shared.readme import refresh
+
+    for path in refresh(args.projects or None):
+        print(f"updated {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="capstone", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--log-level", default=None)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("list", help="projects, their headline metric and DVC status")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("run", help="reproduce a project's pipeline (dvc repro / dvc exp run)")
+    p.add_argument("project", nargs="?")
+    p.add_argument("--all", action="store_true", help="every project (dvc repro -P)")
+    p.add_argument("--stage", help="stop at this stage (data, train, evaluate, report, ...)")
+    p.add_argument("-S", "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a param of the project's params.yaml (runs a DVC experiment)")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("readme", help="regenerate the README results tables from metrics.json")
+    p.add_argument("projects", nargs="*")
+    p.set_defaults(func=cmd_readme)
+    for name in project_names():
+        if importlib.util.find_spec(f"projects.{name}.cli") is None:
+            continue
+        module = importlib.import_module(f"projects.{name}.cli")
+        module.register(sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0]))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level or "WARNING")
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

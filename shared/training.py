@@ -1,0 +1,218 @@
+"""Training helpers shared by every project: seeding, strategy, and a resumable ``fit``.
+
+``fit`` wraps ``keras.Model.fit`` with the callbacks every project wants:
+
+* ``BackupAndRestore`` in ``workdir/backup``: a killed run resumes at the last finished
+  epoch, optimizer state included;
+* :class:`BestWeights`: early stopping with restore of the best weights, whose state
+  (best value, patience counter, best weights) lives on disk so that it survives a resume;
+* a CSV history that survives resumes (:func:`read_history` de-duplicates epochs);
+* ``TerminateOnNaN``, Keras progress bars and, optionally, dvclive logging.
+
+Put ``workdir`` outside DVC outputs (DVC deletes outputs before re-running a stage):
+the convention is ``data/<project>/work/<stage>/<config hash>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from shared.io import atomic_path, write_json
+
+log = logging.getLogger(__name__)
+
+
+def set_seed(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras; optionally make TF ops deterministic."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(int(seed))
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def get_strategy(name: str = "auto"):
+    """Return a ``tf.distribute`` strategy.
+
+    ``auto``: ``MirroredStrategy`` over all GPUs when there are several, else the default
+    strategy; ``default``; ``mirrored``; ``one_device`` (first GPU, else CPU).
+    Multi-worker training comes with its own path (Keras' ``fit`` does not support it).
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        name = "mirrored" if len(gpus) > 1 else "default"
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "one_device":
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    raise ValueError(f"unknown strategy {name!r}; use auto, default, mirrored or one_device")
+
+
+def config_hash(*configs: Any, length: int = 10) -> str:
+    """A short, stable hash of configs (dataclasses or plain data), for work-folder names."""
+    from shared.config import to_dict
+
+    blob = json.dumps([to_dict(c) for c in configs], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+
+
+def _keras_callbacks():
+    import keras
+
+    class BestWeights(keras.callbacks.Callback):
+        """Early stopping whose state lives in ``workdir`` so that it survives a resume."""
+
+        def __init__(self, workdir: Path, monitor: str, mode: str = "min", patience: int | None = None,
+                     min_delta: float = 0.0, restore: bool = True):
+            super().__init__()
+            self.workdir = Path(workdir)
+            self.monitor, self.mode, self.patience = monitor, mode, patience
+            self.min_delta, self.restore = abs(min_delta), restore
+            self.state_path = self.workdir / "best.json"
+            self.weights_path = self.workdir / "best.weights.h5"
+            self.state: dict[str, Any] = {"best": None, "epoch": None, "wait": 0}
+
+        def on_train_begin(self, logs=None):
+            if self.state_path.exists():
+                self.state = json.loads(self.state_path.read_text())
+
+        def _better(self, value: float) -> bool:
+            best = self.state["best"]
+            if best is None:
+                return True
+            return value < best - self.min_delta if self.mode == "min" else value > best + self.min_delta
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get(self.monitor)
+            if value is None:
+                log.warning("BestWeights: '%s' not in logs (%s)", self.monitor, sorted(logs or {}))
+                return
+            if self._better(float(value)):
+                self.state.update(best=float(value), epoch=int(epoch), wait=0)
+                with atomic_path(self.weights_path) as tmp:
+                    self.model.save_weights(tmp)
+            else:
+                self.state["wait"] += 1
+            write_json(self.state_path, self.state)
+            if self.patience is not None and self.state["wait"] >= self.patience:
+                log.info("early stop at epoch %d: %s has not improved for %d epochs", epoch + 1, self.monitor,
+                         self.patience)
+                self.model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            if self.restore and self.weights_path.exists() and self.state["epoch"] is not None:
+                log.info("restoring best weights from epoch %d (%s = %.4g)", self.state["epoch"] + 1,
+                         self.monitor, self.state["best"])
+                self.model.load_weights(self.weights_path)
+
+    class CSVHistory(keras.callbacks.Callback):
+        """Appends one row per epoch; survives resumes (rows are de-duplicated on read)."""
+
+        def __init__(self, path: Path):
+            super().__init__()
+            self.path = Path(path)
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": int(epoch), **{k: float(v) for k, v in (logs or {}).items()}}
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    return BestWeights, CSVHistory
+
+
+def read_history(workdir: str | os.PathLike) -> dict[str, list[float]]:
+    """The per-epoch history of a run (all epochs, across resumes), as lists by metric."""
+    path = Path(workdir) / "history.jsonl"
+    rows: dict[int, dict] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by a kill
+                continue
+            rows[int(row["epoch"])] = row
+    keys = sorted({k for row in rows.values() for k in row if k != "epoch"})
+    ordered = [rows[e] for e in sorted(rows)]
+    return {"epoch": [r["epoch"] for r in ordered], **{k: [r.get(k) for r in ordered] for k in keys}}
+
+
+def fit(
+    model,
+    train,
+    *,
+    epochs: int,
+    workdir: str | os.PathLike,
+    validation=None,
+    steps_per_epoch: int | None = None,
+    validation_steps: int | None = None,
+    monitor: str | None = None,
+    mode: str = "min",
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    restore_best: bool = True,
+    live_dir: str | os.PathLike | None = None,
+    verbose: str | int = "auto",
+    callbacks: Sequence[Any] = (),
+    class_weight: dict | None = None,
+) -> dict[str, list[float]]:
+    """Train a compiled model with the standard callbacks; returns the full history.
+
+    Callbacks passed in ``callbacks`` run before the backup is written at the end of an
+    epoch, so state they change (resampled points, schedules) is part of the backup.
+    """
+    import keras
+    import tensorflow as tf
+
+    BestWeights, CSVHistory = _keras_callbacks()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    backup = workdir / "backup"
+    resuming = backup.exists() and any(backup.iterdir())
+    if resuming:
+        log.info("resuming the interrupted run in %s", workdir)
+    else:
+        for name in ("history.jsonl", "best.json", "best.weights.h5"):
+            (workdir / name).unlink(missing_ok=True)
+    monitor = monitor or ("val_loss" if validation is not None else "loss")
+    cbs: list[Any] = [*callbacks, keras.callbacks.TerminateOnNaN(), CSVHistory(workdir / "history.jsonl")]
+    if patience is not None or restore_best:
+        cbs.append(BestWeights(workdir, monitor, mode=mode, patience=patience, min_delta=min_delta,
+                               restore=restore_best))
+    if live_dir is not None:
+        from dvclive import Live
+        from dvclive.keras import DVCLiveCallback
+
+        cbs.append(DVCLiveCallback(live=Live(str(live_dir), save_dvc_exp=False, resume=resuming,
+                                             report=None, dvcyaml=None)))
+    # Last, so that it saves the state every other callback has updated for this epoch.
+    cbs.append(keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True))
+    model.fit(
+        train,
+        validation_data=validation,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_steps=validation_steps,
+        callbacks=cbs,
+        verbose=verbose,
+        class_weight=class_weight,
+        shuffle=not isinstance(train, tf.data.Dataset),
+    )
+    history = read_history(workdir)
+    for name in ("best.json", "best.weights.h5"):
+        (workdir / name).unlink(missing_ok=True)
+    shutil.rmtree(backup, ignore_errors=True)
+    return history
