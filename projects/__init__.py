@@ -1,0 +1,1 @@
+"""The capstone projects; ``projects/<name>/`` is the package ``projects.<name>``."""

@@ -1,0 +1,184 @@
+"""Stage ``evaluate``: errors of every trained case against the reference, and the targets.
+
+Every error is a relative L2 error on the dense reference grid of the ``data`` stage.
+
+* forward: rel-L2 of the solution, wall time, iterations;
+* inverse: identified parameter and its relative error, beside the least-squares fit of the
+  exact ODE solution to the same observations (the noise floor no method can beat);
+* parametric: rel-L2 at every reference parameter value, mean and worst.
+
+Writes ``metrics.json`` (DVC metrics: targets and one table per mode), ``cases.csv`` (one row
+per case and seed) and plot data under ``plots/``.
+
+    python -m projects.pinn_ode.evaluate --params projects/pinn_ode/params.yaml \
+        --data data/pinn_ode/prepared --model data/pinn_ode/model --out projects/pinn_ode/results
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from projects.pinn_ode.data import load_prepared
+from projects.pinn_ode.pinn import Solution
+from projects.pinn_ode.problems import Observations, get_problem, least_squares_fit
+from projects.pinn_ode.train import case_dir
+from shared.config import load_section
+from shared.io import DataError, read_json, write_csv
+from shared.metrics import rel_l2, write_metrics
+from shared.stage import run, stage_parser
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    #: targets of the headline problem (see the project README)
+    target_forward_rel_l2: float = 1e-4
+    target_forward_time_s: float = 60.0
+    target_inverse_error_pct: float = 1.0
+    target_inverse_time_s: float = 60.0
+    target_parametric_mean_pct: float = 1.0
+    target_parametric_max_pct: float = 3.0
+    #: points per curve kept in the plot data
+    plot_points: int = 201
+
+
+def evaluate_case(solution: Solution, mode: str, meta: dict, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    t = arrays["t"]
+    row: dict[str, Any] = {"time_s": solution.wall_time, "iterations": solution.iterations,
+                           "final_loss": solution.info.get("final_loss")}
+    if mode == "parametric":
+        param = meta["inverse_parameter"]
+        errors = [rel_l2(solution(t, **{param: v}), ref) for v, ref in zip(arrays["param_values"], arrays["y_param"])]
+        row.update(mean_rel_l2_pct=100 * float(np.mean(errors)), max_rel_l2_pct=100 * float(np.max(errors)),
+                   per_value_pct=[100 * e for e in errors])
+    else:
+        row["rel_l2"] = rel_l2(solution(t), arrays["y"])
+    if mode == "inverse":
+        param = meta["inverse_parameter"]
+        true = meta["inverse_true_value"]
+        row.update(parameter=param, true_value=true, estimate=solution.params[param],
+                   error_pct=100 * abs(solution.params[param] / true - 1))
+    return row
+
+
+def noise_floor(name: str, meta: dict, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """Least-squares fit of the exact solution to the same observations."""
+    problem = get_problem(name)
+    obs = Observations(t=arrays["obs_t"], y=arrays["obs_y"], components=tuple(arrays["obs_components"]))
+    param = meta["inverse_parameter"]
+    fit = least_squares_fit(problem, obs, [param], {param: meta["inverse_initial_guess"]})
+    return {"least_squares_estimate": fit[param],
+            "least_squares_error_pct": 100 * abs(fit[param] / meta["inverse_true_value"] - 1)}
+
+
+def _median(rows: list[dict], key: str) -> float:
+    return float(np.median([r[key] for r in rows]))
+
+
+def evaluate(cfg: EvaluateConfig, prepared: Path, model: Path, out: Path) -> dict[str, Any]:
+    summary = read_json(model / "summary.json")
+    train_cfg = summary["config"]
+    headline = train_cfg["headline"]
+    rows, curves, losses, trajectories = [], [], [], []
+    for case in summary["cases"]:
+        name, mode, seed = case["problem"], case["mode"], case["seed"]
+        meta, arrays = load_prepared(prepared, name)
+        solution = Solution.load(case_dir(model, name, mode, seed), get_problem(name))
+        row = {"problem": name, "mode": mode, "seed": seed, **evaluate_case(solution, mode, meta, arrays)}
+        rows.append(row)
+        if seed == train_cfg["seeds"][0]:
+            idx = np.linspace(0, arrays["t"].size - 1, cfg.plot_points).round().astype(int)
+            t = arrays["t"][idx]
+            if mode == "parametric":
+                param = meta["inverse_parameter"]
+                pairs = [(f"{param}={v:g}", solution(t, **{param: v}), ref[idx])
+                         for v, ref in zip(arrays["param_values"], arrays["y_param"])]
+            else:
+                pairs = [("", solution(t), arrays["y"][idx])]
+            for label, pred, ref in pairs:
+                for j, comp in enumerate(meta["components"]):
+                    curves.append(pd.DataFrame({"problem": name, "mode": mode, "case": label, "component": comp,
+                                                "t": t, "pinn": pred[:, j], "reference": ref[:, j]}))
+        for phase in ("adam", "lbfgs"):
+            hist = solution.history.get(phase, {})
+            for i, value in enumerate(hist.get("loss", [])):
+                losses.append((name, mode, seed, phase, i + 1, value))
+            if mode == "inverse":
+                for i, value in enumerate(hist.get(meta["inverse_parameter"], [])):
+                    trajectories.append((name, seed, phase, i + 1, value, meta["inverse_true_value"]))
+    frame = pd.DataFrame(rows)
+
+    tables: dict[str, dict[str, dict[str, Any]]] = {"forward": {}, "inverse": {}, "parametric": {}}
+    for (name, mode), group in frame.groupby(["problem", "mode"], sort=False):
+        g = group.to_dict("records")
+        entry: dict[str, Any] = {"seeds": len(g), "time_s": _median(g, "time_s"),
+                                 "iterations": _median(g, "iterations")}
+        if mode == "parametric":
+            entry.update(mean_rel_l2_pct=_median(g, "mean_rel_l2_pct"), max_rel_l2_pct=_median(g, "max_rel_l2_pct"))
+        else:
+            entry["rel_l2"] = _median(g, "rel_l2")
+        if mode == "inverse":
+            meta, arrays = load_prepared(prepared, name)
+            entry.update(estimate=_median(g, "estimate"), error_pct=_median(g, "error_pct"),
+                         **noise_floor(name, meta, arrays))
+        tables[mode][name] = entry
+
+    targets: dict[str, dict[str, Any]] = {}
+
+    def target(key: str, mode: str, column: str, limit: float) -> None:
+        entry = tables.get(mode, {}).get(headline)
+        if entry is not None:
+            targets[key] = {"value": entry[column], "target": limit, "met": bool(entry[column] <= limit)}
+
+    target("forward_rel_l2", "forward", "rel_l2", cfg.target_forward_rel_l2)
+    target("forward_time_s", "forward", "time_s", cfg.target_forward_time_s)
+    target("inverse_error_pct", "inverse", "error_pct", cfg.target_inverse_error_pct)
+    target("inverse_time_s", "inverse", "time_s", cfg.target_inverse_time_s)
+    target("parametric_mean_pct", "parametric", "mean_rel_l2_pct", cfg.target_parametric_mean_pct)
+    target("parametric_max_pct", "parametric", "max_rel_l2_pct", cfg.target_parametric_max_pct)
+    metrics = {"targets": targets, **{k: v for k, v in tables.items() if v},
+               "total_training_time_s": float(frame["time_s"].sum())}
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_metrics(out / "metrics.json", metrics)
+    write_csv(out / "cases.csv", frame.drop(columns=[c for c in ("per_value_pct",) if c in frame]))
+    plots = out / "plots"
+    if curves:
+        write_csv(plots / "solutions.csv", pd.concat(curves, ignore_index=True))
+    write_csv(plots / "loss.csv", pd.DataFrame(losses, columns=["problem", "mode", "seed", "phase", "step", "loss"]))
+    write_csv(plots / "inverse_trajectory.csv",
+              pd.DataFrame(trajectories, columns=["problem", "seed", "phase", "step", "estimate", "true_value"]))
+    if "per_value_pct" in frame:
+        para = frame[frame["mode"] == "parametric"]
+        rows_pv = []
+        for _, r in para.iterrows():
+            meta, arrays = load_prepared(prepared, r["problem"])
+            for v, e in zip(arrays["param_values"], r["per_value_pct"]):
+                rows_pv.append({"problem": r["problem"], "seed": r["seed"], "parameter": meta["inverse_parameter"],
+                                "value": float(v), "rel_l2_pct": e})
+        write_csv(plots / "parametric_error.csv", pd.DataFrame(rows_pv))
+    for key, t in targets.items():
+        log.info("target %-22s %.4g (≤ %g): %s", key, t["value"], t["target"], "met" if t["met"] else "MISSED")
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = stage_parser(__doc__, inputs=("data", "model"), outputs=("out",)).parse_args(argv)
+    cfg = load_section(args.params, "evaluate", EvaluateConfig)
+    model = Path(args.model)
+    if not (model / "summary.json").exists():
+        raise DataError(f"{model} holds no trained cases (summary.json missing); run the train stage first")
+    evaluate(cfg, Path(args.data), model, Path(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))

@@ -1,0 +1,256 @@
+"""ODE problems: the user-facing description, the built-in catalogue and the reference solver.
+
+An initial-value problem ``y' = f(t, y, p)``, ``y(t0) = y0`` is written in a few lines::
+
+    problem = ODEProblem(
+        rhs=lambda t, y, p: [y[1], -2 * p["xi"] * y[1] - y[0]],
+        t_span=(0, 20), y0=[1.0, 0.0], params={"xi": 0.1},
+    )
+
+``rhs`` receives ``t``, the state ``y`` (indexable by component) and the parameter dict
+``p`` and returns one expression per component. It must use only arithmetic and
+``keras.ops`` functions, so that the same code runs on NumPy scalars (the reference solver)
+and on TensorFlow tensors of shape ``(N, 1)`` (the network's residual).
+
+This module imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shared.io import DataError, check_array
+
+
+class ProblemError(DataError):
+    """An ODE problem, its observations or its parameter ranges are ill-posed."""
+
+
+@dataclass(frozen=True)
+class ODEProblem:
+    rhs: Callable[[Any, Any, Mapping[str, Any]], Sequence[Any]]
+    t_span: tuple[float, float]
+    y0: tuple[float, ...]
+    params: Mapping[str, float] = field(default_factory=dict)
+    name: str = "custom"
+    components: tuple[str, ...] = ()
+    #: parameters that must stay positive when identified (inverse problems)
+    positive: tuple[str, ...] = ()
+    #: suggested solve_ivp method for the reference ("DOP853" or, for stiff problems, "Radau")
+    method: str = "DOP853"
+
+    def __post_init__(self) -> None:
+        if not callable(self.rhs):
+            raise ProblemError(f"rhs must be callable f(t, y, p), got {type(self.rhs).__name__}")
+        try:
+            t0, t1 = (float(v) for v in self.t_span)
+        except (TypeError, ValueError):
+            raise ProblemError(f"t_span must be two numbers (t0, t1), got {self.t_span!r}") from None
+        if not (math.isfinite(t0) and math.isfinite(t1)):
+            raise ProblemError(f"t_span must be finite, got {self.t_span!r}")
+        if t1 <= t0:
+            raise ProblemError(f"t_span must increase (t0 < t1), got ({t0}, {t1})")
+        y0 = np.atleast_1d(np.asarray(self.y0, dtype=float))
+        if y0.ndim != 1 or y0.size == 0 or not np.all(np.isfinite(y0)):
+            raise ProblemError(f"y0 must be a non-empty list of finite numbers, got {self.y0!r}")
+        params = {str(k): float(v) for k, v in dict(self.params).items()}
+        bad = [k for k, v in params.items() if not math.isfinite(v)]
+        if bad:
+            raise ProblemError(f"parameters {bad} are not finite")
+        components = tuple(self.components) or tuple(f"y{i}" for i in range(y0.size))
+        if len(components) != y0.size:
+            raise ProblemError(f"{len(components)} component names for {y0.size} components")
+        unknown_positive = set(self.positive) - set(params)
+        if unknown_positive:
+            raise ProblemError(f"positive names unknown parameters {sorted(unknown_positive)}")
+        object.__setattr__(self, "t_span", (t0, t1))
+        object.__setattr__(self, "y0", tuple(float(v) for v in y0))
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "components", components)
+        # Probe the right-hand side once with NumPy so that a wrong output length fails here.
+        try:
+            out = self.rhs(t0, y0.copy(), dict(params))
+        except Exception as exc:
+            raise ProblemError(f"rhs(t0, y0, params) raised {type(exc).__name__}: {exc}") from exc
+        try:
+            n_out = len(out)
+        except TypeError:
+            raise ProblemError("rhs must return a sequence with one entry per component of y0") from None
+        if n_out != y0.size:
+            raise ProblemError(f"rhs returns {n_out} component(s) but y0 has {y0.size}; y0 has the wrong length "
+                               f"or rhs the wrong output")
+
+    @property
+    def dim(self) -> int:
+        return len(self.y0)
+
+    def with_params(self, **params: float) -> ODEProblem:
+        unknown = set(params) - set(self.params)
+        if unknown:
+            raise ProblemError(f"unknown parameter(s) {sorted(unknown)}; {self.name} has {sorted(self.params)}")
+        return dataclasses.replace(self, params={**self.params, **params})
+
+    def with_t_span(self, t_span: tuple[float, float]) -> ODEProblem:
+        return dataclasses.replace(self, t_span=tuple(t_span))
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Noisy measurements of some components: ``y[:, j]`` observes ``components[j]``."""
+
+    t: np.ndarray
+    y: np.ndarray
+    components: tuple[int, ...] = (0,)
+
+    def __post_init__(self) -> None:
+        try:
+            t = check_array(self.t, "observation times", ndim=1, dtype="fiu").astype(float)
+            y = check_array(self.y, "observed values", ndim=(1, 2), dtype="fiu").astype(float)
+        except DataError as exc:
+            raise ProblemError(str(exc)) from None
+        if y.ndim == 1:
+            y = y[:, None]
+        if y.shape != (t.size, len(self.components)):
+            raise ProblemError(f"observed values have shape {y.shape}, expected ({t.size}, {len(self.components)}) "
+                               f"for {len(self.components)} observed component(s)")
+        object.__setattr__(self, "t", t)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "components", tuple(int(c) for c in self.components))
+
+    def check_against(self, problem: ODEProblem) -> None:
+        t0, t1 = problem.t_span
+        if self.t.min() < t0 or self.t.max() > t1:
+            raise ProblemError(f"observation times [{self.t.min()}, {self.t.max()}] leave t_span {problem.t_span}")
+        if any(c < 0 or c >= problem.dim for c in self.components):
+            raise ProblemError(f"observed components {self.components} do not exist in a {problem.dim}-d system")
+
+
+# --------------------------------------------------------------------------- reference
+def reference_solution(problem: ODEProblem, t: np.ndarray, params: Mapping[str, float] | None = None,
+                       rtol: float = 1e-10, atol: float = 1e-12) -> np.ndarray:
+    """``solve_ivp`` (DOP853 or Radau, rtol 1e-10) on the points ``t``; returns ``(len(t), dim)``."""
+    from scipy.integrate import solve_ivp
+
+    p = {**problem.params, **(params or {})}
+    t = np.asarray(t, dtype=float)
+    t_unique, inverse = np.unique(t, return_inverse=True)
+    sol = solve_ivp(lambda tt, yy: np.asarray(problem.rhs(tt, yy, p), dtype=float), problem.t_span,
+                    np.asarray(problem.y0), method=problem.method, t_eval=t_unique, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise ProblemError(f"reference solver failed on {problem.name}: {sol.message}")
+    return sol.y.T[inverse.ravel()]
+
+
+# --------------------------------------------------------------------------- catalogue
+def _exponential_decay(t, y, p):
+    return [-p["k"] * y[0]]
+
+
+def _logistic_growth(t, y, p):
+    return [p["r"] * y[0] * (1.0 - y[0] / p["K"])]
+
+
+def _damped_oscillator(t, y, p):
+    # x'' + 2 ξ ω x' + ω² x = 0 as a first-order system (x, v)
+    return [y[1], -2.0 * p["xi"] * p["omega"] * y[1] - p["omega"] ** 2 * y[0]]
+
+
+def _lotka_volterra(t, y, p):
+    return [p["alpha"] * y[0] - p["beta"] * y[0] * y[1], p["delta"] * y[0] * y[1] - p["gamma"] * y[1]]
+
+
+def _van_der_pol(t, y, p):
+    return [y[1], p["mu"] * (1.0 - y[0] ** 2) * y[1] - y[0]]
+
+
+def _sir(t, y, p):
+    infection = p["beta"] * y[0] * y[1]
+    return [-infection, infection - p["gamma"] * y[1], p["gamma"] * y[1]]
+
+
+#: name → (problem, parameter identified by the inverse solve, range of the parametric solve)
+BUILTIN: dict[str, tuple[Callable[[], ODEProblem], str, tuple[float, float]]] = {
+    "exponential_decay": (lambda: ODEProblem(_exponential_decay, (0.0, 5.0), (1.0,), {"k": 1.0},
+                                             name="exponential_decay", components=("y",), positive=("k",)),
+                          "k", (0.5, 2.0)),
+    "logistic_growth": (lambda: ODEProblem(_logistic_growth, (0.0, 10.0), (0.1,), {"r": 1.0, "K": 1.0},
+                                           name="logistic_growth", components=("N",), positive=("r", "K")),
+                        "r", (0.5, 1.5)),
+    "damped_oscillator": (lambda: ODEProblem(_damped_oscillator, (0.0, 20.0), (1.0, 0.0),
+                                             {"xi": 0.1, "omega": 1.0}, name="damped_oscillator",
+                                             components=("x", "v"), positive=("xi", "omega")),
+                          "xi", (0.1, 0.4)),
+    "lotka_volterra": (lambda: ODEProblem(_lotka_volterra, (0.0, 10.0), (1.0, 0.5),
+                                          {"alpha": 1.0, "beta": 1.0, "gamma": 1.0, "delta": 1.0},
+                                          name="lotka_volterra", components=("prey", "predator"),
+                                          positive=("alpha", "beta", "gamma", "delta")),
+                       "beta", (0.75, 1.25)),
+    "van_der_pol": (lambda: ODEProblem(_van_der_pol, (0.0, 10.0), (2.0, 0.0), {"mu": 1.0}, name="van_der_pol",
+                                       components=("x", "v"), positive=("mu",)),
+                    "mu", (0.5, 1.5)),
+    "sir": (lambda: ODEProblem(_sir, (0.0, 60.0), (0.99, 0.01, 0.0), {"beta": 0.4, "gamma": 0.1}, name="sir",
+                               components=("S", "I", "R"), positive=("beta", "gamma")),
+            "beta", (0.3, 0.5)),
+}
+
+
+def get_problem(name: str, **params: float) -> ODEProblem:
+    """A built-in problem by name, optionally with changed parameters."""
+    if name not in BUILTIN:
+        raise ProblemError(f"unknown problem {name!r}; built-in problems: {', '.join(BUILTIN)}")
+    problem = BUILTIN[name][0]()
+    return problem.with_params(**params) if params else problem
+
+
+def inverse_parameter(name: str) -> str:
+    get_problem(name)
+    return BUILTIN[name][1]
+
+
+def parametric_range(name: str) -> tuple[float, float]:
+    get_problem(name)
+    return BUILTIN[name][2]
+
+
+def make_observations(problem: ODEProblem, n: int, noise: float, seed: int,
+                      components: Sequence[int] = (0,)) -> Observations:
+    """``n`` observations at uniformly random times with Gaussian noise of relative size ``noise``.
+
+    The noise standard deviation is ``noise`` × the RMS of each observed component over the
+    interval (so 1% noise means 1% of the signal's typical size).
+    """
+    rng = np.random.default_rng(seed)
+    t0, t1 = problem.t_span
+    t = np.sort(rng.uniform(t0, t1, size=n))
+    clean = reference_solution(problem, t)[:, list(components)]
+    dense = reference_solution(problem, np.linspace(t0, t1, 2001))[:, list(components)]
+    scale = np.sqrt(np.mean(dense**2, axis=0))
+    y = clean + noise * scale * rng.standard_normal(clean.shape)
+    return Observations(t=t, y=y, components=tuple(components))
+
+
+def least_squares_fit(problem: ODEProblem, obs: Observations, unknown: Sequence[str],
+                      initial: Mapping[str, float]) -> dict[str, float]:
+    """Fit ``unknown`` parameters of the exact ODE solution to ``obs`` (the noise floor).
+
+    This is what a classical inverse solver does with the same data; a PINN cannot do
+    better than the noise allows, so its parameter error is reported beside this one.
+    """
+    from scipy.optimize import least_squares
+
+    names = list(unknown)
+
+    def residual(theta):
+        p = dict(zip(names, np.exp(theta)))
+        pred = reference_solution(problem, obs.t, params=p, rtol=1e-9, atol=1e-11)[:, list(obs.components)]
+        return (pred - obs.y).ravel()
+
+    theta0 = np.log([initial[n] for n in names])
+    fit = least_squares(residual, theta0, method="lm", xtol=1e-12, ftol=1e-12)
+    return dict(zip(names, np.exp(fit.x).tolist()))
