@@ -1,0 +1,81 @@
+"""Repository-level checks: layout, DVC pipelines, README tables, the CLI."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from shared.paths import project_names
+from shared.readme import render_metrics, render_project_table
+
+REQUIRED_STAGES = ("train", "evaluate", "report")
+PROJECT_FILES = ("dvc.yaml", "params.yaml", "README.md", "notebook.py", "data.py", "model.py", "train.py",
+                 "evaluate.py", "__init__.py")
+
+
+def test_top_level_layout(repo_root):
+    for name in ("projects", "shared", "data", "dvc.yaml", "tests", "pyproject.toml", "README.md", ".ci/run", ".dvc"):
+        assert (repo_root / name).exists(), name
+
+
+def test_dvc_pipelines_parse(repo_root):
+    from dvc.repo import Repo
+
+    with Repo(str(repo_root)) as repo:
+        stages = {s.addressing for s in repo.index.stages}
+    for project in project_names(repo_root):
+        assert f"{project}_data" in stages
+        for stage in REQUIRED_STAGES:
+            assert f"projects/{project}/dvc.yaml:{stage}" in stages
+
+
+@pytest.mark.parametrize("project", project_names())
+def test_project_skeleton(repo_root, project):
+    base = repo_root / "projects" / project
+    for name in PROJECT_FILES:
+        assert (base / name).exists(), f"projects/{project}/{name}"
+    params = yaml.safe_load((base / "params.yaml").read_text())
+    assert {"data", "train", "evaluate", "report"} <= set(params)
+    stages = yaml.safe_load((base / "dvc.yaml").read_text())["stages"]
+    assert all(stage.get("wdir") == "../.." for stage in stages.values())
+
+
+@pytest.mark.parametrize("project", project_names())
+def test_readme_results_match_metrics(repo_root, project):
+    """README numbers are generated from metrics.json, never typed by hand."""
+    metrics = repo_root / "projects" / project / "results" / "metrics.json"
+    if not metrics.exists():
+        pytest.skip("pipeline not run yet")
+    readme = (repo_root / "projects" / project / "README.md").read_text()
+    block = re.search(r"<!-- results:begin -->\n(.*?)\n<!-- results:end -->", readme, re.S)
+    assert block, "README lacks the results block"
+    assert block.group(1).strip() == render_metrics(json.loads(metrics.read_text())).strip()
+    root = (repo_root / "README.md").read_text()
+    assert render_project_table(repo_root).strip() in root
+
+
+def test_cli_list_and_run(repo_root, monkeypatch, capsys):
+    from shared import cli
+
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for project in project_names(repo_root):
+        assert project in out
+    calls = []
+    monkeypatch.setattr(cli, "_dvc", lambda *args: calls.append(args) or 0)
+    assert cli.main(["run", "pinn_ode", "--stage", "train"]) == 0
+    assert cli.main(["run", "pinn_ode", "-S", "train.training.adam_steps=600"]) == 0
+    assert cli.main(["run", "--all"]) == 0
+    assert calls == [("repro", "projects/pinn_ode/dvc.yaml:train"),
+                     ("exp", "run", "-S", "projects/pinn_ode/params.yaml:train.training.adam_steps=600",
+                      "projects/pinn_ode/dvc.yaml"),
+                     ("repro", "-P")]
+    assert cli.main(["run", "nope"]) == 2
+
+
+def test_console_script_help():
+    proc = subprocess.run([sys.executable, "-m", "shared.cli", "pinn_ode", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "solve" in proc.stdout
