@@ -1,0 +1,264 @@
+"""Stage ``evaluate``: every trained run beside nearest, bilinear, bicubic and Lanczos, per image.
+
+For each scale and each held-out test image (and each benchmark folder of ``data.benchmarks``):
+mod-crop the HR image, degrade it as in training (MATLAB bicubic by default), upscale the
+low-resolution image with every baseline and every run of that scale, and score the outputs on
+the field's protocol (``quality.py``: PSNR-Y and SSIM-Y with ``scale`` px shaved; RGB PSNR apart).
+
+Reported per scale and method: mean PSNR-Y, SSIM-Y and RGB PSNR, the median and mean gain over
+bicubic, the win rate over Lanczos (share of images with a higher PSNR-Y) and the number of
+images whose SSIM-Y falls below bicubic's. Near-constant test images (flagged by the data stage)
+are reported apart. Cost: parameters and CPU milliseconds per output megapixel (median of
+``timing_repeats`` runs, whole-image inference of a ``timing_size``² low-resolution luma crop).
+The targets of the project are checked here.
+
+Writes ``metrics.json``, ``per_image.csv``, plot data (``plots/frontier.csv``,
+``plots/history.csv``, ``plots/gain.csv``) and the report's example crops (``--crops``).
+
+    python -m projects.super_resolution.evaluate --params projects/super_resolution/params.yaml \
+        --data data/super_resolution/prepared --model data/super_resolution/model \
+        --out projects/super_resolution/results --crops data/super_resolution/evaluation/crops.npz
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from projects.super_resolution.data import load_manifest, load_split
+from projects.super_resolution.inference import Upscaler
+from projects.super_resolution.patches import Degradation, degrade, luma_unit
+from projects.super_resolution.quality import luma, modcrop, score
+from projects.super_resolution.resize import METHODS, imresize
+from shared.config import from_mapping, load_section
+from shared.io import DataError, read_json, save_npz, write_csv
+from shared.metrics import timeit, write_metrics
+from shared.stage import run, stage_parser
+
+log = logging.getLogger(__name__)
+
+#: published bicubic PSNR-Y of the benchmarks (the protocol self-check)
+PUBLISHED_BICUBIC = {"Set5": {2: 33.66, 3: 30.39, 4: 28.42}, "Set14": {2: 30.24, 3: 27.55, 4: 26.00},
+                     "BSD100": {2: 29.56, 3: 27.21, 4: 25.96}, "Urban100": {2: 26.88, 3: 24.46, 4: 23.14}}
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    baselines: tuple[str, ...] = ("nearest", "bilinear", "bicubic", "lanczos3")
+    #: the model whose targets are checked, at these scales
+    fast_model: str = "fast"
+    target_scales: tuple[int, ...] = (2, 4)
+    target_gain_db: float = 1.0
+    stretch_gain_db: float = 1.5
+    target_lanczos_win_rate: float = 0.8
+    target_fast_parameters: int = 100_000
+    target_fast_ms_per_mp: float = 700.0
+    target_train_minutes: float = 10.0
+    timing_size: int = 256
+    timing_repeats: int = 5
+    crops: int = 3
+    crop_size: int = 96
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.baselines) - set(METHODS))
+        if unknown:
+            raise ValueError(f"unknown baseline(s) {unknown}; use {', '.join(METHODS)}")
+        if "bicubic" not in self.baselines:
+            raise ValueError("baselines must include bicubic (gains are measured against it)")
+
+
+def _seed(name: str) -> int:
+    return zlib.crc32(name.encode())
+
+
+def detail_crop(hr: np.ndarray, size: int) -> tuple[int, int]:
+    """Top-left corner of the ``size``² window with the most gradient energy (chosen on HR only)."""
+    y = luma(hr)
+    g = np.abs(np.diff(y, axis=0))[:, :-1] + np.abs(np.diff(y, axis=1))[:-1, :]
+    h, w = g.shape
+    if h < size or w < size:
+        return 0, 0
+    integral = np.pad(g.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums = integral[size:, size:] - integral[:-size, size:] - integral[size:, :-size] + integral[:-size, :-size]
+    top, left = np.unravel_index(np.argmax(sums), sums.shape)
+    return int(top), int(left)
+
+
+def evaluate_images(images: dict[str, np.ndarray], scale: int, upscalers: dict[str, Upscaler],
+                    baselines: Sequence[str], degradation: Degradation, group: str,
+                    flat: set[str] = frozenset()) -> tuple[list[dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
+    """Score every method on every image; returns rows and the HR-size outputs (for crops)."""
+    rows, outputs = [], {}
+    for name, image in images.items():
+        hr = modcrop(image, scale)
+        lr = degrade(hr, scale, degradation, seed=_seed(name))
+        results = {method: imresize(lr, scale, method) for method in baselines}
+        for run_name, up in upscalers.items():
+            results[run_name] = up.upscale(lr)
+        for method, sr in results.items():
+            rows.append({"set": "test_flat" if name in flat else group, "image": name, "scale": scale,
+                         "method": method, **score(sr, hr, scale)})
+        outputs[name] = {"hr": hr, "lr": lr, **results}
+    return rows, outputs
+
+
+def summarize_scale(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """One row per method: means, gain over bicubic, win rate over Lanczos, SSIM losses to bicubic."""
+    bicubic = frame[frame["method"] == "bicubic"].set_index("image")
+    lanczos = frame[frame["method"] == "lanczos3"].set_index("image") if "lanczos3" in set(frame["method"]) else None
+    table = {}
+    for method, g in frame.groupby("method", sort=False):
+        g = g.set_index("image")
+        gain = g["psnr_y"] - bicubic.loc[g.index, "psnr_y"]
+        row = {"psnr_y": g["psnr_y"].mean(), "ssim_y": g["ssim_y"].mean(),
+               "psnr_rgb": g["psnr_rgb"].mean() if "psnr_rgb" in g and g["psnr_rgb"].notna().any() else None,
+               "gain_db_median": float(gain.median()), "gain_db_mean": float(gain.mean()),
+               "win_rate_vs_lanczos": None if lanczos is None else
+               float(np.mean(g["psnr_y"] > lanczos.loc[g.index, "psnr_y"])),
+               "ssim_below_bicubic": int(np.sum(g["ssim_y"] < bicubic.loc[g.index, "ssim_y"] - 1e-6)),
+               "images": int(len(g))}
+        table[str(method)] = row
+    return table
+
+
+def timing(upscaler: Upscaler, y: np.ndarray, repeats: int) -> float:
+    """CPU milliseconds per output megapixel, median of ``repeats`` whole-image runs."""
+    t = timeit(upscaler.luma, y, repeats=repeats, warmup=2)
+    return 1000.0 * t["median_s"] / (y.size * upscaler.scale**2 / 1e6)
+
+
+def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, out: Path, crops_path: Path | None) -> dict:
+    summary = read_json(model_dir / "summary.json")
+    runs = {r["run"]: r for r in summary["runs"]}
+    train_cfg = summary["config"]
+    degradation = from_mapping(Degradation, train_cfg.get("degradation", {}), where="train.degradation")
+    manifest = load_manifest(prepared)
+    flat = set(manifest.get("flat_test_images", []))
+    test = load_split(prepared, "test")
+    benchmarks = {b: load_split(prepared, b) for b in manifest.get("benchmarks", {})}
+    scales = sorted({r["scale"] for r in runs.values()})
+    rows, crops = [], {}
+    upscalers: dict[str, Upscaler] = {}
+    for scale in scales:
+        ups = {name: Upscaler.load(model_dir, r["model"], scale) for name, r in runs.items() if r["scale"] == scale}
+        upscalers.update(ups)
+        scale_rows, outputs = evaluate_images(test, scale, ups, cfg.baselines, degradation, "test", flat)
+        rows += scale_rows
+        for bench, images in benchmarks.items():
+            rows += evaluate_images(images, scale, ups, cfg.baselines, degradation, bench)[0]
+        chosen = [n for n in test if n not in flat][: cfg.crops]
+        for name in chosen:
+            o = outputs[name]
+            top, left = detail_crop(o["hr"], cfg.crop_size)
+            top, left = top - top % scale, left - left % scale
+            sl = (slice(top, top + cfg.crop_size), slice(left, left + cfg.crop_size))
+            lr_sl = (slice(top // scale, (top + cfg.crop_size) // scale),
+                     slice(left // scale, (left + cfg.crop_size) // scale))
+            for method, img in o.items():
+                crops[f"x{scale}__{name}__{method}"] = img[lr_sl] if method == "lr" else img[sl]
+        log.info("×%d: %d test images, %d runs", scale, len(test), len(ups))
+    frame = pd.DataFrame(rows)
+
+    metrics: dict[str, Any] = {}
+    tables: dict[str, dict[str, dict[str, Any]]] = {}
+    for (group, scale), g in frame.groupby(["set", "scale"], sort=False):
+        key = f"x{scale}" if group == "test" else f"{group}_x{scale}"
+        tables[key] = summarize_scale(g)
+
+    # cost: parameters and CPU time per output megapixel
+    reference = luma_unit(next(iter(test.values())))
+    cost = {}
+    for name, up in upscalers.items():
+        n = cfg.timing_size
+        y = np.pad(reference, ((0, max(0, n - reference.shape[0])), (0, max(0, n - reference.shape[1]))),
+                   mode="reflect")[:n, :n]
+        ms = timing(up, y, cfg.timing_repeats)
+        r = runs[name]
+        cost[name] = {"scale": r["scale"], "parameters": r["parameters"], "ms_per_mp": ms,
+                      "psnr_y": tables[f"x{r['scale']}"][name]["psnr_y"],
+                      "gain_db_median": tables[f"x{r['scale']}"][name]["gain_db_median"],
+                      "train_s": r["wall_time_s"]}
+        log.info("%-12s %8d parameters, %7.0f ms per output MP", name, r["parameters"], ms)
+    y = reference[: cfg.timing_size, : cfg.timing_size].astype(np.float64)
+    bicubic_ms = 1000 * timeit(imresize, y, 2, repeats=cfg.timing_repeats)["median_s"] / (y.size * 4 / 1e6)
+
+    targets: dict[str, dict[str, Any]] = {}
+    for scale in cfg.target_scales:
+        name = f"{cfg.fast_model}_x{scale}"
+        row = tables.get(f"x{scale}", {}).get(name)
+        if row is None:
+            continue
+        targets[f"gain_x{scale}_db"] = {"value": row["gain_db_mean"], "target": cfg.target_gain_db,
+                                        "met": row["gain_db_mean"] >= cfg.target_gain_db}
+        targets[f"stretch_gain_x{scale}_db"] = {"value": row["gain_db_mean"], "target": cfg.stretch_gain_db,
+                                                "met": row["gain_db_mean"] >= cfg.stretch_gain_db}
+        if row["win_rate_vs_lanczos"] is not None:
+            targets[f"lanczos_win_rate_x{scale}"] = {"value": row["win_rate_vs_lanczos"],
+                                                     "target": cfg.target_lanczos_win_rate,
+                                                     "met": row["win_rate_vs_lanczos"] >= cfg.target_lanczos_win_rate}
+        targets[f"ssim_below_bicubic_x{scale}"] = {"value": row["ssim_below_bicubic"], "target": 0,
+                                                   "met": row["ssim_below_bicubic"] == 0}
+    fast2 = cost.get(f"{cfg.fast_model}_x2")
+    if fast2 is not None:
+        targets["fast_parameters"] = {"value": fast2["parameters"], "target": cfg.target_fast_parameters,
+                                      "met": fast2["parameters"] <= cfg.target_fast_parameters}
+        targets["fast_ms_per_mp_x2"] = {"value": fast2["ms_per_mp"], "target": cfg.target_fast_ms_per_mp,
+                                        "met": fast2["ms_per_mp"] <= cfg.target_fast_ms_per_mp}
+    train_minutes = sum(r["wall_time_s"] for r in runs.values()) / 60
+    targets["train_minutes"] = {"value": train_minutes, "target": cfg.target_train_minutes,
+                                "met": train_minutes <= cfg.target_train_minutes}
+
+    protocol = {}
+    for bench in benchmarks:
+        for scale in scales:
+            row = tables.get(f"{bench}_x{scale}", {}).get("bicubic")
+            published = PUBLISHED_BICUBIC.get(bench, {}).get(scale)
+            if row is not None:
+                protocol[f"{bench}_x{scale}"] = {"bicubic_psnr_y": row["psnr_y"], "published": published,
+                                                 "difference_db": None if published is None
+                                                 else row["psnr_y"] - published}
+    metrics = {"targets": targets, **tables, "cost": cost, **({"protocol": protocol} if protocol else {}),
+               "bicubic_ms_per_mp": bicubic_ms}
+    out.mkdir(parents=True, exist_ok=True)
+    write_metrics(out / "metrics.json", metrics)
+    write_csv(out / "per_image.csv", frame)
+    write_csv(out / "plots" / "frontier.csv", pd.DataFrame([{"run": k, **v} for k, v in cost.items()]))
+    test_rows = frame[frame["set"] == "test"]
+    gain = test_rows.merge(test_rows[test_rows["method"] == "bicubic"][["image", "scale", "psnr_y"]],
+                           on=["image", "scale"], suffixes=("", "_bicubic"))
+    gain["gain_db"] = gain["psnr_y"] - gain["psnr_y_bicubic"]
+    write_csv(out / "plots" / "gain.csv", gain[["image", "scale", "method", "gain_db"]])
+    history = []
+    for name in runs:
+        h = read_json(model_dir / name / "run.json")["history"]
+        for i, epoch in enumerate(h["epoch"]):
+            history.append({"run": name, "epoch": epoch + 1, **{k: v[i] for k, v in h.items() if k != "epoch"}})
+    write_csv(out / "plots" / "history.csv", pd.DataFrame(history))
+    if crops_path is not None:
+        save_npz(crops_path, **crops)
+    for key, t in targets.items():
+        log.info("target %-24s %10.4g (target %g): %s", key, t["value"], t["target"], "met" if t["met"] else "MISSED")
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = stage_parser(__doc__, inputs=("data", "model"), outputs=("out",))
+    parser.add_argument("--crops", default=None, help="npz of example crops for the report")
+    args = parser.parse_args(argv)
+    cfg = load_section(args.params, "evaluate", EvaluateConfig)
+    model = Path(args.model)
+    if not (model / "summary.json").exists():
+        raise DataError(f"{model} holds no trained runs (summary.json missing); run the train stage first")
+    evaluate(cfg, Path(args.data), model, Path(args.out), Path(args.crops) if args.crops else None)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))

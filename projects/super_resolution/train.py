@@ -1,0 +1,192 @@
+"""Stage ``train``: every configured run (model × scale), L1 loss, Adam with cosine decay.
+
+A run trains one model of ``train.models`` at one scale on random patches of the training
+images (``patches.py``) and keeps the weights with the best validation PSNR (full-protocol
+validation on the centre crops of the validation images). ``init_from`` starts a run from the
+weights of an earlier run of the same model (×4 and ×3 from ×2: every layer but the
+scale-specific tail). Runs are saved as ``<out>/<run>/model.keras`` + ``run.json`` (config,
+history, wall time, parameters) and listed in ``<out>/summary.json``.
+
+Killed runs resume: finished runs are kept in ``--work``; the run in progress resumes from its
+last finished epoch (``BackupAndRestore``), on the same stream of examples.
+
+    python -m projects.super_resolution.train --params projects/super_resolution/params.yaml \
+        --data data/super_resolution/prepared --work data/super_resolution/work/train \
+        --out data/super_resolution/model
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from projects.super_resolution.data import load_split
+from projects.super_resolution.model import ModelConfig, build_model, load_model, transfer_body
+from projects.super_resolution.patches import Degradation, PatchSampler, validation_dataset
+from shared import config as config_lib
+from shared.io import DataError, atomic_dir, read_json, write_json
+from shared.stage import run, stage_parser
+from shared.training import config_hash, fit, set_seed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str
+    scale: int
+    steps: int
+    #: an earlier run of the same model whose weights (all but the tail) start this run
+    init_from: str | None = None
+    learning_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainStageConfig:
+    models: dict[str, ModelConfig] = field(default_factory=lambda: {"fast": ModelConfig()})
+    runs: dict[str, RunConfig] = field(default_factory=lambda: {"fast_x2": RunConfig("fast", 2, 1000)})
+    lr_patch: int = 48
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    #: cosine decay to this fraction of the learning rate
+    final_lr_fraction: float = 0.02
+    steps_per_epoch: int = 100
+    loss: Literal["l1", "l2"] = "l1"
+    degradation: Degradation = field(default_factory=Degradation)
+    #: validation: centre crops of at most this many HR pixels a side
+    val_crop: int = 256
+    seed: int = 0
+    #: early stopping on validation PSNR (epochs without gain); null trains every step
+    patience: int | None = None
+    #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
+    verbose: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.runs:
+            raise ValueError("runs must name at least one run")
+        seen: dict[str, RunConfig] = {}
+        for name, r in self.runs.items():
+            if r.model not in self.models:
+                raise ValueError(f"run {name!r}: unknown model {r.model!r}; models: {', '.join(self.models)}")
+            config_lib.replace(self.models[r.model], scale=r.scale)   # validates the scale
+            if r.steps < self.steps_per_epoch or r.steps % self.steps_per_epoch:
+                raise ValueError(f"run {name!r}: steps ({r.steps}) must be a positive multiple of steps_per_epoch "
+                                 f"({self.steps_per_epoch})")
+            if r.init_from is not None:
+                if r.init_from not in seen:
+                    raise ValueError(f"run {name!r}: init_from {r.init_from!r} must be an earlier run")
+                if seen[r.init_from].model != r.model:
+                    raise ValueError(f"run {name!r}: init_from {r.init_from!r} trains another model")
+            seen[name] = r
+        if self.lr_patch < 8 or self.batch_size < 1:
+            raise ValueError("lr_patch must be ≥ 8 and batch_size ≥ 1")
+
+    def model_config(self, run_name: str) -> ModelConfig:
+        r = self.runs[run_name]
+        return config_lib.replace(self.models[r.model], scale=r.scale, seed=self.seed)
+
+
+def psnr_metric(y_true, y_pred):
+    """PSNR in dB of each image of a batch, in [0, 1] (Keras averages it over images)."""
+    from keras import ops
+
+    mse = ops.mean(ops.square(y_true - y_pred), axis=(1, 2, 3))
+    return -10.0 * ops.log(ops.maximum(mse, 1e-12)) / ops.log(10.0)
+
+
+def compile_model(model, cfg: TrainStageConfig, steps: int, learning_rate: float):
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps, alpha=cfg.final_lr_fraction)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mae" if cfg.loss == "l1" else "mse",
+                  metrics=[psnr_metric])
+    return model
+
+
+def completed_epochs(workdir: Path) -> int:
+    """Epochs a killed run had finished (Keras ``BackupAndRestore`` metadata), 0 for a fresh run."""
+    meta = Path(workdir) / "backup" / "training_metadata.json"
+    try:
+        return int(json.loads(meta.read_text())["epoch"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return 0
+
+
+def train_run(cfg: TrainStageConfig, name: str, images: dict, workdir: Path, init: Path | None = None,
+              callbacks: Sequence[Any] = ()):
+    """Train one run; returns ``(model, info)``."""
+    r = cfg.runs[name]
+    mcfg = cfg.model_config(name)
+    set_seed(cfg.seed)
+    model = build_model(mcfg, name=name)
+    if init is not None:
+        source = load_model(init)
+        log.info("%s: %d layers start from %s", name, transfer_body(source, model), init.parent.name)
+    compile_model(model, cfg, r.steps, r.learning_rate or cfg.learning_rate)
+    sampler = PatchSampler(list(images["train"].values()), r.scale, cfg.lr_patch, seed=cfg.seed,
+                           degradation=cfg.degradation)
+    start = completed_epochs(workdir) * cfg.steps_per_epoch * cfg.batch_size
+    train_ds = sampler.dataset(cfg.batch_size, start, r.steps * cfg.batch_size)
+    val_ds = validation_dataset(list(images["val"].values()), r.scale, cfg.val_crop) if images["val"] else None
+    monitor = "val_psnr_metric" if val_ds is not None else "psnr_metric"
+    began = time.perf_counter()
+    history = fit(model, train_ds, epochs=r.steps // cfg.steps_per_epoch, steps_per_epoch=cfg.steps_per_epoch,
+                  validation=val_ds, workdir=workdir, monitor=monitor, mode="max", patience=cfg.patience,
+                  verbose=cfg.verbose, callbacks=callbacks)
+    info = {"run": name, "model": r.model, "scale": r.scale, "steps": r.steps, "init_from": r.init_from,
+            "config": config_lib.to_dict(mcfg), "parameters": int(model.count_params()),
+            "wall_time_s": time.perf_counter() - began, "epochs": len(history["epoch"]),
+            "training_images": sampler.n_images, "history": history}
+    return model, info
+
+
+def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path) -> list[dict[str, Any]]:
+    images = {"train": load_split(prepared, "train"), "val": load_split(prepared, "val")}
+    if not images["train"]:
+        raise DataError(f"{prepared} has no training images")
+    work = Path(work) / config_hash(cfg)
+    summary = []
+    for i, name in enumerate(cfg.runs, 1):
+        done = work / "done" / name
+        if (done / "run.json").exists():
+            log.info("[%d/%d] %s: finished in an earlier run", i, len(cfg.runs), name)
+        else:
+            r = cfg.runs[name]
+            log.info("[%d/%d] %s: %s ×%d, %d steps", i, len(cfg.runs), name, r.model, r.scale, r.steps)
+            init = work / "done" / r.init_from / "model.keras" if r.init_from else None
+            progress = work / "progress" / name
+            model, info = train_run(cfg, name, images, progress, init)
+            with atomic_dir(done) as tmp:
+                model.save(tmp / "model.keras")
+                write_json(tmp / "run.json", info)
+            shutil.rmtree(progress, ignore_errors=True)
+        info = read_json(done / "run.json")
+        log.info("%s: best val PSNR %.2f dB, %.0f s", name, max(info["history"].get("val_psnr_metric") or [0]),
+                 info["wall_time_s"])
+        summary.append({k: v for k, v in info.items() if k != "history"})
+    with atomic_dir(out) as tmp:
+        for name in cfg.runs:
+            shutil.copytree(work / "done" / name, tmp / name)
+        write_json(tmp / "summary.json", {"runs": summary, "config": config_lib.to_dict(cfg)})
+    shutil.rmtree(work, ignore_errors=True)
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = stage_parser(__doc__, inputs=("data",), outputs=("out",))
+    parser.add_argument("--work", required=True, help="folder for resumable state (not a DVC output)")
+    args = parser.parse_args(argv)
+    cfg = config_lib.load_section(args.params, "train", TrainStageConfig)
+    summary = train_all(cfg, Path(args.data), Path(args.work), Path(args.out))
+    log.info("trained %d runs in %.0f s", len(summary), sum(s["wall_time_s"] for s in summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))
