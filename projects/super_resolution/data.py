@@ -68,8 +68,8 @@ SKIMAGE_PHOTOS = ("astronaut", "brick", "camera", "cell", "chelsea", "clock", "c
 @dataclass(frozen=True)
 class SkimageSplit:
     train: tuple[str, ...] = ("brick", "cell", "clock", "grass", "gravel", "hubble_deep_field",
-                              "immunohistochemistry", "moon", "motorcycle", "retina")
-    val: tuple[str, ...] = ("page", "microaneurysms")
+                              "immunohistochemistry", "moon", "retina")
+    val: tuple[str, ...] = ("motorcycle", "page")
     test: tuple[str, ...] = ("astronaut", "camera", "chelsea", "coffee", "coins", "rocket", "text")
 
     def __post_init__(self) -> None:
@@ -192,29 +192,28 @@ def div2k_source(cfg: DataConfig) -> Source:
 
 
 def tfds_source(name: str, data_dir: Path, fractions: Sequence[float], seed: int, offline: str) -> Source:
-    """HR images of a prepared TFDS super-resolution dataset (features ``hr``, ``lr``); no download."""
+    """HR images of a prepared TFDS super-resolution dataset (feature ``hr``), never downloading.
+
+    The ``train`` split is cut into train/val by ``fractions``; ``validation`` is the test split.
+    Images are decoded one at a time.
+    """
     try:
         import tensorflow_datasets as tfds
 
         builder = tfds.builder(name, data_dir=str(data_dir))
-        prepared = builder.is_prepared()
-    except Exception as exc:  # a missing or broken TFDS directory raises many types
-        raise DataError(f"{offline} ({type(exc).__name__}: {exc})") from exc
-    if not prepared:
-        raise DataError(offline)
+        train = builder.as_dataset(split="train", shuffle_files=False)
+        test = builder.as_dataset(split="validation", shuffle_files=False)
+    except Exception as exc:  # not prepared: AssertionError; a broken directory raises other types
+        raise DataError(f"{offline} ({type(exc).__name__})") from exc
     log.info("%s from the tensorflow-datasets directory %s", name, data_dir)
-
-    def examples(split: str) -> list[Callable[[], np.ndarray]]:
-        ds = builder.as_dataset(split=split, shuffle_files=False)
-        return [(lambda hr=ex["hr"]: np.asarray(hr)) for ex in tfds.as_numpy(ds)]
-
-    train = examples("train")
-    parts = split_indices(len(train), fractions, seed)
-    for split, idx in zip(SPLITS, parts):
-        for i in idx:
-            yield split, f"{i + 1:04d}", train[i]
-    for i, load in enumerate(examples("validation")):
-        yield "test", f"{len(train) + i + 1:04d}", load
+    n = int(train.cardinality())
+    if n < 0:
+        n = sum(1 for _ in train)
+    split_of = {int(i): split for split, idx in zip(SPLITS, split_indices(n, fractions, seed)) for i in idx}
+    for i, example in enumerate(tfds.as_numpy(train)):
+        yield split_of[i], f"{i + 1:04d}", (lambda hr=example["hr"]: np.asarray(hr))
+    for i, example in enumerate(tfds.as_numpy(test)):
+        yield "test", f"{n + i + 1:04d}", (lambda hr=example["hr"]: np.asarray(hr))
 
 
 SOURCES = {"skimage": skimage_source, "folder": folder_source, "div2k": div2k_source}
