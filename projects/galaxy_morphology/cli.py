@@ -1,0 +1,153 @@
+"""galaxy_morphology tools: classify FITS or JPEG/PNG cutouts, render a simulated galaxy.
+
+    capstone galaxy_morphology classify image.fits cutouts/ [--gradcam out/] [--mc-samples 30]
+    capstone galaxy_morphology classify ceers/ --bands f150w f277w f444w --pattern "{band}/ceers_{band}_{id}.fits"
+    capstone galaxy_morphology simulate --class barred_spiral --seed 3 --out galaxy.fits
+    capstone galaxy_morphology classes
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_MODEL = "data/galaxy_morphology/model"
+IMAGE_SUFFIXES = (".fits", ".fit", ".fts", ".jpg", ".jpeg", ".png")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="galaxy_command", required=True)
+    p = sub.add_parser("classify", help="class, calibrated probability and uncertainty of each image")
+    p.add_argument("paths", nargs="+", help="FITS cubes, JPEG/PNG files or folders of them")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="trained model folder (the train stage's output)")
+    p.add_argument("--bands", nargs="*", default=None,
+                   help="per-band FITS files: the band names, blue to red (then PATH is a folder)")
+    p.add_argument("--pattern", default="{band}/{id}.fits", help="per-band FITS file pattern under the folder")
+    p.add_argument("--crop-fraction", type=float, default=None,
+                   help="centre crop before resizing (default: as trained)")
+    p.add_argument("--mc-samples", type=int, default=30, help="Monte-Carlo dropout samples for the uncertainty")
+    p.add_argument("--gradcam", default=None, metavar="DIR", help="write a Grad-CAM overlay PNG per image here")
+    p.set_defaults(func=cmd_classify)
+    p = sub.add_parser("simulate", help="render one GalSim galaxy as a FITS cube")
+    p.add_argument("--class", dest="cls", required=True, help="class name (see `classes`)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shifted", action="store_true", help="use the shifted acquisition conditions of params.yaml")
+    p.add_argument("--params", default="projects/galaxy_morphology/params.yaml")
+    p.add_argument("--out", required=True, help="FITS file to write")
+    p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("classes", help="the simulated classes")
+    p.set_defaults(func=cmd_classes)
+
+
+def cmd_classes(args: argparse.Namespace) -> int:
+    from projects.galaxy_morphology.simulate import CLASSES
+
+    for i, name in enumerate(CLASSES):
+        print(f"{i}  {name}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from projects.galaxy_morphology.simulate import (
+        CLASSES,
+        Conditions,
+        SimulateConfig,
+        fits_header,
+        render,
+        write_cube,
+    )
+    from shared.config import load_section
+
+    if args.cls not in CLASSES:
+        raise SystemExit(f"unknown class {args.cls!r}; classes: {', '.join(CLASSES)}")
+    cfg = load_section(args.params, "simulate", SimulateConfig)
+    cond = cfg.splits.get("shifted" if args.shifted else "train", Conditions())
+    cube, info = render(args.cls, args.seed, cond, cfg.stamp, cfg.pixel_scale)
+    write_cube(args.out, cube, fits_header(args.cls, args.seed, "cli", info, cond.sky_level, cfg.pixel_scale))
+    print(f"{args.out}: {args.cls}, seed {args.seed}, PSF FWHM {info['psf_fwhm']:.2f}\", shape {cube.shape}")
+    return 0
+
+
+def _collect(paths: list[str], per_band: bool) -> list[tuple[str, Path]]:
+    """``(name, path)`` of every input; a folder yields its images (or, per band, its object ids)."""
+    found: list[tuple[str, Path]] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise FileNotFoundError(f"no such file or folder: {path}")
+        if per_band:
+            found.append(("", path))
+        elif path.is_dir():
+            found += [(p.name, p) for p in sorted(path.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+        else:
+            found.append((path.name, path))
+    return found
+
+
+def _per_band_ids(folder: Path, bands: list[str], pattern: str) -> list[str]:
+    """Object ids present in every band of a per-band folder."""
+    import re
+
+    regex = re.compile("^" + re.escape(pattern).replace(re.escape("{band}"), "(?P<band>[^/]+)")
+                       .replace(re.escape("{id}"), "(?P<id>.+)") + "$")
+    ids: dict[str, set[str]] = {}
+    for path in folder.rglob("*"):
+        match = regex.match(path.relative_to(folder).as_posix())
+        if match and match.group("band") in bands:
+            ids.setdefault(match.group("id"), set()).add(match.group("band"))
+    return sorted(i for i, b in ids.items() if b == set(bands))
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from projects.galaxy_morphology.loaders import read_any, read_fits_object
+    from projects.galaxy_morphology.model import grad_cam, mc_dropout, predict_logits, softmax
+    from projects.galaxy_morphology.preprocess import PreprocessConfig, network_input, prepare_image
+    from projects.galaxy_morphology.train import load_trained
+    from shared import config as config_lib
+    from shared.io import DataError
+
+    model, info, calib = load_trained(args.model)
+    pre = config_lib.from_mapping(PreprocessConfig, info["preprocess"], where=f"{args.model}/train.json")
+    if args.crop_fraction is not None:
+        pre = config_lib.replace(pre, crop_fraction=args.crop_fraction)
+    classes, n_bands, temperature = info["classes"], len(info["bands"]), float(calib["temperature"])
+    names, images = [], []
+    for name, path in _collect(args.paths, bool(args.bands)):
+        if args.bands:
+            if len(args.bands) != n_bands:
+                raise DataError(f"the model takes {n_bands} bands ({', '.join(info['bands'])}), got {args.bands}")
+            for obj in _per_band_ids(path, args.bands, args.pattern):
+                raw = read_fits_object(path, obj, layout="per_band", bands=args.bands, pattern=args.pattern,
+                                       allow_nan=pre.nan_policy == "mask")
+                names.append(obj)
+                images.append(prepare_image(raw, pre, n_bands, f"{path}:{obj}")[0])
+        else:
+            raw = read_any(path, allow_nan=pre.nan_policy == "mask")
+            names.append(name)
+            images.append(prepare_image(raw, pre, n_bands, str(path))[0])
+    if not images:
+        raise DataError(f"no images found in {', '.join(args.paths)}")
+    x = network_input(np.stack(images), pre.stretch, pre.asinh_softening)
+    probs = softmax(predict_logits(model, x), temperature)
+    _, entropy = mc_dropout(model, x, args.mc_samples, temperature)
+    width = max(len(n) for n in names)
+    print(f"{'image':<{width}}  {'class':<18} {'prob':>6} {'entropy':>8}  runner-up")
+    for i, name in enumerate(names):
+        order = np.argsort(probs[i])[::-1]
+        print(f"{name:<{width}}  {classes[order[0]]:<18} {probs[i, order[0]]:6.3f} {entropy[i]:8.3f}  "
+              f"{classes[order[1]]} ({probs[i, order[1]]:.3f})")
+    if args.gradcam:
+        from projects.galaxy_morphology.plots import gradcam_figure
+        from shared.plots import savefig, use_agg
+
+        use_agg()
+        cams = grad_cam(model, x)
+        out = Path(args.gradcam)
+        for i, name in enumerate(names):
+            fig = gradcam_figure(images[i], cams[i], f"{name}: {classes[int(probs[i].argmax())]} "
+                                                     f"({probs[i].max():.2f})")
+            savefig(fig, out / f"{Path(name).stem or 'image'}_gradcam.png")
+        print(f"Grad-CAM overlays written to {out}/")
+    return 0

@@ -1,0 +1,217 @@
+"""Readers of labelled galaxy images in their official or usual formats.
+
+* :func:`read_galaxy10`: the Galaxy10 DECaLS ``.h5`` (datasets ``images`` (N, 256, 256, 3) uint8
+  and ``ans`` (N,)), fetched from Zenodo with its sha256, or placed by hand in
+  ``data/galaxy_morphology/external/Galaxy10_DECals.h5``;
+* :func:`read_image_folder`: JPEG/PNG cutouts with a labels CSV (the Galaxy Zoo layout: a
+  ``filename`` column and a ``class`` column, names or integer indices);
+* :func:`read_fits_folder`: FITS cutouts, one cube per object (C×H×W or H×W×C) or one file per
+  band (a pattern such as ``{band}/ceers_{band}_{id}.fits``).
+
+Each yields ``(id, image, label, split)`` with the image as the file holds it; colour images
+are turned into band order blue → red (as g, r, z), the order of the FITS cubes.
+Every problem (missing or corrupt file, unknown class, wrong band count, NaNs) raises
+:class:`shared.io.DataError` naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shared.io import DataError, read_fits, read_image
+
+log = logging.getLogger(__name__)
+
+GALAXY10_URL = "https://zenodo.org/records/10845026/files/Galaxy10_DECals.h5"
+GALAXY10_SHA256 = "19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1571"
+GALAXY10_CLASSES: tuple[str, ...] = (
+    "disturbed", "merging", "round_smooth", "in_between_round_smooth", "cigar_shaped_smooth", "barred_spiral",
+    "unbarred_tight_spiral", "unbarred_loose_spiral", "edge_on_without_bulge", "edge_on_with_bulge")
+SPLITS = ("train", "val", "test", "shifted")
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    image: np.ndarray
+    label: int
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    filename: str
+    label: int
+    split: str | None
+
+
+def read_labels(path: str | Path, classes: Sequence[str], *, filename_column: str = "filename",
+                class_column: str = "class") -> tuple[list[LabelRow], tuple[str, ...]]:
+    """Rows of a labels CSV and the class names.
+
+    ``classes`` empty: the names found in the CSV, sorted. Class values may be names or
+    integer indices into ``classes``; an unknown value stops with the row number. A ``split``
+    column (train/val/test/shifted), when present, fixes the split of each row.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"labels file not found: {path} (a CSV with '{filename_column}' and '{class_column}' columns)")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:
+        raise DataError(f"{path} is not a readable CSV: {exc}") from exc
+    missing = [c for c in (filename_column, class_column) if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path} lacks column(s) {missing}; it has {list(frame.columns)}")
+    values = [v.strip() for v in frame[class_column]]
+    classes = tuple(classes) or tuple(sorted(set(values), key=lambda v: (not v.isdigit(), int(v) if v.isdigit()
+                                                                         else 0, v)))
+    index = {name: i for i, name in enumerate(classes)}
+    rows = []
+    has_split = "split" in frame.columns
+    for i, (name, value) in enumerate(zip(frame[filename_column], values)):
+        if value in index:
+            label = index[value]
+        elif value.isdigit() and int(value) < len(classes) and not any(c.isdigit() for c in classes):
+            label = int(value)
+        else:
+            raise DataError(f"{path}, row {i + 2}: unknown class {value!r}; known classes: {', '.join(classes)}")
+        split = frame["split"].iloc[i].strip() if has_split else None
+        if split is not None and split not in SPLITS:
+            raise DataError(f"{path}, row {i + 2}: unknown split {split!r}; use {', '.join(SPLITS)}")
+        rows.append(LabelRow(str(name).strip(), label, split))
+    if not rows:
+        raise DataError(f"{path} lists no images")
+    return rows, classes
+
+
+def colour_to_bands(image: np.ndarray, source: str) -> np.ndarray:
+    """An RGB(A) image as (H, W, 3) in band order blue → red (g, r, z-like); alpha is dropped."""
+    if image.ndim == 2:
+        return image  # a single band: the band-count check downstream names the file
+    if image.shape[-1] == 4:
+        image = image[..., :3]
+    if image.shape[-1] != 3:
+        raise DataError(f"{source}: {image.shape[-1]} channels, expected an RGB image")
+    return np.ascontiguousarray(image[..., ::-1])
+
+
+def read_image_folder(folder: str | Path, labels: str | Path, classes: Sequence[str] = (), *,
+                      filename_column: str = "filename", class_column: str = "class"
+                      ) -> tuple[Iterator[Item], int, tuple[str, ...]]:
+    """JPEG/PNG cutouts listed in a labels CSV (paths relative to ``folder``)."""
+    folder = Path(folder)
+    rows, classes = read_labels(labels, classes, filename_column=filename_column, class_column=class_column)
+
+    def items() -> Iterator[Item]:
+        for row in rows:
+            path = folder / row.filename
+            image = read_image(path)
+            yield Item(Path(row.filename).stem, colour_to_bands(image, str(path)), row.label, row.split)
+
+    return items(), len(rows), classes
+
+
+def read_fits_object(folder: str | Path, name: str, *, layout: str = "cube", bands: Sequence[str] = (),
+                     pattern: str = "{band}/{id}.fits", allow_nan: bool = False) -> np.ndarray:
+    """One object's image: a cube file, or the files of its bands stacked as (C, H, W)."""
+    folder = Path(folder)
+    if layout == "cube":
+        data, _ = read_fits(folder / name, allow_nan=allow_nan)
+        return data
+    if layout != "per_band":
+        raise DataError(f"unknown FITS layout {layout!r}; use cube or per_band")
+    if not bands:
+        raise DataError("the per_band FITS layout needs the band names (data.source.bands)")
+    planes = []
+    for band in bands:
+        path = folder / pattern.format(band=band, id=name)
+        data, _ = read_fits(path, allow_nan=allow_nan)
+        if data.ndim != 2:
+            raise DataError(f"{path}: one band per file expected, got shape {data.shape}")
+        if planes and data.shape != planes[0].shape:
+            raise DataError(f"{path} has shape {data.shape}, the other bands {planes[0].shape}")
+        planes.append(data)
+    return np.stack(planes)
+
+
+def read_fits_folder(folder: str | Path, labels: str | Path, classes: Sequence[str] = (), *, layout: str = "cube",
+                     bands: Sequence[str] = (), pattern: str = "{band}/{id}.fits", allow_nan: bool = False,
+                     filename_column: str = "filename", class_column: str = "class"
+                     ) -> tuple[Iterator[Item], int, tuple[str, ...]]:
+    """FITS cutouts listed in a labels CSV: file names (cube) or object ids (per_band)."""
+    rows, classes = read_labels(labels, classes, filename_column=filename_column, class_column=class_column)
+
+    def items() -> Iterator[Item]:
+        for row in rows:
+            image = read_fits_object(folder, row.filename, layout=layout, bands=bands, pattern=pattern,
+                                     allow_nan=allow_nan)
+            yield Item(Path(row.filename).stem, image, row.label, row.split)
+
+    return items(), len(rows), classes
+
+
+def galaxy10_path(path: str | None = None) -> Path:
+    """The Galaxy10 DECaLS file: ``path`` if given, else the hand-placed or downloaded copy (sha256-checked)."""
+    if path:
+        return Path(path)
+    from shared.data import fetch
+    from shared.paths import data_dir
+
+    return fetch(GALAXY10_URL, GALAXY10_SHA256, data_dir("galaxy_morphology", "raw") / "Galaxy10_DECals.h5",
+                 project="galaxy_morphology")
+
+
+def read_galaxy10(path: str | Path, chunk: int = 512) -> tuple[Iterator[Item], int, tuple[str, ...]]:
+    """Galaxy10 DECaLS from its ``.h5``, read in chunks (the full file is 2.7 GB)."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"file not found: {path}")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(f"{path} is not a readable HDF5 file (corrupt or truncated?): {exc}") from exc
+    present = sorted(handle)
+    missing = [k for k in ("images", "ans") if k not in present]
+    if missing:
+        handle.close()
+        raise DataError(f"{path} lacks dataset(s) {missing} of the Galaxy10 layout; it has {present}")
+    images, answers = handle["images"], handle["ans"]
+    if images.ndim != 4 or images.shape[-1] != 3 or images.shape[0] != answers.shape[0]:
+        shapes = (images.shape, answers.shape)
+        handle.close()
+        raise DataError(f"{path}: 'images' must be (N, H, W, 3) with one 'ans' per image, got {shapes[0]} "
+                        f"and {shapes[1]}")
+    n = int(images.shape[0])
+
+    def items() -> Iterator[Item]:
+        with handle:
+            for start in range(0, n, chunk):
+                block = np.asarray(images[start:start + chunk])
+                labels = np.asarray(answers[start:start + chunk]).astype(int)
+                bad = np.flatnonzero((labels < 0) | (labels >= len(GALAXY10_CLASSES)))
+                if bad.size:
+                    raise DataError(f"{path}: image {start + bad[0]} has class {labels[bad[0]]}, outside 0-9")
+                for j, (image, label) in enumerate(zip(block, labels)):
+                    yield Item(f"galaxy10_{start + j:05d}", colour_to_bands(image, str(path)), int(label))
+
+    return items(), n, GALAXY10_CLASSES
+
+
+def read_any(path: str | Path, *, bands: Sequence[str] = (), pattern: str = "{band}/{id}.fits",
+             allow_nan: bool = False) -> np.ndarray:
+    """One unlabelled file for inference: a FITS cube or a JPEG/PNG (colour images → blue-to-red bands)."""
+    path = Path(path)
+    if path.suffix.lower() in (".fits", ".fit", ".fts", ".fz") or path.name.lower().endswith(".fits.gz"):
+        data, _ = read_fits(path, allow_nan=allow_nan)
+        return data
+    return colour_to_bands(read_image(path), str(path))

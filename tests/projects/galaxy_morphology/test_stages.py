@@ -1,0 +1,128 @@
+"""The stage main()s on tiny params, chained as DVC chains them; resume; the CLI; bad input."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from projects.galaxy_morphology import baseline, cli, data, evaluate, simulate, train
+from shared.config import ConfigError
+from shared.io import DataError, write_image
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, repo_root, tiny_changes):
+    """simulate → data → train → baseline → evaluate on tiny params, once for the module."""
+    import yaml
+
+    tmp = tmp_path_factory.mktemp("galaxy")
+    params = yaml.safe_load((repo_root / "projects" / "galaxy_morphology" / "params.yaml").read_text())
+    for section, changes in tiny_changes.items():
+        for key, value in changes.items():
+            if isinstance(value, dict) and not value.get("__replace__") and isinstance(params[section].get(key), dict):
+                params[section][key].update(value)
+            else:
+                params[section][key] = {k: v for k, v in value.items() if k != "__replace__"} \
+                    if isinstance(value, dict) else value
+    params["data"]["source"]["path"] = str(tmp / "raw")
+    path = tmp / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    paths = {name: tmp / name for name in ("raw", "prepared", "work", "model", "baseline", "results")}
+    assert simulate.main(["--params", str(path), "--out", str(paths["raw"])]) == 0
+    assert data.main(["--params", str(path), "--out", str(paths["prepared"])]) == 0
+    assert train.main(["--params", str(path), "--data", str(paths["prepared"]), "--work", str(paths["work"]),
+                       "--out", str(paths["model"])]) == 0
+    assert baseline.main(["--params", str(path), "--data", str(paths["prepared"]), "--out",
+                          str(paths["baseline"])]) == 0
+    assert evaluate.main(["--params", str(path), "--data", str(paths["prepared"]), "--model", str(paths["model"]),
+                          "--baseline", str(paths["baseline"]), "--out", str(paths["results"])]) == 0
+    return {"params": path, **paths}
+
+
+@pytest.mark.slow
+def test_stages_end_to_end(pipeline):
+    raw = pipeline["raw"]
+    assert len(list((raw / "train").glob("*.fits"))) == 48 and (raw / "labels.csv").exists()
+    manifest = json.loads((pipeline["prepared"] / "manifest.json").read_text())
+    assert {k: sum(v.values()) for k, v in manifest["counts"].items()} == {"train": 48, "val": 16, "test": 16,
+                                                                          "shifted": 16}
+    assert sorted(p.name for p in pipeline["model"].iterdir()) == ["calibration.json", "history.json",
+                                                                    "model.keras", "train.json"]
+    metrics = json.loads((pipeline["results"] / "metrics.json").read_text())
+    assert set(metrics["targets"]) == {"test_accuracy", "test_macro_f1", "test_ece_scaled",
+                                       "margin_over_best_baseline_points", "shifted_accuracy",
+                                       "throughput_images_per_s"}
+    assert set(metrics["test"]) == {"cnn", "cnn_tta8", "cnn_mc_dropout", "logistic_regression", "random_forest"}
+    for name in ("confusion.csv", "reliability.csv", "history.csv"):
+        assert (pipeline["results"] / "plots" / name).stat().st_size > 0
+    assert (pipeline["results"] / "predictions.csv").read_text().count("\n") == 33
+
+
+@pytest.mark.slow
+def test_cli_classifies_fits_and_jpeg_with_gradcam(pipeline, tmp_path, capsys):
+    fits_files = sorted((pipeline["raw"] / "test").glob("*.fits"))[:2]
+    rgb = (np.random.default_rng(0).random((40, 40, 3)) * 255).astype(np.uint8)
+    write_image(tmp_path / "x.png", rgb)
+    parser = cli.argparse.ArgumentParser()
+    cli.register(parser)
+    args = parser.parse_args(["classify", *map(str, fits_files), str(tmp_path / "x.png"), "--model",
+                              str(pipeline["model"]), "--mc-samples", "3", "--gradcam", str(tmp_path / "cams")])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert fits_files[0].name in out and "x.png" in out and "entropy" in out
+    assert len(list((tmp_path / "cams").glob("*.png"))) == 3
+    args = parser.parse_args(["simulate", "--class", "spiral", "--out", str(tmp_path / "s.fits"), "--params",
+                              str(pipeline["params"])])
+    assert args.func(args) == 0 and (tmp_path / "s.fits").exists()
+
+
+@pytest.mark.slow
+def test_training_resumes_after_an_interruption(pipeline, tmp_path, caplog):
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                raise KeyboardInterrupt
+
+    cfg = train.TrainConfig(epochs=2, batch_size=16, verbose=0, model=train.ModelConfig(widths=(8,)))
+    work = tmp_path / "work"
+    with pytest.raises(KeyboardInterrupt):
+        train.train(cfg, pipeline["prepared"], work, tmp_path / "model", callbacks=[Kill()])
+    assert any(p.name == "backup" for p in work.rglob("backup"))
+    assert not (tmp_path / "model").exists()  # nothing half-written
+    caplog.set_level("INFO")
+    train.train(cfg, pipeline["prepared"], work, tmp_path / "model")
+    assert "resuming the interrupted run" in caplog.text
+    history = json.loads((tmp_path / "model" / "history.json").read_text())
+    assert history["epoch"] == [0, 1]
+    assert not any(work.iterdir())  # work state removed once the model is saved
+
+
+def test_unknown_param_key_names_key_and_file(tiny_params):
+    path = tiny_params("galaxy_morphology", {"train": {"augment": {"rotaton": True}}})
+    with pytest.raises(ConfigError) as err:
+        train.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
+    assert "'rotaton'" in str(err.value) and str(path) in str(err.value)
+    path = tiny_params("galaxy_morphology", {"data": {"preprocess": {"stretch": "log"}}})
+    with pytest.raises(ConfigError, match="must be one of 'asinh', 'zscale', 'linear'"):
+        data.main(["--params", str(path), "--out", "x"])
+
+
+def test_unknown_class_in_the_simulated_csv_is_reported(tiny_params, tmp_path):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "labels.csv").write_text("filename,class\na.fits,spiral\nb.fits,ringed\n")
+    path = tiny_params("galaxy_morphology", {"data": {"source": {"path": str(tmp_path / "raw")}, "workers": 1}})
+    with pytest.raises(DataError, match="row 3: unknown class 'ringed'"):
+        data.main(["--params", str(path), "--out", str(tmp_path / "prepared")])
+    assert not (tmp_path / "prepared").exists()
+
+
+def test_stage_exits_cleanly_on_bad_input(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "projects.galaxy_morphology.evaluate", "--params",
+                           "projects/galaxy_morphology/params.yaml", "--data", str(tmp_path), "--model",
+                           str(tmp_path), "--baseline", str(tmp_path), "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "run the baseline stage first" in proc.stderr and "Traceback" not in proc.stderr
