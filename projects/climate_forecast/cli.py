@@ -1,0 +1,122 @@
+"""climate_forecast tools: forecast tables and unit-root tests of a source from the command line.
+
+    capstone climate_forecast forecast --source statsmodels_co2 --horizon 24
+    capstone climate_forecast forecast --source gistemp --frequency annual --horizon 10 --networks
+    capstone climate_forecast stationarity --source datahub --frequency annual
+    capstone climate_forecast sources
+
+Real sources are read from ``data/climate_forecast/external/`` or downloaded (see ``sources``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_PARAMS = "projects/climate_forecast/params.yaml"
+SOURCES = ("statsmodels_co2", "statsmodels_elnino", "gistemp", "hadcrut5", "noaa", "datahub", "gridded")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="climate_command", required=True)
+    for name, helptext, func in (("forecast", "print the forecast table of every model", cmd_forecast),
+                                 ("stationarity", "print the DF/ADF/KPSS/PP table and the verdict", cmd_stationarity)):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--source", choices=SOURCES, default=None, help="default: data.source of --params")
+        p.add_argument("--frequency", choices=["annual", "monthly"], default=None)
+        p.add_argument("--params", default=DEFAULT_PARAMS)
+        p.add_argument("--raw", default="data/climate_forecast/raw", help="download folder")
+        if name == "forecast":
+            p.add_argument("--horizon", type=int, default=10, help="periods ahead (years or months)")
+            p.add_argument("--models", default="persistence,trend,trend_residual,arima,ets",
+                           help="comma-separated non-neural models")
+            p.add_argument("--networks", action="store_true", help="also train LSTM and GRU ensembles (minutes)")
+        p.set_defaults(func=func)
+    p = sub.add_parser("sources", help="list the sources, their files and URLs")
+    p.set_defaults(func=cmd_sources)
+
+
+def _series(args: argparse.Namespace):
+    from pathlib import Path
+
+    from projects.climate_forecast.data import DataConfig, prepare
+    from projects.climate_forecast.series import from_prepared
+    from shared import config as config_lib
+
+    cfg = config_lib.load_section(args.params, "data", DataConfig)
+    changes = {}
+    if args.source:
+        changes["source"] = args.source
+        if args.source not in ("statsmodels_co2", "statsmodels_elnino"):
+            changes["covariates"] = {}
+    if args.frequency:
+        changes["frequency"] = args.frequency
+    if changes:
+        cfg = config_lib.replace(cfg, **changes)
+    prepared = prepare(cfg, Path(args.raw))
+    return from_prepared(prepared), prepared
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from projects.climate_forecast.backtest import BacktestConfig
+    from projects.climate_forecast.baselines import make_forecaster
+    from projects.climate_forecast.evaluate import period_label
+    from projects.climate_forecast.networks import TrainConfig, train_network
+    from shared import config as config_lib
+
+    series, prepared = _series(args)
+    backtest = config_lib.load_section(args.params, "backtest", BacktestConfig)
+    forecasts = {}
+    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+        if name == "seasonal_naive" and series.season == 1:
+            continue
+        model = make_forecaster(name, backtest.classical)
+        if model.needs_fit:
+            model.fit(series)
+        forecasts[name] = model.predict(series, args.horizon)
+    if args.networks:
+        train = config_lib.load_section(args.params, "train", TrainConfig)
+        train = config_lib.replace(train, horizon=max(args.horizon, 1), strategy="direct")
+        for cell in ("lstm", "gru"):
+            net = train_network(series, config_lib.replace(train, network={"cell": cell}))
+            forecasts[cell] = net.forecast(series, args.horizon)
+    times = series.future_times(args.horizon)
+    print(f"{prepared.manifest['source']} ({prepared.frequency}, {prepared.manifest['units']}), last value "
+          f"{series.periods[-1]} = {series.y[-1]:.4g}; forecast mean [95% interval]")
+    width = 26
+    print("period".ljust(9) + "".join(name.rjust(width) for name in forecasts))
+    for h in range(args.horizon):
+        cells = []
+        for fc in forecasts.values():
+            lo, hi = fc.interval(0.95)
+            cells.append(f"{fc.mean[h]:.4g} [{lo[h]:.4g}, {hi[h]:.4g}]".rjust(width))
+        print(period_label(float(times[h]), series.season).ljust(9) + "".join(cells))
+    if not np.isfinite([fc.mean for fc in forecasts.values()]).all():
+        print("warning: some forecasts are not finite")
+    return 0
+
+
+def cmd_stationarity(args: argparse.Namespace) -> int:
+    from projects.climate_forecast.stationarity import analyse, table
+
+    series, prepared = _series(args)
+    result = analyse(series.y, series.season)
+    print(f"{prepared.manifest['source']} ({prepared.frequency}), {series.n} values")
+    print(f"{'transform':<22}{'test':<6}{'reg':<5}{'statistic':>11}{'p-value':>9}{'lags':>6}  null / decision at 5%")
+    for row in table(result):
+        decision = "reject" if row["reject_5pct"] else "keep"
+        print(f"{row['transform']:<22}{row['test']:<6}{row['regression']:<5}{row['statistic']:>11.3f}"
+              f"{row['p_value']:>9.3f}{row['lags']:>6}  {row['null']}: {decision}")
+    print(f"verdict: {result['verdict']} (d={result['d']}, D={result['D']}): {result['rule']}")
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from projects.climate_forecast.sources import FILENAMES, URLS
+
+    print("embedded (offline): statsmodels_co2 (Mauna Loa CO2, weekly → monthly), statsmodels_elnino (El Niño SST)")
+    print("gridded: any CF NetCDF named by data.gridded_file, placed in data/climate_forecast/external/")
+    for key, url in URLS.items():
+        print(f"{key:<18} data/climate_forecast/external/{FILENAMES[key]}\n{'':<18} {url}")
+    return 0
