@@ -1,0 +1,187 @@
+"""airfoil_flow tools: the panel solver, the trained surrogate and the pipeline profiles.
+
+    capstone airfoil_flow solve --naca 2412 --alpha 5            # C_L, C_M and a polar over α
+    capstone airfoil_flow solve --dat clarky.dat --alpha 4 --plot cp.png --field field.png
+    capstone airfoil_flow predict --naca 4412 --alpha 6 --out runs/4412   # surrogate: C_L, field plot, NetCDF
+    capstone airfoil_flow run --profile full                     # the pipeline with a params profile (dvc exp run)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_PARAMS = "projects/airfoil_flow/params.yaml"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="airfoil_command", required=True)
+    p = sub.add_parser("solve", help="panel-method solution: C_L, C_M, polar, surface Cp and field plots")
+    _geometry_args(p)
+    p.add_argument("--polar", nargs=3, type=float, default=(-10.0, 15.0, 1.0), metavar=("FROM", "TO", "STEP"),
+                   help="angles of the printed polar (deg)")
+    p.add_argument("--plot", default=None, help="write a PNG of the surface Cp")
+    p.add_argument("--field", default=None, help="write a PNG of u, v and Cp on the grid of params.yaml")
+    p.set_defaults(func=cmd_solve)
+    p = sub.add_parser("predict", help="surrogate prediction: C_L (two ways), a field plot and a NetCDF")
+    _geometry_args(p)
+    p.add_argument("--model", default="data/airfoil_flow/model", help="output folder of the train stage")
+    p.add_argument("--experiment", default="random", help="the split the model was trained on")
+    p.add_argument("--design", default="geometry", choices=["geometry", "plain"])
+    p.add_argument("--out", default="airfoil_prediction", help="folder for field.png and field.nc")
+    p.add_argument("--compare", action="store_true", help="also run the solver and print the errors")
+    p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("run", help="run the pipeline with a params profile as a DVC experiment")
+    p.add_argument("--profile", required=True, help="a key of the 'profiles' section of params.yaml")
+    p.add_argument("--params", default=DEFAULT_PARAMS)
+    p.add_argument("--dry-run", action="store_true", help="print the dvc command only")
+    p.set_defaults(func=cmd_run)
+
+
+def _geometry_args(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--naca", help="NACA 4-digit designation, e.g. 2412")
+    src.add_argument("--dat", help="UIUC coordinate file (Selig or Lednicer format)")
+    p.add_argument("--alpha", type=float, default=0.0, help="angle of attack (deg)")
+    p.add_argument("--panels", type=int, default=None, help="panels (default: data.n_panels of params.yaml)")
+    p.add_argument("--params", default=DEFAULT_PARAMS, help="params.yaml (grid and panel count)")
+
+
+def _airfoil(args):
+    from projects.airfoil_flow.data import DataConfig
+    from projects.airfoil_flow.geometry import naca, read_dat, repanel
+    from shared.config import load_section
+
+    cfg = load_section(args.params, "data", DataConfig) if Path(args.params).exists() else DataConfig()
+    panels = args.panels or cfg.n_panels
+    foil = naca(args.naca, panels) if args.naca else repanel(read_dat(args.dat), panels)
+    return foil, cfg
+
+
+def _field_figure(fields: dict, grid, title: str, foil=None):
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
+    extent = (*grid.x_range, *grid.y_range)
+    for ax, key, cmap in zip(axes, ("u", "v", "cp"), ("viridis", "coolwarm", "RdBu_r")):
+        data = np.ma.masked_where(fields["mask"], fields[key])
+        im = ax.imshow(data, origin="lower", extent=extent, cmap=cmap)
+        if foil is not None:
+            ax.fill(foil.coords[:, 0], foil.coords[:, 1], color="0.6")
+        ax.set_title(key)
+        ax.set_aspect("equal")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(title)
+    return fig
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from projects.airfoil_flow.panel import check_alpha, field, polar, single_thread_blas, solve
+
+    check_alpha(args.alpha)
+    foil, cfg = _airfoil(args)
+    with single_thread_blas():
+        sol = solve(foil, args.alpha)
+        lo, hi, step = args.polar
+        pol = polar(foil, np.arange(lo, hi + 1e-9, step))
+    print(f"{foil.name}: {foil.n_panels} panels, α = {args.alpha:g}°")
+    print(f"  C_L = {sol.cl:.4f} (circulation), {sol.cl_pressure:.4f} (pressure integral); "
+          f"C_D,p = {sol.cd_pressure:.2e} (0 in potential flow); C_M,c/4 = {sol.cm:.4f}")
+    print(f"{'alpha':>7}{'C_L':>9}{'C_L,p':>9}{'C_M':>9}")
+    for a, cl, clp, cm in zip(pol["alpha"], pol["cl"], pol["cl_pressure"], pol["cm"]):
+        print(f"{a:7.1f}{cl:9.4f}{clp:9.4f}{cm:9.4f}")
+    if args.plot or args.field:
+        import matplotlib.pyplot as plt
+
+        from shared.plots import savefig, use_agg
+
+        use_agg()
+        if args.plot:
+            fig, ax = plt.subplots(figsize=(6, 3.5))
+            ax.plot(sol.x[:, 0], sol.cp, ".-", ms=2)
+            ax.invert_yaxis()
+            ax.set_xlabel("x/c")
+            ax.set_ylabel("Cp")
+            ax.set_title(f"{foil.name}, α = {args.alpha:g}°, C_L = {sol.cl:.3f}")
+            print(f"surface Cp plot written to {savefig(fig, args.plot)}")
+        if args.field:
+            with single_thread_blas():
+                fld = field(foil, args.alpha, cfg.grid)
+            fig = _field_figure(fld, cfg.grid, f"{foil.name}, α = {args.alpha:g}° (panel method)", foil)
+            print(f"field plot written to {savefig(fig, args.field)}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from projects.airfoil_flow.evaluate import surrogate_inputs
+    from projects.airfoil_flow.lift import circulation_cl, surface_cl
+    from projects.airfoil_flow.panel import check_alpha, field, single_thread_blas
+    from shared.io import DataError
+
+    check_alpha(args.alpha)
+    foil, cfg = _airfoil(args)
+    path = Path(args.model) / args.experiment / args.design / "model.keras"
+    if not path.is_file():
+        raise DataError(f"no trained model at {path}; run `capstone run airfoil_flow --stage train` first")
+    import keras
+    import xarray as xr
+
+    import projects.airfoil_flow.model  # noqa: F401  (custom layers)
+    from shared.io import write_netcdf
+    from shared.plots import savefig, use_agg
+
+    model = keras.saving.load_model(path, compile=False)
+    grid_shape = tuple(model.inputs[0].shape[1:3])
+    grid = cfg.grid if (cfg.grid.ny, cfg.grid.nx) == grid_shape else cfg.grid.with_size(grid_shape[1], grid_shape[0])
+    x = surrogate_inputs([foil], [args.alpha], grid)
+    pred = model.predict(x, verbose=0)[0]
+    mask = x[0, ..., 1].astype(bool)
+    fields = {"u": pred[..., 0], "v": pred[..., 1], "cp": pred[..., 2], "mask": mask}
+    cl_a = circulation_cl(fields["u"], fields["v"], grid, mask)
+    cl_b = surface_cl(fields["cp"], mask, grid, foil.coords, args.alpha)
+    print(f"{foil.name}, α = {args.alpha:g}° ({args.experiment}/{args.design} surrogate on {grid.nx}×{grid.ny}):")
+    print(f"  C_L = {cl_a:.4f} (circulation of the predicted velocity), {cl_b:.4f} (predicted surface Cp)")
+    if args.compare:
+        with single_thread_blas():
+            true = field(foil, args.alpha, grid)
+        fluid = ~mask
+        for key in ("u", "v", "cp"):
+            rmse = float(np.sqrt(np.mean((fields[key][fluid] - true[key][fluid]) ** 2)))
+            print(f"  RMSE {key}: {rmse:.4f}")
+        print(f"  solver C_L from the same grid: {circulation_cl(true['u'], true['v'], grid, mask):.4f}")
+    out = Path(args.out)
+    ds = xr.Dataset({k: (("y", "x"), v.astype("float32" if k != "mask" else "int8")) for k, v in fields.items()},
+                    coords={"x": grid.x, "y": grid.y},
+                    attrs={"airfoil": foil.name, "alpha": args.alpha, "cl_circulation": cl_a, "cl_surface": cl_b,
+                           "model": str(path)})
+    print(f"fields written to {write_netcdf(out / 'field.nc', ds)}")
+    use_agg()
+    fig = _field_figure(fields, grid, f"{foil.name}, α = {args.alpha:g}° (surrogate, C_L = {cl_a:.3f})", foil)
+    print(f"field plot written to {savefig(fig, out / 'field.png')}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import subprocess
+    import sys
+
+    from shared.config import read_yaml
+    from shared.io import DataError
+    from shared.paths import repo_root
+
+    profiles = read_yaml(args.params).get("profiles") or {}
+    if args.profile not in profiles:
+        raise DataError(f"no profile {args.profile!r} in {args.params}; profiles: {', '.join(profiles) or 'none'}")
+    sets = []
+    for key, value in (profiles[args.profile] or {}).items():
+        sets += ["-S", f"{args.params}:{key}={value}"]
+    cmd = [sys.executable, "-m", "dvc", "exp", "run", *sets, "projects/airfoil_flow/dvc.yaml"]
+    print("$ " + " ".join(cmd[2:]))
+    if args.dry_run:
+        return 0
+    return subprocess.call(cmd, cwd=repo_root())

@@ -1,0 +1,25 @@
+"""Tiny params shared by the airfoil_flow stage and pipeline tests."""
+
+import pytest
+
+TINY = {
+    "data": {"n_samples": 24, "n_panels": 60, "grid": {"nx": 32, "ny": 32}, "workers": 1,
+             "ood": {"source": "karman_trefftz", "n_karman_trefftz": 2, "alphas": [0.0, 6.0]}},
+    "validate": {"polar_airfoils": ["0012"], "polar_alphas": [-4.0, 4.0, 4.0], "floor_grids": [32],
+                 "floor_cases": [["0012", 4.0], ["2412", 5.0]]},
+    "train": {"models": {"__replace__": True, "random": ["geometry", "plain"], "alpha_extrapolation": ["geometry"]},
+              "unet": {"filters": 4, "levels": 3}, "fit": {"epochs": 2, "batch_size": 8},
+              "mlp": {"width": 8, "depth": 1}, "mlp_fit": {"epochs": 2, "steps_per_epoch": 5}, "verbose": 0},
+    "evaluate": {"pod_modes": 4, "polar_airfoils": ["2412"], "polar_alphas": [-4.0, 4.0, 4.0],
+                 "speed": {"batch": 6, "solver_cases": 2, "repeats": 1, "predict_batch_size": 4}},
+}
+
+
+@pytest.fixture
+def tiny(tiny_params, tmp_path):
+    return tiny_params("airfoil_flow", {**TINY, "report": {"results": str(tmp_path / "results")}})
+
+
+@pytest.fixture
+def tiny_overrides():
+    return TINY
