@@ -1,0 +1,84 @@
+"""The stage main()s on tiny params, chained as DVC chains them; resume; clean errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from projects.climate_forecast import backtest, data, evaluate, stationarity, train
+from shared.config import ConfigError
+from shared.io import DataError
+
+
+@pytest.mark.slow
+def test_stages_end_to_end(params, tmp_path):
+    prepared, model, bt, results = (tmp_path / n for n in ("prepared", "model", "backtest", "results"))
+    common = ["--params", str(params)]
+    assert data.main([*common, "--raw", str(tmp_path / "raw"), "--out", str(prepared)]) == 0
+    assert stationarity.main([*common, "--data", str(prepared), "--out", str(results)]) == 0
+    assert train.main([*common, "--data", str(prepared), "--work", str(tmp_path / "w"), "--out", str(model)]) == 0
+    assert sorted(p.name for p in model.iterdir()) == ["gru", "lstm", "summary.json"]
+    assert backtest.main([*common, "--data", str(prepared), "--work", str(tmp_path / "wb"), "--out", str(bt)]) == 0
+    assert evaluate.main([*common, "--data", str(prepared), "--backtest", str(bt), "--model", str(model),
+                          "--stationarity", str(results / "stationarity.json"), "--out", str(results)]) == 0
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert {"network_mae_h1", "gain_vs_trend_h1", "coverage95_h24", "backtest_time_s"} <= set(metrics["targets"])
+    assert {"gru h1", "arima h12", "seasonal_naive h24", "lstm h24"} <= set(metrics["backtest"])
+    assert set(metrics["diebold_mariano"]) == {"h1", "h12", "h24"}
+    forecast = (results / "plots" / "forecast.csv").read_text()
+    assert "2004-12" in forecast and "gru" in forecast
+    assert (results / "errors.csv").stat().st_size > 1000
+
+
+def test_train_resumes_a_finished_ensemble(params, tmp_path, caplog, monkeypatch):
+    from projects.climate_forecast.model import NetworkConfig
+    from projects.climate_forecast.networks import TrainConfig
+
+    data.main(["--params", str(params), "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "prepared")])
+    prepared = data.load_prepared(tmp_path / "prepared")
+    cfg = TrainConfig(network=NetworkConfig(units=2, members=1), window=6, horizon=2, epochs=1, validation_years=1)
+    real = train.train_network
+
+    def killed_on_gru(series, c, **kw):
+        if c.network.cell == "gru":
+            raise KeyboardInterrupt("simulated kill")
+        return real(series, c, **kw)
+
+    monkeypatch.setattr(train, "train_network", killed_on_gru)
+    with pytest.raises(KeyboardInterrupt):
+        train.train_all(prepared, cfg, tmp_path / "work", tmp_path / "model")
+    assert not (tmp_path / "model").exists()  # nothing half-written
+    monkeypatch.setattr(train, "train_network", real)
+    caplog.set_level("INFO")
+    train.train_all(prepared, cfg, tmp_path / "work", tmp_path / "model")
+    assert "lstm ensemble: finished in an earlier run" in caplog.text
+    assert (tmp_path / "model" / "gru" / "model.keras").exists()
+    assert not any((tmp_path / "work").iterdir())
+
+
+def test_unknown_param_key_names_key_and_file(tiny_params):
+    path = tiny_params("climate_forecast", {"train": {"network": {"unitz": 3}}})
+    with pytest.raises(ConfigError) as err:
+        train.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
+    assert "'unitz'" in str(err.value) and str(path) in str(err.value)
+    path = tiny_params("climate_forecast", {"backtest": {"models": ["prophet"]}})
+    with pytest.raises(ConfigError, match="unknown model"):
+        backtest.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
+
+
+def test_missing_inputs_are_reported(params, tmp_path):
+    with pytest.raises(DataError, match="run the data stage first|file not found"):
+        data.load_prepared(tmp_path)
+    data.main(["--params", str(params), "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "prepared")])
+    with pytest.raises(DataError, match="run the backtest stage first"):
+        evaluate.main(["--params", str(params), "--data", str(tmp_path / "prepared"), "--backtest", str(tmp_path),
+                       "--model", str(tmp_path), "--out", str(tmp_path / "r")])
+
+
+def test_stage_exits_cleanly_on_bad_input(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "projects.climate_forecast.stationarity", "--params",
+                           "projects/climate_forecast/params.yaml", "--data", str(tmp_path), "--out",
+                           str(tmp_path / "r")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "DataError" in proc.stderr and "Traceback" not in proc.stderr
