@@ -44,7 +44,10 @@ class RunConfig:
     steps: int
     #: an earlier run of the same model whose weights (all but the tail) start this run
     init_from: str | None = None
+    #: per-run overrides of the stage's settings
     learning_rate: float | None = None
+    lr_patch: int | None = None
+    batch_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -129,10 +132,11 @@ def train_run(cfg: TrainStageConfig, name: str, images: dict, workdir: Path, ini
         source = load_model(init)
         log.info("%s: %d layers start from %s", name, transfer_body(source, model), init.parent.name)
     compile_model(model, cfg, r.steps, r.learning_rate or cfg.learning_rate)
-    sampler = PatchSampler(list(images["train"].values()), r.scale, cfg.lr_patch, seed=cfg.seed,
+    batch = r.batch_size or cfg.batch_size
+    sampler = PatchSampler(list(images["train"].values()), r.scale, r.lr_patch or cfg.lr_patch, seed=cfg.seed,
                            degradation=cfg.degradation)
-    start = completed_epochs(workdir) * cfg.steps_per_epoch * cfg.batch_size
-    train_ds = sampler.dataset(cfg.batch_size, start, r.steps * cfg.batch_size)
+    start = completed_epochs(workdir) * cfg.steps_per_epoch * batch
+    train_ds = sampler.dataset(batch, start, r.steps * batch)
     val_ds = validation_dataset(list(images["val"].values()), r.scale, cfg.val_crop) if images["val"] else None
     monitor = "val_psnr_metric" if val_ds is not None else "psnr_metric"
     began = time.perf_counter()
@@ -140,6 +144,7 @@ def train_run(cfg: TrainStageConfig, name: str, images: dict, workdir: Path, ini
                   validation=val_ds, workdir=workdir, monitor=monitor, mode="max", patience=cfg.patience,
                   verbose=cfg.verbose, callbacks=callbacks)
     info = {"run": name, "model": r.model, "scale": r.scale, "steps": r.steps, "init_from": r.init_from,
+            "lr_patch": r.lr_patch or cfg.lr_patch, "batch_size": batch,
             "config": config_lib.to_dict(mcfg), "parameters": int(model.count_params()),
             "wall_time_s": time.perf_counter() - began, "epochs": len(history["epoch"]),
             "training_images": sampler.n_images, "history": history}
