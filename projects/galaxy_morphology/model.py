@@ -141,11 +141,12 @@ def grad_cam(model: keras.Model, x: np.ndarray, classes: np.ndarray | None = Non
     """Grad-CAM maps (N, H, W) in [0, 1] for ``classes`` (default: the predicted class), at input size."""
     import tensorflow as tf
 
-    sub = keras.Model(model.inputs, [model.get_layer(FEATURES).output, model.output])
-    inputs = tf.convert_to_tensor(x, dtype=tf.float32)
-    with tf.GradientTape() as tape:
-        features, logits = sub(inputs, training=False)
+    # The backbone runs outside the tape: only the head (pooling, logits) is differentiated.
+    backbone = keras.Model(model.inputs, model.get_layer(FEATURES).output)
+    features = tf.convert_to_tensor(backbone(tf.convert_to_tensor(x, dtype=tf.float32), training=False))
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
         tape.watch(features)
+        logits = model.get_layer(LOGITS)(model.get_layer(POOL)(features))
         if classes is None:
             classes = tf.argmax(logits, axis=-1)
         score = tf.gather(logits, tf.convert_to_tensor(classes), axis=1, batch_dims=1)

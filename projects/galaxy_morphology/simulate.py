@@ -10,7 +10,10 @@ components with their own colours in the g, r and z bands:
   star-forming knots along them (blue). GalSim has no spiral profile, so the face-on pattern
   is rendered with NumPy on the pixel grid and enters GalSim as an
   ``InterpolatedImage`` that is inclined and rotated like the disk;
-* **mergers**: two galaxies at a projected separation, with tidal tails of knots.
+* **mergers**: two galaxies at a projected separation, with tidal tails of knots;
+* **field objects**: unrelated stars and small background galaxies elsewhere in the stamp
+  (``field_objects`` per stamp on average), and a galaxy-to-galaxy colour scatter, as in real
+  cutouts.
 
 The sum is convolved with a Moffat PSF per band (seeing worse in g than in z), drawn at a
 DECaLS-like pixel scale (0.262″) and given CCD noise (Poisson noise of the sky and of the
@@ -53,6 +56,9 @@ CLASSES: tuple[str, ...] = ("smooth_round", "smooth_inbetween", "smooth_cigar", 
 BANDS: tuple[str, ...] = ("g", "r", "z")
 #: flux fraction per band (g, r, z) of each stellar population, before a ±10% jitter
 COLOURS = {"bulge": (0.45, 1.0, 1.5), "disk": (0.75, 1.0, 1.2), "young": (1.25, 1.0, 0.7)}
+#: galaxy-to-galaxy scatter of the overall colour, in magnitudes per band (real ellipticals can be
+#: bluish and spirals reddish: colour is informative, not decisive)
+COLOUR_SCATTER_MAG = 0.12
 #: seeing relative to r: worse in g, better in z
 PSF_BAND_FACTOR = (1.1, 1.0, 0.92)
 
@@ -72,6 +78,8 @@ class Conditions:
     size_scale: tuple[float, float] = (0.8, 1.2)
     #: total r-band flux in ADU, drawn log-uniformly
     flux: tuple[float, float] = (4e4, 4e5)
+    #: mean number of unrelated field objects (stars, small background galaxies) per stamp
+    field_objects: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -81,6 +89,8 @@ class Conditions:
                 raise ValueError(f"{name} must be a range 0 < low ≤ high, got {[low, high]}")
         if self.count < 0 or self.sky_level <= 0 or self.read_noise < 0 or self.moffat_beta <= 1:
             raise ValueError("count ≥ 0, sky_level > 0, read_noise ≥ 0 and moffat_beta > 1 are required")
+        if self.field_objects < 0:
+            raise ValueError("field_objects (a mean count) must be ≥ 0")
 
 
 @dataclass(frozen=True)
@@ -275,6 +285,28 @@ def galaxy_components(rng: np.random.Generator, cls: str, size: float, shape: in
     return parts, info
 
 
+def field_objects(rng: np.random.Generator, cond: Conditions, flux: float, stamp: int, pixel_scale: float) -> list:
+    """Unrelated stars and small background galaxies away from the centre, as ``(profile, colour, flux)``."""
+    import galsim
+
+    objects = []
+    for _ in range(rng.poisson(cond.field_objects)):
+        radius = rng.uniform(14, stamp / 2 - 2) * pixel_scale
+        angle = rng.uniform(0, 2 * np.pi)
+        if rng.random() < 0.5:  # a star: a point source, colours from blue to red
+            profile = galsim.DeltaFunction()
+            colour = np.array([1.0, 1.0, 1.0]) * 10 ** (-0.4 * np.array([rng.uniform(0.2, 1.4), 0.0,
+                                                                          -rng.uniform(0.0, 0.8)]))
+            f = flux * math.exp(rng.uniform(math.log(0.02), math.log(0.6)))
+        else:  # a small, faint background galaxy
+            profile = galsim.Exponential(half_light_radius=rng.uniform(0.3, 0.8)).shear(
+                q=rng.uniform(0.4, 1.0), beta=rng.uniform(0, np.pi) * galsim.radians)
+            colour = _colour(rng, "disk")
+            f = flux * math.exp(rng.uniform(math.log(0.02), math.log(0.15)))
+        objects.append((profile.shift(radius * math.cos(angle), radius * math.sin(angle)), colour, f))
+    return objects
+
+
 def render(cls: str, seed: int, cond: Conditions, stamp: int = 64,
            pixel_scale: float = 0.262) -> tuple[np.ndarray, dict[str, Any]]:
     """One galaxy of class ``cls`` as a noisy (3, stamp, stamp) float32 cube in ADU, and its parameters."""
@@ -285,14 +317,20 @@ def render(cls: str, seed: int, cond: Conditions, stamp: int = 64,
     flux = math.exp(rng.uniform(math.log(cond.flux[0]), math.log(cond.flux[1])))
     fwhm = rng.uniform(*cond.psf_fwhm)
     parts, info = galaxy_components(rng, cls, size, stamp, pixel_scale)
+    tint = 10 ** (-0.4 * rng.normal(0, COLOUR_SCATTER_MAG, len(BANDS)))
+    tint /= tint[1]
     shift = rng.normal(0, 0.5, 2) * pixel_scale  # imperfect centring (sub-arcsec)
+    field = field_objects(rng, cond, flux, stamp, pixel_scale)
     cube = np.empty((len(BANDS), stamp, stamp), dtype=np.float32)
     fwhms = []
     for b in range(len(BANDS)):
         psf = galsim.Moffat(beta=cond.moffat_beta, fwhm=fwhm * PSF_BAND_FACTOR[b])
         fwhms.append(fwhm * PSF_BAND_FACTOR[b])
-        gal = galsim.Add([prof * (flux * frac * colour[b]) for prof, colour, frac in parts])
+        gal = galsim.Add([prof * (flux * frac * colour[b] * tint[b]) for prof, colour, frac in parts])
         image = galsim.Convolve(gal, psf).shift(*shift).drawImage(nx=stamp, ny=stamp, scale=pixel_scale).array
+        if field:
+            others = galsim.Add([prof * (f * colour[b]) for prof, colour, f in field])
+            image += galsim.Convolve(others, psf).drawImage(nx=stamp, ny=stamp, scale=pixel_scale).array
         # CCD noise with gain 1 (GalSim's CCDNoise model, drawn with NumPy, which is ~50x faster here):
         # Poisson noise of the galaxy and the sky, Gaussian read noise, then the sky subtracted
         image = (rng.poisson(np.clip(image + cond.sky_level, 0, None)) - cond.sky_level
@@ -302,7 +340,7 @@ def render(cls: str, seed: int, cond: Conditions, stamp: int = 64,
         pedestal = rng.normal(0, 0.05) * math.sqrt(cond.sky_level) * 3
         gradient = rng.normal(0, 0.03, 2) * math.sqrt(cond.sky_level)
         cube[b] = image + pedestal + gradient[0] * xx + gradient[1] * yy
-    info.update(psf_fwhm=fwhm, psf_fwhm_bands=fwhms, size_scale=size, flux=flux)
+    info.update(psf_fwhm=fwhm, psf_fwhm_bands=fwhms, size_scale=size, flux=flux, field_objects=len(field))
     return cube, info
 
 
@@ -333,7 +371,7 @@ def fits_header(cls: str, seed: int, split: str, info: dict[str, Any], sky_level
         header[f"BAND{b + 1}"] = band
         header[f"PSFFWHM{b + 1}"] = round(info["psf_fwhm_bands"][b], 4)
     for key, name in (("hlr", "HLR"), ("axis_ratio", "AXRATIO"), ("sersic_n", "SERSICN"), ("arms", "ARMS"),
-                      ("pitch_deg", "PITCH"), ("separation", "SEPARAT")):
+                      ("pitch_deg", "PITCH"), ("separation", "SEPARAT"), ("field_objects", "NFIELD")):
         if key in info:
             header[name] = round(float(info[key]), 4)
     return header
