@@ -53,3 +53,21 @@ def write_metrics(path: str | os.PathLike, metrics: Mapping[str, Any], digits: i
     ``{table: {row: {column: value}}}``; a table may also be a flat ``{name: value}``.
     """
     return write_json(path, _round(dict(metrics), digits))
+
+
+def timeit(fn, *args: Any, repeats: int = 5, warmup: int = 1, **kwargs: Any) -> dict[str, float]:
+    """Wall time of ``fn(*args, **kwargs)``: median, min and max over ``repeats`` runs after ``warmup``.
+
+    For speed targets measured in an evaluate or benchmark stage (never in a unit test).
+    """
+    import time
+
+    for _ in range(warmup):
+        fn(*args, **kwargs)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args, **kwargs)
+        times.append(time.perf_counter() - start)
+    return {"median_s": float(np.median(times)), "min_s": float(np.min(times)), "max_s": float(np.max(times)),
+            "repeats": repeats}

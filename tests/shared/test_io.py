@@ -132,3 +132,12 @@ def test_fits_round_trip_nan_and_no_data(tmp_path):
     fits.PrimaryHDU().writeto(tmp_path / "empty.fits")
     with pytest.raises(DataError, match="no HDU with image data"):
         read_fits(tmp_path / "empty.fits")
+
+
+def test_timeit_and_rel_l2():
+    from shared.metrics import rel_l2, summarize, timeit
+
+    stats = timeit(lambda: sum(range(1000)), repeats=3)
+    assert stats["repeats"] == 3 and 0 <= stats["min_s"] <= stats["median_s"] <= stats["max_s"]
+    assert rel_l2([1.0, 1.0], [1.0, 2.0]) == pytest.approx(1 / np.sqrt(5))
+    assert summarize([1, 2, 3])["median"] == 2
