@@ -42,7 +42,7 @@ from projects.galaxy_morphology.data import load_split, read_manifest
 from projects.galaxy_morphology.plots import confusion_axes, gradcam_figure, sample_grid
 from shared.readme import render_table
 
-plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
+plt.rcParams.update({"figure.dpi": 72, "axes.grid": True, "grid.alpha": 0.3})
 results = Path(results)
 metrics = json.loads((results / "metrics.json").read_text())
 manifest = read_manifest(prepared)
@@ -70,7 +70,7 @@ display(Markdown(render_table(metrics["targets"], "target")))
 
 # %%
 x_test, y_test, ids_test = load_split(prepared, "test")
-fig = sample_grid(x_test, y_test, classes, per_class=4)
+fig = sample_grid(x_test, y_test, classes, per_class=3)
 fig.suptitle("test split", y=1.01)
 if "shifted" in splits:
     x_shift, y_shift, ids_shift = load_split(prepared, "shifted")
