@@ -88,8 +88,11 @@ def _per_band_ids(folder: Path, bands: list[str], pattern: str) -> list[str]:
     """Object ids present in every band of a per-band folder."""
     import re
 
-    regex = re.compile("^" + re.escape(pattern).replace(re.escape("{band}"), "(?P<band>[^/]+)")
-                       .replace(re.escape("{id}"), "(?P<id>.+)") + "$")
+    escaped = re.escape(pattern)
+    for key, group in (("band", "[^/]+"), ("id", ".+")):  # the first use captures, later ones must repeat it
+        escaped = escaped.replace(re.escape(f"{{{key}}}"), f"(?P<{key}>{group})", 1)
+        escaped = escaped.replace(re.escape(f"{{{key}}}"), f"(?P={key})")
+    regex = re.compile(f"^{escaped}$")
     ids: dict[str, set[str]] = {}
     for path in folder.rglob("*"):
         match = regex.match(path.relative_to(folder).as_posix())

@@ -126,6 +126,11 @@ def test_fits_cube_and_per_band_folders(tmp_path):
                                            bands=bands, pattern="{band}/ceers_{band}_{id}.fits")
     cube = next(items).image
     assert cube.shape == (3, 25, 25)
+    # the CLI finds the objects present in every band of such a folder
+    from projects.galaxy_morphology.cli import _per_band_ids
+
+    assert _per_band_ids(tmp_path / "jwst", bands, "{band}/ceers_{band}_{id}.fits") == ["12608", "14832"]
+    assert _per_band_ids(tmp_path / "jwst", [*bands, "f090w"], "{band}/ceers_{band}_{id}.fits") == []
 
 
 def test_fits_bad_inputs(tmp_path):
