@@ -107,13 +107,17 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model: Path, out: Path) -> dic
                 for j, comp in enumerate(meta["components"]):
                     curves.append(pd.DataFrame({"problem": name, "mode": mode, "case": label, "component": comp,
                                                 "t": t, "pinn": pred[:, j], "reference": ref[:, j]}))
+        # one global iteration axis: Adam epochs at their last step, then L-BFGS iterations
+        adam_steps = int(solution.info.get("adam_steps", 0))
+        n_epochs = max(1, len(solution.history.get("adam", {}).get("loss", [])))
         for phase in ("adam", "lbfgs"):
             hist = solution.history.get(phase, {})
-            for i, value in enumerate(hist.get("loss", [])):
-                losses.append((name, mode, seed, phase, i + 1, value))
+            step = (lambda i: (i + 1) * adam_steps // n_epochs) if phase == "adam" else (lambda i: adam_steps + i + 1)
+            for i, value in enumerate(hist.get("objective", hist.get("loss", []))):
+                losses.append((name, mode, seed, phase, step(i), value))
             if mode == "inverse":
                 for i, value in enumerate(hist.get(meta["inverse_parameter"], [])):
-                    trajectories.append((name, seed, phase, i + 1, value, meta["inverse_true_value"]))
+                    trajectories.append((name, seed, phase, step(i), value, meta["inverse_true_value"]))
     frame = pd.DataFrame(rows)
 
     tables: dict[str, dict[str, dict[str, Any]]] = {"forward": {}, "inverse": {}, "parametric": {}}

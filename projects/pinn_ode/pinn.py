@@ -71,6 +71,8 @@ class TrainConfig:
     #: weight of the data term (inverse) and of the initial-condition term (soft IC only)
     data_weight: float = 1.0
     ic_weight: float = 1.0
+    #: compile the training step and the L-BFGS objective with XLA
+    jit_compile: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -175,22 +177,26 @@ class PINNTrainer(keras.Model):
         # slow problem on a long interval (SIR over 60 days) makes the trivial solution y ≡ y0 look converged.
         r = (self.t1 - self.t0) * self.residual(x, training=training)
         r2 = tf.reduce_sum(tf.square(r), axis=1)
+        residual = tf.reduce_mean(r2)
+        out = {"residual": residual}
         if causal and self.cfg.causal_eps > 0:
             bins = self.cfg.causal_bins
             idx = tf.cast(tf.clip_by_value((x[:, 0] - self.t0) / (self.t1 - self.t0) * bins, 0, bins - 1), tf.int32)
             per_bin = tf.math.unsorted_segment_mean(r2, idx, bins)
             weights = tf.stop_gradient(tf.exp(-self.cfg.causal_eps * tf.math.cumsum(per_bin, exclusive=True)))
             physics = tf.reduce_mean(weights * per_bin)
-            out = {"residual": tf.reduce_mean(r2), "causal_min_weight": tf.reduce_min(weights)}
+            out["causal_min_weight"] = tf.reduce_min(weights)
         else:
-            physics = tf.reduce_mean(r2)
-            out = {"residual": physics}
-        total = physics
+            physics = residual
+        # `loss` is what the optimizer descends; `objective` is the same sum without causal weights, the
+        # quantity L-BFGS minimises, so that the two phases can be compared on one curve.
+        total, objective = physics, residual
         if self.obs is not None:
             x_obs, y_obs, comps, scale = self.obs
             pred = tf.gather(self.net(x_obs, training=training), comps, axis=1)
             data = tf.reduce_mean(tf.square(pred - y_obs)) / scale
             total = total + self.cfg.data_weight * data
+            objective = objective + self.cfg.data_weight * data
             out["data"] = data
         if not self.hard_ic:
             x0 = tf.concat([tf.fill([1, 1], tf.cast(self.t0, x.dtype)), tf.zeros([1, self.sampler_dim - 1], x.dtype)],
@@ -199,8 +205,10 @@ class PINNTrainer(keras.Model):
                 x0 = tf.concat([tf.fill([x.shape[0], 1], tf.cast(self.t0, x.dtype)), x[:, 1:]], axis=1)
             ic = tf.reduce_mean(tf.square(self.net(x0, training=training) - self.y0))
             total = total + self.cfg.ic_weight * ic
+            objective = objective + self.cfg.ic_weight * ic
             out["ic"] = ic
         out["loss"] = total
+        out["objective"] = objective
         return out
 
     # -- keras hooks -------------------------------------------------------------------
@@ -238,7 +246,8 @@ class AdaptiveResampling(keras.callbacks.Callback):
 
 
 # --------------------------------------------------------------------------- L-BFGS
-def lbfgs(trainer: PINNTrainer, steps: int, memory: int = 50, progress: bool = False) -> dict[str, list[float]]:
+def lbfgs(trainer: PINNTrainer, steps: int, memory: int = 50, progress: bool = False,
+          jit_compile: bool = False) -> dict[str, list[float]]:
     """Minimise the trainer's loss over its trainable variables with SciPy's L-BFGS-B.
 
     Returns the per-iteration history (loss, residual, data and identified parameters).
@@ -251,7 +260,7 @@ def lbfgs(trainer: PINNTrainer, steps: int, memory: int = 50, progress: bool = F
     sizes = [int(np.prod(s)) for s in shapes]
     dtype = trainer.compute_dtype
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(jit_compile=jit_compile)
     def value_and_grad(flat):
         for var, part, shape in zip(variables, tf.split(flat, sizes), shapes):
             var.assign(tf.reshape(part, shape))
@@ -271,7 +280,8 @@ def lbfgs(trainer: PINNTrainer, steps: int, memory: int = 50, progress: bool = F
         last.update({k: float(v) for k, v in terms.items()})
         return last["loss"], grad.numpy().astype(np.float64)
 
-    bar = tqdm(total=steps, desc="L-BFGS", disable=not progress, leave=False)
+    # disable=None: a bar on a terminal, nothing in a pipeline's log file
+    bar = tqdm(total=steps, desc="L-BFGS", disable=None if progress else True, leave=False)
 
     def record(theta):
         for k, v in {**last, **trainer.current_params()}.items():
@@ -410,7 +420,8 @@ def solve(problem: ODEProblem, config: PINNConfig | None = None, *, observations
     trainer = PINNTrainer(net, problem, cfg, observations=observations, unknown=unknown, parametric=parametric,
                           hard_ic=config.network.hard_ic)
     schedule = keras.optimizers.schedules.ExponentialDecay(cfg.learning_rate, cfg.decay_steps, cfg.decay_rate)
-    trainer.compile(optimizer=keras.optimizers.Adam(schedule), steps_per_execution=min(50, cfg.steps_per_epoch))
+    trainer.compile(optimizer=keras.optimizers.Adam(schedule), steps_per_execution=min(50, cfg.steps_per_epoch),
+                    jit_compile=cfg.jit_compile)
     own_tmp = tempfile.TemporaryDirectory(prefix="pinn-") if workdir is None else None
     workdir = Path(own_tmp.name if own_tmp else workdir)
     history: dict[str, list[float]] = {}
@@ -434,7 +445,7 @@ def solve(problem: ODEProblem, config: PINNConfig | None = None, *, observations
         adam_time = time.perf_counter() - start
         lb: dict[str, list[float]] = {}
         if cfg.lbfgs_steps:
-            lb = lbfgs(trainer, cfg.lbfgs_steps, cfg.lbfgs_memory, progress=bool(verbose))
+            lb = lbfgs(trainer, cfg.lbfgs_steps, cfg.lbfgs_memory, progress=bool(verbose), jit_compile=cfg.jit_compile)
     finally:
         if own_tmp is not None:
             own_tmp.cleanup()
