@@ -303,7 +303,7 @@ def pick_examples(cases: pd.DataFrame, design: str) -> list[tuple[str, str, int]
 def write_examples(path: Path, picks, preds_by_exp, tests, fields: FieldData) -> pd.DataFrame:
     import xarray as xr
 
-    models = ["truth", *sorted({m for p in preds_by_exp.values() for m in p if m != "freestream"})]
+    models = ["truth", *sorted({m for p in preds_by_exp.values() for m in p if m not in ("freestream", "pod")})]
     data = np.zeros((len(picks), len(models), 3, fields.grid.ny, fields.grid.nx), "float32")
     surface_rows = []
     for c, (exp, _, sample) in enumerate(picks):
@@ -322,14 +322,20 @@ def write_examples(path: Path, picks, preds_by_exp, tests, fields: FieldData) ->
                 pred[..., 2], fields.mask[sample], fields.grid, contour)
             surface_rows += [{"case": c, "model": name, "x": float(mx), "y": float(my), "cp": float(v)}
                              for (mx, my), v in zip(mid, cps)]
-    ds = xr.Dataset({"field": (("case", "model", "var", "y", "x"), data),
+        for name in ("pod",):  # baselines only in the surface plot
+            if name in preds_by_exp[exp]:
+                cps = surface_cp(preds_by_exp[exp][name][k][..., 2], fields.mask[sample], fields.grid, contour)
+                surface_rows += [{"case": c, "model": name, "x": float(mx), "y": float(my), "cp": float(v)}
+                                 for (mx, my), v in zip(mid, cps)]
+    # rounded to 1e-4 (plenty for the plots), so that the committed file compresses well
+    ds = xr.Dataset({"field": (("case", "model", "var", "y", "x"), np.round(data, 4)),
                      "mask": (("case", "y", "x"), fields.mask[[p[2] for p in picks]].astype("int8"))},
                     coords={"model": models, "var": list(VARS), "x": fields.grid.x, "y": fields.grid.y,
                             "experiment": ("case", [p[0] for p in picks]), "label": ("case", [p[1] for p in picks]),
                             "sample": ("case", [p[2] for p in picks]),
                             "name": ("case", [str(fields.meta["name"][p[2]]) for p in picks]),
                             "alpha": ("case", [float(fields.meta["alpha"][p[2]]) for p in picks])})
-    write_netcdf(path, ds)
+    write_netcdf(path, ds, encoding={"field": {"zlib": True, "complevel": 6, "shuffle": True}})
     return pd.DataFrame(surface_rows)
 
 
@@ -415,7 +421,7 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, validation: P
                "ood_source": fields.attrs.get("ood_source", "?")}
     out.mkdir(parents=True, exist_ok=True)
     write_metrics(out / "metrics.json", metrics)
-    write_csv(out / "cases.csv", cases)
+    write_csv(out / "cases.csv", cases.round(6))
     plots = out / "plots"
     cl_rows = cases[cases["model"] != "freestream"][["experiment", "model", "sample", "alpha", "cl_true",
                                                      "cl_circulation", "cl_surface"]]
@@ -434,7 +440,7 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, validation: P
                   surrogate_polar({d: models[("random", d)] for d in random_designs}, random_designs, fields, cfg))
     picks = pick_examples(cases, head if head in cases["model"].values else cases["model"].iloc[0])
     surface = write_examples(out / "examples.nc", picks, preds_by_exp, tests, fields)
-    write_csv(plots / "surface_cp.csv", surface)
+    write_csv(plots / "surface_cp.csv", surface.round(5))
     for key, t in metrics["targets"].items():
         log.info("target %-40s %.4g (target %g): %s", key, t["value"], t["target"], "met" if t["met"] else "MISSED")
     return metrics
