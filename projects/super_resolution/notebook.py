@@ -139,8 +139,8 @@ else:
 # %% [markdown]
 # ## Learning curves
 # Validation PSNR-Y (full protocol, centre crops of the validation images) and training L1 loss per
-# epoch of 100 steps. Runs marked "from ×2" started from the ×2 network's weights (all but the
-# scale-specific last convolution).
+# epoch of 100 steps. The ×3 and ×4 runs start from the ×2 network of the same model (`init_from`:
+# every layer but the scale-specific last convolution), which is why they start high.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
