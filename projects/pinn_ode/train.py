@@ -45,7 +45,7 @@ class TrainStageConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
-    #: TrainConfig changes for a mode or a problem (applied in that order): {name: {key: value}}
+    #: TrainConfig changes for a mode, a problem or one "problem/mode" pair (applied in that order)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 2
@@ -58,9 +58,11 @@ class TrainStageConfig:
         if not self.seeds:
             raise ValueError("seeds must name at least one seed")
         for key, changes in self.overrides.items():
-            if key not in BUILTIN and key not in MODES:
-                raise ValueError(f"overrides: {key!r} is neither a problem ({', '.join(BUILTIN)}) nor a mode "
-                                 f"({', '.join(MODES)})")
+            problem, _, mode = key.partition("/")
+            valid = (key in BUILTIN or key in MODES) if not mode else (problem in BUILTIN and mode in MODES)
+            if not valid:
+                raise ValueError(f"overrides: {key!r} is neither a problem ({', '.join(BUILTIN)}), a mode "
+                                 f"({', '.join(MODES)}) nor a problem/mode pair")
             config_lib.replace(self.training, **changes)  # unknown keys fail here, naming the key
 
     def seeds_for(self, problem: str) -> tuple[int, ...]:
@@ -68,9 +70,9 @@ class TrainStageConfig:
 
 
 def case_config(cfg: TrainStageConfig, problem: str, mode: str, seed: int) -> PINNConfig:
-    """The PINN config of one case: base → mode override → problem override, then the seed."""
+    """The PINN config of one case: base → mode → problem → problem/mode overrides, then the seed."""
     training = cfg.training
-    for key in (mode, problem):
+    for key in (mode, problem, f"{problem}/{mode}"):
         if key in cfg.overrides:
             training = config_lib.replace(training, **cfg.overrides[key])
     return PINNConfig(network=config_lib.replace(cfg.network, seed=seed),

@@ -78,6 +78,20 @@ def test_bad_override_key(tiny_params):
     path = tiny_params("pinn_ode", {"train": {"overrides": {"pendulum": {"causal_eps": 1.0}}}})
     with pytest.raises(ConfigError, match="'pendulum' is neither a problem"):
         train.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
+    path = tiny_params("pinn_ode", {"train": {"overrides": {"sir/backward": {"causal_eps": 1.0}}}})
+    with pytest.raises(ConfigError, match="'sir/backward'"):
+        train.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
+
+
+def test_override_order():
+    cfg = train.TrainStageConfig(overrides={"inverse": {"causal_eps": 1.0, "lbfgs_steps": 7},
+                                            "sir": {"causal_eps": 2.0},
+                                            "sir/inverse": {"causal_eps": 3.0}})
+    assert train.case_config(cfg, "sir", "inverse", 4).training.causal_eps == 3.0
+    assert train.case_config(cfg, "sir", "inverse", 4).training.lbfgs_steps == 7
+    assert train.case_config(cfg, "sir", "forward", 4).training.causal_eps == 2.0
+    assert train.case_config(cfg, "van_der_pol", "inverse", 4).training.causal_eps == 1.0
+    assert train.case_config(cfg, "van_der_pol", "inverse", 4).training.seed == 4
 
 
 def test_unknown_problem_in_params(tiny_params):
