@@ -196,11 +196,16 @@ class TrendResidual(SimpleForecaster):
 
     def betas(self, history: Series, horizon: int) -> np.ndarray:
         r, e = self._pairs(history, horizon)
-        beta = np.zeros(horizon)
+        beta = np.full(horizon, np.nan)
         for h in range(horizon):
             ok = np.isfinite(e[:, h]) if len(e) else np.zeros(0, bool)
             if ok.sum() >= 3 and np.sum(r[ok] ** 2) > 0:
                 beta[h] = np.sum(r[ok] * e[ok, h]) / np.sum(r[ok] ** 2)
+        # horizons longer than the history allows keep the last estimated β (0 if none)
+        known = np.flatnonzero(np.isfinite(beta))
+        for h in range(horizon):
+            if not np.isfinite(beta[h]):
+                beta[h] = beta[known[known < h][-1]] if np.any(known < h) else 0.0
         return beta
 
     def rule(self, history, horizon):

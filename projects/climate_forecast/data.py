@@ -22,7 +22,7 @@ months, so that an annual forecast can read the latest months) and ``<out>/manif
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -296,17 +296,6 @@ def load_prepared(directory: str | Path) -> Prepared:
     if len(inputs) % len(target) or len(inputs) // len(target) not in (1, 12):
         raise DataError(f"{directory}: {len(inputs)} input rows do not divide into {len(target)} target periods")
     return Prepared(target=target, inputs=inputs, manifest=manifest)
-
-
-def from_series(target: pd.Series, inputs: pd.Series | None = None, covariates: Mapping[str, pd.Series] | None = None
-                ) -> Prepared:
-    """A :class:`Prepared` from in-memory series (tests, notebooks); no validation beyond alignment."""
-    t = target.to_frame("value")
-    i = (inputs if inputs is not None else target).to_frame("value")
-    for name, cov in (covariates or {}).items():
-        i[name] = cov.reindex(i.index).to_numpy()
-        t[name] = annual_means(cov).reindex(t.index).to_numpy() if len(i) != len(t) else cov.reindex(t.index)
-    return Prepared(target=t, inputs=i, manifest={"source": "memory", "units": ""})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,8 +12,8 @@ The future forecast refits the classical models on the whole series and uses the
 ensembles of the ``train`` stage, up to ``forecast_to`` (networks: up to the horizon they
 were trained for).
 
-Writes ``metrics.json`` (targets, backtest table, DM tests, diagnostics), ``errors.csv`` (per
-origin and horizon) and plot data under ``plots/``.
+Writes ``metrics.json`` (targets, backtest table, DM tests, diagnostics), ``errors.csv`` (one row
+per model, origin and reported horizon) and plot data under ``plots/``.
 
     python -m projects.climate_forecast.evaluate --params projects/climate_forecast/params.yaml \
         --data data/climate_forecast/prepared --backtest data/climate_forecast/backtest \
@@ -73,8 +73,9 @@ def scores(frame: pd.DataFrame, horizons: Sequence[int]) -> pd.DataFrame:
     f["in80"] = (f["actual"] >= f["lo80"]) & (f["actual"] <= f["hi80"])
     f["in95"] = (f["actual"] >= f["lo95"]) & (f["actual"] <= f["hi95"])
     f["scaled"] = f["abs"] / f["mase_scale"]
+    f["squared"] = f["error"] ** 2
     g = f[f["horizon"].isin(horizons)].groupby(["model", "horizon"], sort=False)
-    table = pd.DataFrame({"n": g.size(), "mae": g["abs"].mean(), "rmse": np.sqrt(g["error"].apply(np.square).mean()),
+    table = pd.DataFrame({"n": g.size(), "mae": g["abs"].mean(), "rmse": np.sqrt(g["squared"].mean()),
                           "bias": g["error"].mean(), "mase": g["scaled"].mean(), "cov80": g["in80"].mean(),
                           "cov95": g["in95"].mean()}).reset_index()
     pers = table[table["model"] == "persistence"].set_index("horizon")["mae"]
@@ -270,7 +271,8 @@ def evaluate(cfg: EvaluateConfig, backtest_cfg: BacktestConfig, prepared, backte
                   "arima": timing.get("arima"), **({"stationarity": stationarity["verdict"]["verdict"],
                                                      "d": stationarity["verdict"]["d"]} if stationarity else {})},
     }
-    errors = frame[frame["actual"].notna()].assign(error=lambda f: f["forecast"] - f["actual"])
+    reported = frame[frame["actual"].notna() & frame["horizon"].isin(horizons)]
+    errors = reported.assign(error=lambda f: f["forecast"] - f["actual"])
     future = future_forecast(series, cfg, backtest_cfg, model_dir)
     future.insert(2, "period", [period_label(t, series.season) for t in future["time"]])
     by_h = scores(frame, sorted(frame["horizon"].unique()))

@@ -221,7 +221,8 @@ class TrainedNetwork:
         import tensorflow as tf
 
         if dropout not in self._compiled:
-            self._compiled[dropout] = tf.function(lambda v: self.model(v, training=dropout), reduce_retracing=True)
+            spec = tf.TensorSpec((None, *self.model.input_shape[1:]), tf.float32)
+            self._compiled[dropout] = tf.function(lambda v: self.model(v, training=dropout), input_signature=[spec])
         return self._compiled[dropout](tf.constant(x, tf.float32)).numpy()
 
     def encoder(self, series: Series) -> Encoder:

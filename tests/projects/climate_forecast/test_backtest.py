@@ -97,6 +97,9 @@ def test_scores_and_diebold_mariano():
     table = evaluate.scores(frame, [1])
     gru = table[table["model"] == "gru"].iloc[0]
     assert gru["skill"] > 0.5 and 0.8 <= gru["cov95"] <= 1.0
+    errors = frame[frame["model"] == "gru"].eval("forecast - actual")
+    assert gru["rmse"] == pytest.approx(np.sqrt(np.mean(errors ** 2)))
+    assert table[table["model"] == "persistence"].iloc[0]["rmse"] > 0.8
     dm = evaluate.dm_table(frame, table, "gru", [1], 1)["h1"]
     assert dm["baseline"] == "trend" and dm["p_value"] < 0.05 and dm["verdict"] == "gru better"
     same = evaluate.diebold_mariano(np.ones(10), np.ones(10), 1)

@@ -86,7 +86,7 @@ def test_stage_main_and_corrupt_outputs(params, tmp_path):
     out = tmp_path / "prepared"
     assert data.main(["--params", str(params), "--raw", str(tmp_path / "raw"), "--out", str(out)]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["source"] == "statsmodels_co2" and manifest["target_span"][0] == "1975-01"
+    assert manifest["source"] == "statsmodels_co2" and manifest["target_span"][0] == "1985-01"
     target = out / "target.csv"
     lines = target.read_text().splitlines()
     target.write_text("\n".join(lines[:5] + [lines[5].split(",")[0] + ",nan,1.0"] + lines[6:]) + "\n")

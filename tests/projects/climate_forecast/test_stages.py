@@ -82,3 +82,18 @@ def test_stage_exits_cleanly_on_bad_input(tmp_path):
                            str(tmp_path / "r")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "DataError" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_forecast_stationarity_and_sources(capsys, tmp_path):
+    from shared import cli
+
+    assert cli.main(["climate_forecast", "forecast", "--horizon", "3", "--models", "persistence,trend,trend_residual",
+                     "--raw", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "statsmodels_co2 (monthly, ppm)" in out and "2002-03" in out and "trend_residual" in out
+    assert cli.main(["climate_forecast", "stationarity", "--raw", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "verdict:" in out and "KPSS" in out
+    assert cli.main(["climate_forecast", "sources"]) == 0
+    assert "GLB.Ts+dSST.csv" in capsys.readouterr().out
+    assert cli.main(["climate_forecast", "forecast", "--source", "gistemp", "--raw", str(tmp_path / "raw")]) == 2
