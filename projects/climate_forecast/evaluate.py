@@ -268,6 +268,7 @@ def evaluate(cfg: EvaluateConfig, backtest_cfg: BacktestConfig, prepared, backte
         "setup": {"source": prepared.manifest.get("source"), "units": units, "frequency": prepared.frequency,
                   "origins": int(timing["origins"]), "first_origin": str(frame["origin"].iloc[0]),
                   "last_origin": str(frame["origin"].iloc[-1]), "network": cfg.network,
+                  "origin_step": backtest_cfg.origin_step, "refit_every": backtest_cfg.refit_every,
                   "arima": timing.get("arima"), **({"stationarity": stationarity["verdict"]["verdict"],
                                                      "d": stationarity["verdict"]["d"]} if stationarity else {})},
     }

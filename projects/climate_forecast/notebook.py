@@ -103,10 +103,12 @@ fig.tight_layout()
 # MAE, RMSE and bias (forecast − actual) in the series' units; MASE divides each absolute
 # error by the in-sample (seasonal) naive MAE at its origin; skill is 1 − MAE/MAE(persistence);
 # cov80/cov95 are the shares of actual values inside the 80 and 95% intervals (a well
-# calibrated model has 0.8 and 0.95). The networks are trained at every fifth origin on the
-# history up to it (refit origins), the ARIMA order is searched there too.
+# calibrated model has 0.8 and 0.95).
 
 # %%
+display(Markdown(f"The networks are trained, and the ARIMA order searched, at every {setup['refit_every']}th "
+                 f"origin on the history up to it; the other origins reuse them with their own, later, inputs. "
+                 f"Origins are {setup['origin_step']} period(s) apart."))
 table = pd.DataFrame(metrics["backtest"]).T
 table.index.name = "model, horizon"
 for h in horizons:
