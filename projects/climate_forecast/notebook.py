@@ -203,6 +203,9 @@ for m, c in ((network, "C3"), (baseline, "C0")):
     r = [np.sum(ee[k:] * ee[:-k]) / np.sum(ee * ee) for k in lags]
     axes[1].plot(lags, r, "o-", color=c, label=m)
     axes[2].hist(e["error"], bins=15, alpha=0.5, color=c, label=m)
+labels = list(e["origin"])
+ticks = list(range(0, len(labels), max(1, len(labels) // 6)))
+axes[0].set_xticks(ticks, [labels[k] for k in ticks], fontsize=8)
 axes[0].axhline(0, color="k", lw=0.6)
 axes[0].set_title(f"errors at h = {h1}, by origin")
 axes[1].axhline(0, color="k", lw=0.6)
