@@ -69,6 +69,13 @@ def class_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:
     return {k: float(w) for k, w in enumerate(weights)}
 
 
+def data_fingerprint(prepared: Path) -> str:
+    """sha256 of the prepared train and val files (what a resumed run must have trained on)."""
+    from shared.data import sha256sum
+
+    return "-".join(sha256sum(Path(prepared) / f"{split}.npz")[:16] for split in ("train", "val"))
+
+
 def compile_model(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
     import keras
 
@@ -105,7 +112,8 @@ def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Se
     compile_model(model, cfg, steps)
     log.info("%s: %d parameters; %d training images, %d steps per epoch", model.name, model.count_params(),
              len(x_train), steps)
-    workdir = Path(work) / config_hash(cfg, manifest["counts"])
+    # the resumable state belongs to this config *and* these data: a rerun on new data starts afresh
+    workdir = Path(work) / config_hash(cfg, data_fingerprint(prepared))
     weights = class_weights(y_train, n_classes) if cfg.class_weighting == "balanced" else None
     start = time.perf_counter()
     history = fit(model, train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation=val_ds, workdir=workdir,
