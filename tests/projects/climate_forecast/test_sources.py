@@ -136,3 +136,12 @@ def test_offline_error_names_the_file_to_place(tmp_path, monkeypatch):
     (tmp_path / "external" / "GLB.Ts+dSST.csv").write_text(GISTEMP)
     loaded = sources.load_source("gistemp", tmp_path / "raw", external=tmp_path / "external")
     assert len(loaded.annual) == 3
+
+
+def test_download_from_a_url_lands_in_raw(tmp_path, monkeypatch):
+    served = tmp_path / "server" / "gistemp.csv"  # shared.data.fetch does not unquote file:// paths ('+' → %2B)
+    served.parent.mkdir()
+    served.write_text(GISTEMP)
+    monkeypatch.setitem(sources.URLS, "gistemp", served.as_uri())
+    loaded = sources.load_source("gistemp", tmp_path / "raw", external=tmp_path / "external")
+    assert (tmp_path / "raw" / "GLB.Ts+dSST.csv").is_file() and len(loaded.monthly) == 36
