@@ -8,6 +8,8 @@ and standard deviation at horizons 1..H). Both only ever receive a history cut a
 Simple models, their intervals from their own errors at earlier origins of the history
 (the last ``calibration`` periods): the RMS error at each horizon is the predictive std.
 
+Horizons beyond the errors available widen linearly in h.
+
 * ``persistence``: the last value;
 * ``drift``: the line through the first and last values;
 * ``seasonal_naive`` (monthly data): the value of the same month last year;
@@ -111,20 +113,26 @@ class SimpleForecaster(Forecaster):
         return Forecast(mean, _rms_by_horizon(errors))
 
 
-def _rms_by_horizon(errors: list[list[float]]) -> np.ndarray:
-    """RMS error per horizon; horizons without errors take the last known one, grown as √h."""
-    std = np.full(len(errors), np.nan)
-    for h, e in enumerate(errors):
-        if len(e) >= 3:
-            std[h] = float(np.sqrt(np.mean(np.square(e))))
+def _rms_by_horizon(errors: list[list[float]], min_errors: int | None = None) -> np.ndarray:
+    """RMS error per horizon, from horizons with at least ``min_errors`` errors (default: a third
+    of the largest count, between 3 and 30). Longer horizons extrapolate the last one linearly in h
+    (conservative: the error of an extrapolated trend grows like h); shorter ones take the first."""
+    counts = [len(e) for e in errors]
+    if min_errors is None:
+        min_errors = max(3, min(30, max(counts, default=0) // 3))
+    std = np.array([float(np.sqrt(np.mean(np.square(e)))) if len(e) >= min_errors else np.nan for e in errors])
     known = np.flatnonzero(np.isfinite(std))
     if not len(known):
         return np.full(len(errors), np.nan)
-    last = known[-1]
+    first, last = known[0], known[-1]
     for h in range(len(errors)):
         if not np.isfinite(std[h]):
-            ref = known[known <= h][-1] if np.any(known <= h) else known[0]
-            std[h] = std[ref] * np.sqrt((h + 1) / (ref + 1)) if h > last else std[ref]
+            if h > last:
+                std[h] = std[last] * (h + 1) / (last + 1)
+            elif h < first:
+                std[h] = std[first]
+            else:
+                std[h] = std[known[known < h][-1]]
     return std
 
 
