@@ -36,6 +36,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _series(args: argparse.Namespace):
+    import dataclasses
     from pathlib import Path
 
     from projects.climate_forecast.data import DataConfig, prepare
@@ -51,7 +52,8 @@ def _series(args: argparse.Namespace):
     if args.frequency:
         changes["frequency"] = args.frequency
     if changes:
-        cfg = config_lib.replace(cfg, **changes)
+        # dataclasses.replace: shared.config.replace merges mappings, so it cannot empty the covariates
+        cfg = dataclasses.replace(cfg, **changes)
     prepared = prepare(cfg, Path(args.raw))
     return from_prepared(prepared), prepared
 
