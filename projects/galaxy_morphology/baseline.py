@@ -2,7 +2,8 @@
 
 The classical way to classify galaxies without a network (Conselice 2003; Lotz et al. 2004).
 Each galaxy is segmented on a smoothed detection image (the sum of the bands in noise units,
-thresholded at ``detect_sigma``; the segment under the centre), then measured with
+thresholded at ``detect_sigma``; the segment under the centre, so that field objects not joined to
+it are left out), then measured with
 scikit-image region properties and NumPy:
 
 * **CAS**: concentration ``C = 5 log10(r80 / r20)``, asymmetry under a 180° rotation about the
@@ -12,9 +13,10 @@ scikit-image region properties and NumPy:
 * colours g−r and r−z of the whole galaxy, inside and outside r50, and the signal-to-noise;
 * multiplicity: the number of bright local maxima and the flux ratio of the second one (mergers).
 
-Both classifiers are fitted on the train split with fixed settings (no tuning on any test
-split) and their class probabilities for every split are written to ``<out>/predictions.npz``,
-the features to ``<out>/features.npz``.
+Both classifiers are fitted on the train split; the segmentation threshold of each is chosen
+among ``detect_sigma`` by its accuracy on the validation split (never on a test split). Their
+class probabilities for every split are written to ``<out>/predictions.npz``, the features (at
+the random forest's threshold) to ``<out>/features.npz``.
 
     python -m projects.galaxy_morphology.baseline --params projects/galaxy_morphology/params.yaml \
         --data data/galaxy_morphology/prepared --out data/galaxy_morphology/baseline
@@ -48,9 +50,14 @@ NOISE_ABS_DIFF = 2 / np.sqrt(np.pi)
 @dataclass(frozen=True)
 class BaselineConfig:
     random_forest_trees: int = 300
-    detect_sigma: float = 2.0
+    #: candidate segmentation thresholds (noise units); each classifier keeps the best on the val split
+    detect_sigma: tuple[float, ...] = (2.0, 5.0, 10.0)
     seed: int = 0
     workers: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.detect_sigma or min(self.detect_sigma) <= 0:
+            raise ValueError("detect_sigma needs at least one positive threshold")
 
 
 def _radii(image: np.ndarray, mask: np.ndarray, cy: float, cx: float, fractions: Sequence[float]) -> list[float]:
@@ -210,28 +217,40 @@ def run_baseline(cfg: BaselineConfig, prepared: Path, out: Path) -> dict:
     manifest = read_manifest(prepared)
     n_classes = len(manifest["classes"])
     splits = [s for s in ("train", "val", "test", "shifted") if s in manifest["counts"]]
-    feats, labels, timing = {}, {}, {}
-    for split in splits:
-        x, y, _, noise = load_split(prepared, split, with_noise=True)
+    data = {split: load_split(prepared, split, with_noise=True) for split in splits}
+    labels = {split: data[split][1] for split in splits}
+    feats: dict[float, dict[str, np.ndarray]] = {}
+    timing: dict[str, float] = {}
+    for sigma in cfg.detect_sigma:
         start = time.perf_counter()
-        feats[split], labels[split] = feature_matrix(x, noise, cfg.detect_sigma, cfg.workers), y
-        timing[f"features_{split}_s"] = time.perf_counter() - start
-        log.info("%s: %d feature vectors in %.1f s", split, len(y), timing[f"features_{split}_s"])
+        feats[sigma] = {s: feature_matrix(data[s][0], data[s][3], sigma, cfg.workers) for s in splits}
+        timing[f"features_{sigma:g}sigma_s"] = time.perf_counter() - start
+        log.info("features at %g sigma for %s in %.1f s", sigma, splits, timing[f"features_{sigma:g}sigma_s"])
     predictions: dict[str, np.ndarray] = {}
-    summary = {}
-    for name, clf in classifiers(cfg).items():
-        start = time.perf_counter()
-        clf.fit(feats["train"], labels["train"])
-        timing[f"fit_{name}_s"] = time.perf_counter() - start
+    summary: dict[str, dict] = {}
+    for name in classifiers(cfg):
+        best = None
+        for sigma in cfg.detect_sigma:  # the threshold is chosen on the validation split, never on test
+            clf = classifiers(cfg)[name]
+            start = time.perf_counter()
+            clf.fit(feats[sigma]["train"], labels["train"])
+            val = float(np.mean(clf.predict(feats[sigma]["val"]) == labels["val"]))
+            log.info("%s at %g sigma: val accuracy %.4f", name, sigma, val)
+            if best is None or val > best[0]:
+                best = (val, sigma, clf, time.perf_counter() - start)
+        _, sigma, clf, fit_time = best
+        timing[f"fit_{name}_s"] = fit_time
         for split in splits:
             proba = np.zeros((len(labels[split]), n_classes))
-            proba[:, clf.classes_] = clf.predict_proba(feats[split])
+            proba[:, clf.classes_] = clf.predict_proba(feats[sigma][split])
             predictions[f"{name}__{split}"] = proba
-        summary[name] = {s: float(np.mean(predictions[f"{name}__{s}"].argmax(1) == labels[s])) for s in splits}
-        log.info("%s accuracy: %s", name, {k: round(v, 4) for k, v in summary[name].items()})
+        summary[name] = {"detect_sigma": sigma, **{s: float(np.mean(predictions[f"{name}__{s}"].argmax(1)
+                                                                        == labels[s])) for s in splits}}
+        log.info("%s (%g sigma) accuracy: %s", name, sigma, {k: round(v, 4) for k, v in summary[name].items()})
+    chosen = summary["random_forest"]["detect_sigma"]
     with atomic_dir(out) as tmp:
         save_npz(tmp / "predictions.npz", **predictions)
-        save_npz(tmp / "features.npz", names=np.array(FEATURES), **{f"x__{s}": feats[s] for s in splits},
+        save_npz(tmp / "features.npz", names=np.array(FEATURES), **{f"x__{s}": feats[chosen][s] for s in splits},
                  **{f"y__{s}": labels[s] for s in splits})
         write_json(tmp / "baseline.json", {"accuracy": summary, "timing": timing, "features": list(FEATURES)})
     return summary

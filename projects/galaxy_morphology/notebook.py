@@ -169,7 +169,8 @@ display(Markdown(render_table({f"{r.split}/{r.id}": {"label": r.label, "predicte
 # %% [markdown]
 # ## Grad-CAM: where the network looks
 # Gradient-weighted class activation maps of the predicted class on the last feature map
-# (8×8 here, upsampled), for correct predictions of every class and for the confident errors.
+# (4×4 for 64-pixel inputs, upsampled bilinearly), for a correct prediction of every class and
+# for the most confident errors.
 
 # %%
 from projects.galaxy_morphology.model import grad_cam, predict_logits, softmax
@@ -193,8 +194,8 @@ if chosen:
     probs = softmax(predict_logits(net, xin), calib["temperature"])
     cams = grad_cam(net, xin)
     cols = 4
-    fig, axes = plt.subplots(int(np.ceil(len(rows) / cols)), cols * 2, figsize=(2.2 * cols * 2 / 1.6, 2.4 *
-                             int(np.ceil(len(rows) / cols))), squeeze=False)
+    n_rows = int(np.ceil(len(rows) / cols))
+    fig, axes = plt.subplots(n_rows, cols * 2, figsize=(1.1 * cols * 2, 1.3 * n_rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     from projects.galaxy_morphology.preprocess import display_rgb
@@ -205,8 +206,8 @@ if chosen:
         axes[r, 2 * c].imshow(rgb, origin="lower")
         axes[r, 2 * c + 1].imshow(rgb.mean(axis=-1), origin="lower", cmap="gray")
         axes[r, 2 * c + 1].imshow(cam, origin="lower", cmap="jet", alpha=0.45, vmin=0, vmax=1)
-        axes[r, 2 * c].set_title(f"{kind}: {classes[y_test[k]]}", fontsize=7)
-        axes[r, 2 * c + 1].set_title(f"→ {classes[int(probs[n].argmax())]} {probs[n].max():.2f}", fontsize=7)
+        axes[r, 2 * c].set_title(f"{kind}: {classes[y_test[k]]}", fontsize=6)
+        axes[r, 2 * c + 1].set_title(f"→ {classes[int(probs[n].argmax())]} {probs[n].max():.2f}", fontsize=6)
     fig.tight_layout()
 _ = gradcam_figure  # the CLI writes the same overlay per image: capstone galaxy_morphology classify --gradcam
 

@@ -14,7 +14,7 @@ def sample_grid(x: np.ndarray, y: np.ndarray, classes: Sequence[str], per_class:
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(per_class, len(classes), figsize=(1.5 * len(classes), 1.5 * per_class), squeeze=False)
+    fig, axes = plt.subplots(per_class, len(classes), figsize=(1.15 * len(classes), 1.15 * per_class), squeeze=False)
     for j, name in enumerate(classes):
         members = np.flatnonzero(y == j)
         chosen = rng.choice(members, size=min(per_class, members.size), replace=False) if members.size else []
@@ -23,7 +23,7 @@ def sample_grid(x: np.ndarray, y: np.ndarray, classes: Sequence[str], per_class:
             ax.axis("off")
             if i < len(chosen):
                 ax.imshow(display_rgb(x[chosen[i]]), origin="lower")
-        axes[0, j].set_title(name.replace("_", " "), fontsize=8)
+        axes[0, j].set_title(name.replace("_", " "), fontsize=7)
     fig.tight_layout()
     return fig
 
