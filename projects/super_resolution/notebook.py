@@ -40,7 +40,7 @@ from IPython.display import Markdown, display
 
 from shared.readme import render_table
 
-plt.rcParams.update({"figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3})
+plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
 results = Path(results)
 metrics = json.loads((results / "metrics.json").read_text())
 per_image = pd.read_csv(results / "per_image.csv")
@@ -92,12 +92,11 @@ fig, axes = plt.subplots(1, len(scales), figsize=(4.2 * len(scales), 3.2), share
 for ax, s in zip(axes[0], scales):
     sub = gain[(gain["scale"] == s) & ~gain["method"].isin(["bicubic", "nearest", "bilinear"])]
     table = sub.pivot_table(index="image", columns="method", values="gain_db", sort=False)
-    table.plot.barh(ax=ax, width=0.8, legend=s == scales[-1])
+    table.plot.barh(ax=ax, width=0.8)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_title(f"×{s}: PSNR-Y gain over bicubic (dB)", fontsize=10)
     ax.set_ylabel("")
-if axes[0][-1].get_legend():
-    axes[0][-1].legend(fontsize=7, frameon=False, loc="lower right")
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
 fig.tight_layout()
 
 # %% [markdown]
