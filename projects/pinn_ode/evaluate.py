@@ -112,12 +112,13 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model: Path, out: Path) -> dic
         n_epochs = max(1, len(solution.history.get("adam", {}).get("loss", [])))
         for phase in ("adam", "lbfgs"):
             hist = solution.history.get(phase, {})
-            step = (lambda i: (i + 1) * adam_steps // n_epochs) if phase == "adam" else (lambda i: adam_steps + i + 1)
-            for i, value in enumerate(hist.get("objective", hist.get("loss", []))):
-                losses.append((name, mode, seed, phase, step(i), value))
+            steps = [(i + 1) * adam_steps // n_epochs if phase == "adam" else adam_steps + i + 1
+                     for i in range(len(hist.get("loss", [])))]
+            for step, value in zip(steps, hist.get("objective", hist.get("loss", []))):
+                losses.append((name, mode, seed, phase, step, value))
             if mode == "inverse":
-                for i, value in enumerate(hist.get(meta["inverse_parameter"], [])):
-                    trajectories.append((name, seed, phase, step(i), value, meta["inverse_true_value"]))
+                for step, value in zip(steps, hist.get(meta["inverse_parameter"], [])):
+                    trajectories.append((name, seed, phase, step, value, meta["inverse_true_value"]))
     frame = pd.DataFrame(rows)
 
     tables: dict[str, dict[str, dict[str, Any]]] = {"forward": {}, "inverse": {}, "parametric": {}}

@@ -71,8 +71,6 @@ class TrainConfig:
     #: weight of the data term (inverse) and of the initial-condition term (soft IC only)
     data_weight: float = 1.0
     ic_weight: float = 1.0
-    #: compile the training step and the L-BFGS objective with XLA
-    jit_compile: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -246,8 +244,7 @@ class AdaptiveResampling(keras.callbacks.Callback):
 
 
 # --------------------------------------------------------------------------- L-BFGS
-def lbfgs(trainer: PINNTrainer, steps: int, memory: int = 50, progress: bool = False,
-          jit_compile: bool = False) -> dict[str, list[float]]:
+def lbfgs(trainer: PINNTrainer, steps: int, memory: int = 50, progress: bool = False) -> dict[str, list[float]]:
     """Minimise the trainer's loss over its trainable variables with SciPy's L-BFGS-B.
 
     Returns the per-iteration history (loss, residual, data and identified parameters).
@@ -260,7 +257,7 @@ def lbfgs(trainer: PINNTrainer, steps: int, memory: int = 50, progress: bool = F
     sizes = [int(np.prod(s)) for s in shapes]
     dtype = trainer.compute_dtype
 
-    @tf.function(jit_compile=jit_compile)
+    @tf.function
     def value_and_grad(flat):
         for var, part, shape in zip(variables, tf.split(flat, sizes), shapes):
             var.assign(tf.reshape(part, shape))
@@ -420,8 +417,7 @@ def solve(problem: ODEProblem, config: PINNConfig | None = None, *, observations
     trainer = PINNTrainer(net, problem, cfg, observations=observations, unknown=unknown, parametric=parametric,
                           hard_ic=config.network.hard_ic)
     schedule = keras.optimizers.schedules.ExponentialDecay(cfg.learning_rate, cfg.decay_steps, cfg.decay_rate)
-    trainer.compile(optimizer=keras.optimizers.Adam(schedule), steps_per_execution=min(50, cfg.steps_per_epoch),
-                    jit_compile=cfg.jit_compile)
+    trainer.compile(optimizer=keras.optimizers.Adam(schedule), steps_per_execution=min(50, cfg.steps_per_epoch))
     own_tmp = tempfile.TemporaryDirectory(prefix="pinn-") if workdir is None else None
     workdir = Path(own_tmp.name if own_tmp else workdir)
     history: dict[str, list[float]] = {}
@@ -445,7 +441,7 @@ def solve(problem: ODEProblem, config: PINNConfig | None = None, *, observations
         adam_time = time.perf_counter() - start
         lb: dict[str, list[float]] = {}
         if cfg.lbfgs_steps:
-            lb = lbfgs(trainer, cfg.lbfgs_steps, cfg.lbfgs_memory, progress=bool(verbose), jit_compile=cfg.jit_compile)
+            lb = lbfgs(trainer, cfg.lbfgs_steps, cfg.lbfgs_memory, progress=bool(verbose))
     finally:
         if own_tmp is not None:
             own_tmp.cleanup()
