@@ -102,10 +102,15 @@ def to_dict(cfg: Any) -> dict:
 
 
 def replace(cfg: T, **changes: Any) -> T:
-    """``dataclasses.replace`` that accepts nested dicts for nested dataclasses and validates."""
+    """``dataclasses.replace`` that validates, and merges a dict into a nested dataclass field.
+
+    A mapping given for a nested *dataclass* field updates only the keys it names; a mapping
+    given for a plain ``dict`` field replaces it (so a dict field can also be emptied).
+    """
     merged = to_dict(cfg)
+    nested = {f.name for f in dataclasses.fields(cfg) if dataclasses.is_dataclass(getattr(cfg, f.name))}
     for key, value in changes.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+        if key in nested and isinstance(value, Mapping):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = to_dict(value) if dataclasses.is_dataclass(value) else value

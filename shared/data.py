@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 
@@ -56,7 +56,8 @@ def _project_of(dest: Path) -> str | None:
 
 def _verify(path: Path, sha256: str | None, url: str) -> None:
     if sha256 is None:
-        log.warning("no sha256 pinned for %s; %s has sha256 %s", url, path, sha256sum(path))
+        # Sources updated in place (monthly climate series) cannot be pinned; record what was used.
+        log.info("no sha256 pinned for %s; %s has sha256 %s", url, path, sha256sum(path))
         return
     actual = sha256sum(path)
     if actual != sha256.lower():
@@ -103,7 +104,7 @@ def fetch(
     dest.parent.mkdir(parents=True, exist_ok=True)
     parsed = urlparse(url)
     if parsed.scheme == "file":
-        source = Path(parsed.path)
+        source = Path(unquote(parsed.path))
         if not source.is_file():
             raise FetchError(f"{url} does not exist; place the file at {hint}")
         tmp = dest.with_name(f".{dest.name}.part")

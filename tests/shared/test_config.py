@@ -70,7 +70,8 @@ def test_missing_section_uses_defaults_only_when_possible(tmp_path):
 
 
 def test_replace_validates():
-    cfg = Outer(name="x")
-    assert replace(cfg, inner={"width": 2}).inner == Inner(2, 0.1)
+    cfg = Outer(name="x", extra={"a": 1.0})
+    assert replace(cfg, inner={"width": 2}).inner == Inner(2, 0.1)  # nested dataclass: merged
+    assert replace(cfg, extra={}).extra == {}  # plain dict: replaced
     with pytest.raises(ConfigError, match="'nope'"):
         replace(cfg, nope=1)

@@ -41,6 +41,14 @@ def test_wrong_checksum_fails_clearly_and_keeps_nothing(tmp_path, served):
     assert not dest.exists()
 
 
+def test_file_url_quoted_name(tmp_path):
+    src = tmp_path / "GLB.Ts+dSST.csv"
+    src.write_text("x")
+    sha = hashlib.sha256(b"x").hexdigest()
+    url = "file://" + str(src).replace("+", "%2B")
+    assert fetch(url, sha, tmp_path / "raw" / "GLB.Ts+dSST.csv", external=tmp_path / "e").read_text() == "x"
+
+
 def test_file_url_and_bad_checksum(tmp_path, served):
     _, sha, root = served
     dest = tmp_path / "raw" / "series.csv"
