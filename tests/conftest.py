@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,16 @@ def repo_root() -> Path:
     return ROOT
 
 
+def merge_params(base: dict, new: dict) -> dict:
+    """Deep-merge ``new`` into ``base``; a dict with ``__replace__: true`` replaces instead of merging."""
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and not value.get("__replace__"):
+            merge_params(base[key], value)
+        else:
+            base[key] = {k: v for k, v in value.items() if k != "__replace__"} if isinstance(value, dict) else value
+    return base
+
+
 @pytest.fixture
 def tiny_params(tmp_path):
     """Write a params.yaml derived from a project's real one, with changes; returns its path."""
@@ -25,18 +38,51 @@ def tiny_params(tmp_path):
 
     def make(project: str, changes: dict) -> Path:
         params = yaml.safe_load((ROOT / "projects" / project / "params.yaml").read_text())
-
-        def merge(base: dict, new: dict) -> dict:
-            for key, value in new.items():
-                if isinstance(value, dict) and isinstance(base.get(key), dict) and not value.get("__replace__"):
-                    merge(base[key], value)
-                else:
-                    base[key] = {k: v for k, v in value.items() if k != "__replace__"} \
-                        if isinstance(value, dict) else value
-            return base
-
         path = tmp_path / "params.yaml"
-        path.write_text(yaml.safe_dump(merge(params, changes), sort_keys=False))
+        path.write_text(yaml.safe_dump(merge_params(params, changes), sort_keys=False))
         return path
 
     return make
+
+
+class RepoCopy:
+    """A git-initialised copy of the working tree (tracked and untracked, not ignored files) for `dvc repro` tests.
+
+    Stage commands call plain ``python``; ``env`` puts this interpreter's directory first on PATH, so the copy runs
+    with the test's environment whether or not a venv is activated.
+    """
+
+    def __init__(self, src: Path, dst: Path):
+        files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=src, capture_output=True,
+                               text=True, check=True).stdout.split()
+        for rel in files:
+            if (src / rel).is_file():
+                (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src / rel, dst / rel)
+        subprocess.run(["git", "init", "-q"], cwd=dst, check=True)
+        self.root = dst
+        bin_dir = str(Path(sys.executable).parent)
+        self.env = {**os.environ, "PYTHONPATH": str(dst), "CAPSTONE_ROOT": str(dst),
+                    "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+
+    def set_params(self, project: str, changes: dict) -> dict:
+        """Deep-merge ``changes`` into ``projects/<project>/params.yaml`` of the copy; returns the new params."""
+        import yaml
+
+        path = self.root / "projects" / project / "params.yaml"
+        params = merge_params(yaml.safe_load(path.read_text()), changes)
+        path.write_text(yaml.safe_dump(params, sort_keys=False))
+        return params
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run ``dvc ARGS`` in the copy; with ``check``, fail the test with the tail of its output."""
+        run = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=self.root, env=self.env, capture_output=True,
+                             text=True)
+        if check and run.returncode != 0:
+            pytest.fail(f"dvc {' '.join(args)} exited {run.returncode}:\n{run.stdout[-3000:]}{run.stderr[-3000:]}")
+        return run
+
+
+@pytest.fixture
+def repo_copy(repo_root, tmp_path) -> RepoCopy:
+    return RepoCopy(repo_root, tmp_path / "repo")
