@@ -408,7 +408,8 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, validation: P
                      row["batch_ms_per_case"])
     val = read_json(validation) if validation is not None and Path(validation).exists() else None
     fields_table = {f"{exp} · {name}": {k: v for k, v in row.items() if not k.startswith(("cl_", "spearman"))}
-                    for exp, table in tables.items() for name, row in table.items() if "rmse_u" in row}
+                    for exp, table in tables.items() for name, row in table.items()
+                    if "rmse_u" in row or "surface_cp_mae" in row}  # the floor row: surface-Cp sampling only
     lift_table = {f"{exp} · {name}": {k: v for k, v in row.items() if k.startswith(("cl_", "spearman"))}
                   for exp, table in tables.items() for name, row in table.items()}
     train_table = {f"{m['experiment']} · {m['design']}": {"wall_time_s": m["wall_time_s"], "epochs": m["epochs"],

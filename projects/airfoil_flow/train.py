@@ -150,7 +150,7 @@ def train_unet(fields: FieldData, split: dict[str, np.ndarray], design: str, cfg
     from projects.airfoil_flow.model import build_unet
     from shared.training import fit, get_strategy, set_seed
 
-    set_seed(cfg.seed, deterministic=False)
+    set_seed(cfg.seed)
     train, val, steps = datasets(fields, split, cfg.fit, cfg.seed)
     unet_cfg = config_lib.replace(cfg.unet, design=design, seed=cfg.seed)
     with get_strategy(cfg.strategy).scope():
@@ -176,7 +176,7 @@ def train_mlp(fields: FieldData, split: dict[str, np.ndarray], cfg: TrainStageCo
     from shared.data import make_dataset
     from shared.training import fit, set_seed
 
-    set_seed(cfg.seed, deterministic=False)
+    set_seed(cfg.seed)
     x, y = mlp_features(fields, split["train"]), fields.meta["cl"][split["train"]].astype("float32")[:, None]
     xv, yv = mlp_features(fields, split["val"]), fields.meta["cl"][split["val"]].astype("float32")[:, None]
     if not np.all(np.isfinite(x)):
