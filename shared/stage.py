@@ -31,14 +31,20 @@ USER_ERRORS = (ConfigError, DataError, FileNotFoundError)
 
 
 def stage_parser(description: str | None, *, params: str | None = None, inputs: Sequence[str] = (),
-                 outputs: Sequence[str] = ()) -> argparse.ArgumentParser:
-    """An ``ArgumentParser`` with ``--params``, the given ``--<input>``/``--<output>`` paths and ``--log-level``."""
+                 outputs: Sequence[str] = (), work: bool = False) -> argparse.ArgumentParser:
+    """An ``ArgumentParser`` with ``--params``, the given ``--<input>``/``--<output>`` paths and ``--log-level``.
+
+    ``work=True`` adds ``--work``, the folder for resumable state of a training stage (kept outside DVC outputs,
+    which DVC deletes before it re-runs a stage; see :func:`shared.training.publish_runs`).
+    """
     parser = argparse.ArgumentParser(description=(description or "").strip().splitlines()[0] if description else None)
     parser.add_argument("--params", default=params, required=params is None, help="params.yaml of the project")
     for name in inputs:
         parser.add_argument(f"--{name}", required=True, help=f"input path ({name})")
     for name in outputs:
         parser.add_argument(f"--{name}", required=True, help=f"output path ({name})")
+    if work:
+        parser.add_argument("--work", required=True, help="folder for resumable state (not a DVC output)")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING")
     return parser
 

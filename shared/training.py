@@ -20,11 +20,11 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from shared.io import atomic_path, write_json
+from shared.io import atomic_dir, atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,24 @@ def _keras_callbacks():
                 os.fsync(fh.fileno())
 
     return BestWeights, CSVHistory
+
+
+def publish_runs(work: str | os.PathLike, runs: Iterable[str | os.PathLike], out: str | os.PathLike,
+                 summary: Mapping[str, Any]) -> Path:
+    """Publish the finished runs of a training stage, then drop its resumable state.
+
+    A training stage trains several runs (cells, cases, scales) one after the other and parks each finished one
+    in ``work/done/<run>``, so that a killed stage restarts at the first unfinished run. At the end the runs are
+    copied together into ``out`` (``out/<run>``, plus ``out/summary.json``) in one atomic step, so ``out`` is
+    either the complete old model folder or the complete new one, and ``work`` is removed.
+    """
+    work, out = Path(work), Path(out)
+    with atomic_dir(out) as tmp:
+        for run in runs:
+            shutil.copytree(work / "done" / run, tmp / run)
+        write_json(tmp / "summary.json", summary)
+    shutil.rmtree(work, ignore_errors=True)
+    return out
 
 
 def read_history(workdir: str | os.PathLike) -> dict[str, list[float]]:

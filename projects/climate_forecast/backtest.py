@@ -213,9 +213,7 @@ def config_lib_hash(prepared, train: TrainConfig, cfg: BacktestConfig) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     from projects.climate_forecast.data import load_prepared
 
-    parser = stage_parser(__doc__, inputs=("data",), outputs=("out",))
-    parser.add_argument("--work", required=True, help="folder for resumable state (not a DVC output)")
-    args = parser.parse_args(argv)
+    args = stage_parser(__doc__, inputs=("data",), outputs=("out",), work=True).parse_args(argv)
     train = config_lib.load_section(args.params, "train", TrainConfig)
     cfg = config_lib.load_section(args.params, "backtest", BacktestConfig)
     frame = backtest(load_prepared(args.data), train, cfg, Path(args.work), Path(args.out))

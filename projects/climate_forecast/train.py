@@ -24,9 +24,8 @@ from projects.climate_forecast.data import load_prepared
 from projects.climate_forecast.networks import TrainConfig, TrainedNetwork, train_network
 from projects.climate_forecast.series import from_prepared
 from shared import config as config_lib
-from shared.io import atomic_dir, write_json
 from shared.stage import run, stage_parser
-from shared.training import config_hash
+from shared.training import config_hash, publish_runs
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +47,13 @@ def train_all(prepared, cfg: TrainConfig, work: Path, out: Path, cells: Sequence
             shutil.rmtree(work / "progress" / cell, ignore_errors=True)
         net = TrainedNetwork.load(done)
         summary[cell] = {"epochs": net.info["epochs"], "held_out_rms": net.sigma.tolist()}
-    with atomic_dir(out) as tmp:
-        for cell in cells:
-            shutil.copytree(work / "done" / cell, tmp / cell)
-        write_json(tmp / "summary.json", {"networks": summary, "config": config_lib.to_dict(cfg),
-                                          "last_period": series.periods[-1]})
-    shutil.rmtree(work, ignore_errors=True)
+    publish_runs(work, cells, out, {"networks": summary, "config": config_lib.to_dict(cfg),
+                                    "last_period": series.periods[-1]})
     return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = stage_parser(__doc__, inputs=("data",), outputs=("out",))
-    parser.add_argument("--work", required=True, help="folder for resumable state (not a DVC output)")
-    args = parser.parse_args(argv)
+    args = stage_parser(__doc__, inputs=("data",), outputs=("out",), work=True).parse_args(argv)
     cfg = config_lib.load_section(args.params, "train", TrainConfig)
     summary = train_all(load_prepared(args.data), cfg, Path(args.work), Path(args.out))
     for cell, info in summary.items():

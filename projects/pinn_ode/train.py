@@ -26,9 +26,9 @@ from projects.pinn_ode.model import NetworkConfig
 from projects.pinn_ode.pinn import PINNConfig, Solution, TrainConfig, solve
 from projects.pinn_ode.problems import BUILTIN, Observations, get_problem
 from shared import config as config_lib
-from shared.io import atomic_dir, read_json, write_json
+from shared.io import read_json
 from shared.stage import run, stage_parser
-from shared.training import config_hash
+from shared.training import config_hash, publish_runs
 
 log = logging.getLogger(__name__)
 
@@ -118,18 +118,13 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path) -> l
             shutil.rmtree(case_work, ignore_errors=True)
         info = read_json(done / "solution.json")["info"]
         summary.append({"problem": problem, "mode": mode, "seed": seed, **info})
-    with atomic_dir(out) as tmp:
-        for problem, mode, seed in cases:
-            shutil.copytree(case_dir(work / "done", problem, mode, seed), case_dir(tmp, problem, mode, seed))
-        write_json(tmp / "summary.json", {"cases": summary, "config": config_lib.to_dict(cfg)})
-    shutil.rmtree(work, ignore_errors=True)
+    publish_runs(work, [case_dir(Path(), *case) for case in cases], out,
+                 {"cases": summary, "config": config_lib.to_dict(cfg)})
     return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = stage_parser(__doc__, inputs=("data",), outputs=("out",))
-    parser.add_argument("--work", required=True, help="folder for resumable state (not a DVC output)")
-    args = parser.parse_args(argv)
+    args = stage_parser(__doc__, inputs=("data",), outputs=("out",), work=True).parse_args(argv)
     cfg = config_lib.load_section(args.params, "train", TrainStageConfig)
     summary = train_all(cfg, Path(args.data), Path(args.work), Path(args.out))
     total = sum(c["wall_time_s"] for c in summary)

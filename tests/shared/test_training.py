@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from shared.training import config_hash, fit, read_history, set_seed
+from shared.stage import stage_parser
+from shared.training import config_hash, fit, publish_runs, read_history, set_seed
 
 
 def _model():
@@ -63,3 +64,25 @@ def test_early_stopping_restores_best(tmp_path, data):
 
 def test_config_hash_is_stable():
     assert config_hash({"a": 1}) == config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+def test_publish_runs_copies_done_runs_atomically_and_drops_work(tmp_path):
+    work, out = tmp_path / "work" / "abc123", tmp_path / "model"
+    for run in ("a", "b/seed0"):
+        (work / "done" / run).mkdir(parents=True)
+        (work / "done" / run / "weights.txt").write_text(run)
+    (work / "progress").mkdir()
+    out.mkdir()
+    (out / "stale.txt").write_text("old model")
+    publish_runs(work, ["a", "b/seed0"], out, {"runs": 2})
+    assert (out / "b" / "seed0" / "weights.txt").read_text() == "b/seed0"
+    assert not (out / "stale.txt").exists() and not work.exists()
+    assert "runs" in (out / "summary.json").read_text()
+
+
+def test_stage_parser_work_option():
+    args = stage_parser("doc", inputs=("data",), outputs=("out",), work=True).parse_args(
+        ["--params", "p.yaml", "--data", "d", "--out", "o", "--work", "w"])
+    assert args.work == "w"
+    with pytest.raises(SystemExit):
+        stage_parser("doc", outputs=("out",), work=True).parse_args(["--params", "p.yaml", "--out", "o"])
