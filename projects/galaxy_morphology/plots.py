@@ -14,11 +14,12 @@ def sample_grid(x: np.ndarray, y: np.ndarray, classes: Sequence[str], per_class:
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(per_class, len(classes), figsize=(1.15 * len(classes), 1.15 * per_class), squeeze=False)
+    rows = max(1, min(per_class, int(np.bincount(y, minlength=len(classes)).max(initial=0))))
+    fig, axes = plt.subplots(rows, len(classes), figsize=(1.15 * len(classes), 1.15 * rows), squeeze=False)
     for j, name in enumerate(classes):
         members = np.flatnonzero(y == j)
-        chosen = rng.choice(members, size=min(per_class, members.size), replace=False) if members.size else []
-        for i in range(per_class):
+        chosen = rng.choice(members, size=min(rows, members.size), replace=False) if members.size else []
+        for i in range(rows):
             ax = axes[i, j]
             ax.axis("off")
             if i < len(chosen):
