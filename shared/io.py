@@ -139,14 +139,17 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
-def write_csv(path: str | os.PathLike, frame) -> Path:
-    """Write a pandas DataFrame (or a list of dicts) as CSV, atomically."""
+def write_csv(path: str | os.PathLike, frame, float_format: str | None = None) -> Path:
+    """Write a pandas DataFrame (or a list of dicts) as CSV, atomically.
+
+    ``float_format`` (e.g. ``"%.6g"``) keeps committed plot data small; the default writes every digit.
+    """
     import pandas as pd
 
     if not isinstance(frame, pd.DataFrame):
         frame = pd.DataFrame(list(frame))
     with atomic_write(path) as fh:
-        frame.to_csv(fh, index=False, lineterminator="\n")
+        frame.to_csv(fh, index=False, lineterminator="\n", float_format=float_format)
     return Path(path)
 
 

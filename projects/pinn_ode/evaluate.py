@@ -48,6 +48,7 @@ class EvaluateConfig:
     target_parametric_max_pct: float = 3.0
     #: points per curve kept in the plot data
     plot_points: int = 201
+    history_points: int = 300
 
 
 def evaluate_case(solution: Solution, mode: str, meta: dict, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -83,6 +84,13 @@ def _median(rows: list[dict], key: str) -> float:
     return float(np.median([r[key] for r in rows]))
 
 
+def _log_spaced(n: int, k: int) -> list[int]:
+    """At most about ``k`` indices of ``range(n)``, dense at the start and always with the last (for log-x plots)."""
+    if n <= k:
+        return list(range(n))
+    return sorted({int(i) for i in np.geomspace(1, n, k).round() - 1} | {n - 1})
+
+
 def evaluate(cfg: EvaluateConfig, prepared: Path, model: Path, out: Path) -> dict[str, Any]:
     summary = read_json(model / "summary.json")
     train_cfg = summary["config"]
@@ -114,11 +122,13 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model: Path, out: Path) -> dic
             hist = solution.history.get(phase, {})
             steps = [(i + 1) * adam_steps // n_epochs if phase == "adam" else adam_steps + i + 1
                      for i in range(len(hist.get("loss", [])))]
-            for step, value in zip(steps, hist.get("objective", hist.get("loss", []))):
-                losses.append((name, mode, seed, phase, step, value))
+            keep = _log_spaced(len(steps), cfg.history_points)
+            values = hist.get("objective", hist.get("loss", []))
+            losses.extend((name, mode, seed, phase, steps[i], values[i]) for i in keep)
             if mode == "inverse":
-                for step, value in zip(steps, hist.get(meta["inverse_parameter"], [])):
-                    trajectories.append((name, seed, phase, step, value, meta["inverse_true_value"]))
+                values = hist.get(meta["inverse_parameter"], [])
+                trajectories.extend((name, seed, phase, steps[i], values[i], meta["inverse_true_value"])
+                                    for i in keep if i < len(values))
     frame = pd.DataFrame(rows)
 
     tables: dict[str, dict[str, dict[str, Any]]] = {"forward": {}, "inverse": {}, "parametric": {}}
@@ -157,10 +167,12 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model: Path, out: Path) -> dic
     write_csv(out / "cases.csv", frame.drop(columns=[c for c in ("per_value_pct",) if c in frame]))
     plots = out / "plots"
     if curves:
-        write_csv(plots / "solutions.csv", pd.concat(curves, ignore_index=True))
-    write_csv(plots / "loss.csv", pd.DataFrame(losses, columns=["problem", "mode", "seed", "phase", "step", "loss"]))
+        write_csv(plots / "solutions.csv", pd.concat(curves, ignore_index=True), float_format="%.7g")
+    write_csv(plots / "loss.csv", pd.DataFrame(losses, columns=["problem", "mode", "seed", "phase", "step", "loss"]),
+              float_format="%.5g")
     write_csv(plots / "inverse_trajectory.csv",
-              pd.DataFrame(trajectories, columns=["problem", "seed", "phase", "step", "estimate", "true_value"]))
+              pd.DataFrame(trajectories, columns=["problem", "seed", "phase", "step", "estimate", "true_value"]),
+              float_format="%.6g")
     if "per_value_pct" in frame:
         para = frame[frame["mode"] == "parametric"]
         rows_pv = []

@@ -13,6 +13,7 @@ from shared.io import (
     read_netcdf,
     read_tiff,
     save_npz,
+    write_csv,
     write_fits,
     write_image,
     write_json,
@@ -141,3 +142,9 @@ def test_timeit_and_rel_l2():
     assert stats["repeats"] == 3 and 0 <= stats["min_s"] <= stats["median_s"] <= stats["max_s"]
     assert rel_l2([1.0, 1.0], [1.0, 2.0]) == pytest.approx(1 / np.sqrt(5))
     assert summarize([1, 2, 3])["median"] == 2
+
+
+def test_write_csv_float_format(tmp_path):
+    rows = [{"step": 1, "loss": 0.123456789012}, {"step": 2, "loss": 1.5e-7}]
+    assert (write_csv(tmp_path / "a.csv", rows).read_text()) == "step,loss\n1,0.123456789012\n2,1.5e-07\n"
+    assert write_csv(tmp_path / "b.csv", rows, float_format="%.3g").read_text() == "step,loss\n1,0.123\n2,1.5e-07\n"
