@@ -176,10 +176,15 @@ def receptive_radius(cfg: ModelConfig) -> int:
 
 
 def transfer_body(source: keras.Model, target: keras.Model) -> int:
-    """Copy the weights of every layer but the scale-specific tail (×4 from ×2); returns the count."""
+    """Copy the weights of every layer of ``target`` that ``source`` has, by name and shape; returns the count.
+
+    ×4 from ×2: every layer but the scale-specific tail (``tail_x4`` is not ``tail_x2``). A deeper
+    EDSR of the same width from a shallower one: every layer, the extra residual blocks keep
+    their zero-initialised last conv, so the deeper net starts as exactly the shallower one.
+    """
     copied = 0
     for layer in target.layers:
-        if not layer.weights or layer.name.startswith("tail_"):
+        if not layer.weights:
             continue
         try:
             src = source.get_layer(layer.name)

@@ -139,7 +139,9 @@ else:
 # ## Learning curves
 # Validation PSNR-Y (full protocol, centre crops of the validation images) and training L1 loss per
 # epoch of 100 steps. The ×3 and ×4 runs start from the ×2 network of the same model (`init_from`:
-# every layer but the scale-specific last convolution), which is why they start high.
+# every layer but the scale-specific last convolution), and the quality model starts from the fast
+# ×2 network (same width, four more residual blocks that start as the identity), which is why they
+# start high.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
@@ -159,6 +161,7 @@ fig.tight_layout()
 # Mean PSNR-Y of each network against its CPU cost (milliseconds per output megapixel, median of
 # several whole-image runs on this 2-core machine; marker area grows with the parameter count).
 # Bicubic is drawn at the cost of this project's NumPy resampler and Lanczos-3 at the same cost.
+# In the table, `train_s` of a warm-started run (`init_from`) counts its own steps only.
 
 # %%
 fig, axes = plt.subplots(1, len(scales), figsize=(4.4 * len(scales), 3.4), squeeze=False)

@@ -3,9 +3,11 @@
 A run trains one model of ``train.models`` at one scale on random patches of the training
 images (``patches.py``) and keeps the weights with the best validation PSNR (full-protocol
 validation on the centre crops of the validation images). ``init_from`` starts a run from the
-weights of an earlier run of the same model (×4 and ×3 from ×2: every layer but the
-scale-specific tail). Runs are saved as ``<out>/<run>/model.keras`` + ``run.json`` (config,
-history, wall time, parameters) and listed in ``<out>/summary.json``.
+weights of an earlier run: every layer the two networks share by name and shape (×4 and ×3 from
+×2 of the same model: all but the scale-specific tail; the deeper quality model from the fast
+model of the same width: all, its extra residual blocks start as the identity). Runs are saved
+as ``<out>/<run>/model.keras`` + ``run.json`` (config, history, wall time, parameters) and listed
+in ``<out>/summary.json``.
 
 Killed runs resume: finished runs are kept in ``--work``; the run in progress resumes from its
 last finished epoch (``BackupAndRestore``), on the same stream of examples.
@@ -30,6 +32,7 @@ from projects.super_resolution.data import load_split
 from projects.super_resolution.model import ModelConfig, build_model, load_model, transfer_body
 from projects.super_resolution.patches import Degradation, PatchSampler, validation_dataset
 from shared import config as config_lib
+from shared.config import ConfigError
 from shared.io import DataError, atomic_dir, read_json, write_json
 from shared.stage import run, stage_parser
 from shared.training import config_hash, fit, set_seed
@@ -42,7 +45,7 @@ class RunConfig:
     model: str
     scale: int
     steps: int
-    #: an earlier run of the same model whose weights (all but the tail) start this run
+    #: an earlier run whose weights start this run (every layer shared by name and shape)
     init_from: str | None = None
     #: per-run overrides of the stage's settings
     learning_rate: float | None = None
@@ -81,11 +84,8 @@ class TrainStageConfig:
             if r.steps < self.steps_per_epoch or r.steps % self.steps_per_epoch:
                 raise ValueError(f"run {name!r}: steps ({r.steps}) must be a positive multiple of steps_per_epoch "
                                  f"({self.steps_per_epoch})")
-            if r.init_from is not None:
-                if r.init_from not in seen:
-                    raise ValueError(f"run {name!r}: init_from {r.init_from!r} must be an earlier run")
-                if seen[r.init_from].model != r.model:
-                    raise ValueError(f"run {name!r}: init_from {r.init_from!r} trains another model")
+            if r.init_from is not None and r.init_from not in seen:
+                raise ValueError(f"run {name!r}: init_from {r.init_from!r} must be an earlier run")
             seen[name] = r
         if self.lr_patch < 8 or self.batch_size < 1:
             raise ValueError("lr_patch must be ≥ 8 and batch_size ≥ 1")
@@ -129,8 +129,11 @@ def train_run(cfg: TrainStageConfig, name: str, images: dict, workdir: Path, ini
     set_seed(cfg.seed)
     model = build_model(mcfg, name=name)
     if init is not None:
-        source = load_model(init)
-        log.info("%s: %d layers start from %s", name, transfer_body(source, model), init.parent.name)
+        copied = transfer_body(load_model(init), model)
+        if copied == 0:
+            raise ConfigError(f"run {name!r}: init_from {r.init_from!r} shares no layer (name and shape) with it; "
+                              "start from a run of the same architecture and width")
+        log.info("%s: %d layers start from %s", name, copied, init.parent.name)
     compile_model(model, cfg, r.steps, r.learning_rate or cfg.learning_rate)
     batch = r.batch_size or cfg.batch_size
     sampler = PatchSampler(list(images["train"].values()), r.scale, r.lr_patch or cfg.lr_patch, seed=cfg.seed,

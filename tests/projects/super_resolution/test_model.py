@@ -73,6 +73,16 @@ def test_x4_starts_from_x2_weights():
     np.testing.assert_array_equal(x4.get_layer("block1").get_weights()[0], x2.get_layer("block1").get_weights()[0])
 
 
+def test_deeper_model_starts_as_the_shallower_one():
+    """quality from fast: every layer is copied, the extra (zero-initialised) blocks are the identity."""
+    fast = perturbed(ModelConfig(blocks=2, channels=8, scale=2))
+    quality = build_model(ModelConfig(blocks=4, channels=8, scale=2))
+    assert transfer_body(fast, quality) == 5   # head, 2 blocks, body_end, tail_x2
+    y = np.random.default_rng(2).uniform(size=(1, 9, 11, 1)).astype("float32")
+    np.testing.assert_allclose(quality(y).numpy(), fast(y).numpy(), atol=1e-6)
+    assert transfer_body(perturbed(ModelConfig(arch="espcn", channels=4, scale=2)), quality) == 0
+
+
 def test_bad_model_config():
     with pytest.raises(ValueError, match="scale must be 2, 3 or 4"):
         ModelConfig(scale=8)

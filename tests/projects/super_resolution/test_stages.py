@@ -137,6 +137,17 @@ def test_bad_runs(tiny_params, runs, fragment):
         train.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
 
 
+def test_init_from_a_network_that_shares_no_layer(tmp_path):
+    from projects.super_resolution.model import ModelConfig, build_model
+
+    build_model(ModelConfig(arch="espcn", channels=4)).save(tmp_path / "espcn.keras")
+    cfg = train.TrainStageConfig(models={"fast": ModelConfig(blocks=1, channels=4), "espcn": ModelConfig("espcn")},
+                                 runs={"espcn_x2": train.RunConfig("espcn", 2, 100),
+                                       "fast_x2": train.RunConfig("fast", 2, 100, init_from="espcn_x2")})
+    with pytest.raises(ConfigError, match="shares no layer"):
+        train.train_run(cfg, "fast_x2", {}, tmp_path / "work", init=tmp_path / "espcn.keras")
+
+
 def test_bad_degradation_and_baselines():
     with pytest.raises(ValueError, match="jpeg_quality"):
         train.Degradation(jpeg_quality=(0, 200))
