@@ -25,6 +25,11 @@ from shared.paths import project_names, repo_root
 BEGIN, END = "<!-- {name}:begin -->", "<!-- {name}:end -->"
 
 
+def cell(text: Any) -> str:
+    """Text safe inside a Markdown table cell (a literal ``|`` would start a new column)."""
+    return str(text).replace("|", "\\|")
+
+
 def fmt(value: Any) -> str:
     if value is None:
         return "–"
@@ -56,13 +61,13 @@ def render_table(table: Mapping[str, Any], row_header: str = "") -> str:
         columns: list[str] = []
         for row in table.values():
             columns += [c for c in row if c not in columns and not isinstance(row[c], Mapping)]
-        lines = ["| " + " | ".join([row_header or " ", *columns]) + " |",
+        lines = ["| " + " | ".join(cell(c) for c in [row_header or " ", *columns]) + " |",
                  "|" + "---|" * (len(columns) + 1)]
         for name, row in table.items():
-            lines.append("| " + " | ".join([str(name), *(fmt(row.get(c)) for c in columns)]) + " |")
+            lines.append("| " + " | ".join(cell(c) for c in [name, *(fmt(row.get(c)) for c in columns)]) + " |")
         return "\n".join(lines)
     lines = ["| | value |", "|---|---|"]
-    lines += [f"| {k} | {fmt(v)} |" for k, v in table.items() if not isinstance(v, Mapping)]
+    lines += [f"| {cell(k)} | {cell(fmt(v))} |" for k, v in table.items() if not isinstance(v, Mapping)]
     return "\n".join(lines)
 
 
@@ -106,7 +111,7 @@ def render_project_table(root: Path | None = None) -> str:
             result = "not run yet"
         else:
             result = f"{headline[1]}: **{fmt(lookup(metrics, headline[0]))}**"
-        lines.append(f"| [`{name}`](projects/{name}/) | {title} | {result} |")
+        lines.append(f"| [`{name}`](projects/{name}/) | {cell(title)} | {cell(result)} |")
     return "\n".join(lines)
 
 
