@@ -118,8 +118,11 @@ def _deepxde_worker(request: dict[str, Any]) -> dict[str, Any]:  # pragma: no co
     net = dde.nn.FNN([1] + [request["width"]] * request["depth"] + [dim], "tanh", "Glorot normal")
     model = dde.Model(data, net)
     start = time.perf_counter()
-    model.compile("adam", lr=request["learning_rate"],
-                  decay=("exponential", request["decay_steps"], request["decay_rate"]))
+    # DeepXDE's TensorFlow backend has inverse-time and cosine decay, not exponential decay: use inverse-time decay
+    # that reaches the same learning rate at the end of Adam, lr * rate**(steps / decay_steps).
+    periods = request["adam_steps"] / request["decay_steps"]
+    k = (request["decay_rate"] ** -periods - 1) / periods if periods > 0 else 0.0
+    model.compile("adam", lr=request["learning_rate"], decay=("inverse time", request["decay_steps"], k))
     model.train(iterations=request["adam_steps"], display_every=max(1, request["adam_steps"]))
     iterations = request["adam_steps"]
     if request["lbfgs_steps"]:
