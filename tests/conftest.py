@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -81,6 +82,22 @@ class RepoCopy:
         if check and run.returncode != 0:
             pytest.fail(f"dvc {' '.join(args)} exited {run.returncode}:\n{run.stdout[-3000:]}{run.stderr[-3000:]}")
         return run
+
+    def check_pipeline(self, project: str, metric: str, *, targets: tuple[str, ...] = (),
+                       report_bytes: int = 10_000) -> dict:
+        """``dvc repro`` a project's pipeline, then check what a user gets: ``metric`` among the targets of
+        ``metrics.json``, in the README results block and in ``dvc metrics show``; a report; an up-to-date status."""
+        self.dvc("repro", *targets, f"projects/{project}/dvc.yaml")
+        results = self.root / "projects" / project / "results"
+        metrics = json.loads((results / "metrics.json").read_text())
+        assert metric in metrics["targets"], sorted(metrics["targets"])
+        assert (results / "report.html").stat().st_size > report_bytes
+        assert metric in (self.root / "projects" / project / "README.md").read_text()
+        status = self.dvc("status", f"projects/{project}/dvc.yaml")
+        assert "up to date" in status.stdout, status.stdout
+        shown = self.dvc("metrics", "show")
+        assert metric in shown.stdout, shown.stdout
+        return metrics
 
 
 @pytest.fixture
