@@ -5,4 +5,5 @@ Light on purpose (no TensorFlow import): the CLI reads TITLE and HEADLINE from h
 
 TITLE = "Climate series forecasts (LSTM/GRU ensembles vs ARIMA, ETS, trend baselines) with DF/ADF/KPSS/PP tests"
 #: (dotted key into results/metrics.json, label) shown in the root README and `capstone list`
-HEADLINE = ("targets.network_mae_h1.value", "GRU ensemble MAE at the first horizon, rolling-origin backtest")
+HEADLINE = ("targets.network_mae_h1.value",
+            "GRU ensemble MAE at the first horizon, rolling-origin backtest on the default Mauna Loa CO2 (ppm)")
