@@ -29,7 +29,7 @@ import numpy as np
 from projects.airfoil_flow.data import FieldData, load_fields, load_splits
 from projects.airfoil_flow.model import MLPConfig, UNetConfig
 from shared import config as config_lib
-from shared.io import DataError, atomic_dir, atomic_path, read_json, write_json
+from shared.io import DataError, atomic_path, read_json, write_json
 from shared.stage import run, stage_parser
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ def save_model(model, info: dict[str, Any], folder: Path) -> None:
 
 def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path, live: Path | None = None) -> list[dict]:
     from shared.data import sha256sum
-    from shared.training import config_hash
+    from shared.training import config_hash, publish_runs
 
     fields = load_fields(prepared / "fields.nc")
     splits = load_splits(prepared / "splits.json", len(fields))
@@ -231,17 +231,13 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path, live
             log.info("%s / %s: %.0f s, best val_loss %.4g", exp, design, info["wall_time_s"],
                      min(info["history"].get("val_loss") or [float("nan")]))
         summary.append({k: v for k, v in read_json(done / "info.json").items() if k != "history"})
-    with atomic_dir(out) as tmp:
-        for exp, design in jobs:
-            shutil.copytree(work / "done" / exp / design, tmp / exp / design)
-        write_json(tmp / "summary.json", {"models": summary, "config": config_lib.to_dict(cfg)})
-    shutil.rmtree(work, ignore_errors=True)
+    publish_runs(work, [Path(exp, design) for exp, design in jobs], out,
+                 {"models": summary, "config": config_lib.to_dict(cfg)})
     return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = stage_parser(__doc__, inputs=("data",), outputs=("out",))
-    parser.add_argument("--work", required=True, help="folder for resumable state (not a DVC output)")
+    parser = stage_parser(__doc__, inputs=("data",), outputs=("out",), work=True)
     parser.add_argument("--live", default=None, help="dvclive folder for the training curves (optional)")
     args = parser.parse_args(argv)
     cfg = config_lib.load_section(args.params, "train", TrainStageConfig)

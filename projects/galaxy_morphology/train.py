@@ -159,8 +159,7 @@ def load_trained(model_dir: str | Path):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = stage_parser(__doc__, inputs=("data",), outputs=("out",))
-    parser.add_argument("--work", required=True, help="folder for resumable state (not a DVC output)")
+    parser = stage_parser(__doc__, inputs=("data",), outputs=("out",), work=True)
     args = parser.parse_args(argv)
     cfg = load_section(args.params, "train", TrainConfig)
     train(cfg, Path(args.data), Path(args.work), Path(args.out))

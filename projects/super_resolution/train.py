@@ -35,7 +35,7 @@ from shared import config as config_lib
 from shared.config import ConfigError
 from shared.io import DataError, atomic_dir, read_json, write_json
 from shared.stage import run, stage_parser
-from shared.training import config_hash, fit, set_seed
+from shared.training import config_hash, fit, publish_runs, set_seed
 
 log = logging.getLogger(__name__)
 
@@ -178,17 +178,12 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path) -> l
         log.info("%s: best val PSNR %.2f dB, %.0f s", name, max(info["history"].get("val_psnr_metric") or [0]),
                  info["wall_time_s"])
         summary.append({k: v for k, v in info.items() if k != "history"})
-    with atomic_dir(out) as tmp:
-        for name in cfg.runs:
-            shutil.copytree(work / "done" / name, tmp / name)
-        write_json(tmp / "summary.json", {"runs": summary, "config": config_lib.to_dict(cfg)})
-    shutil.rmtree(work, ignore_errors=True)
+    publish_runs(work, list(cfg.runs), out, {"runs": summary, "config": config_lib.to_dict(cfg)})
     return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = stage_parser(__doc__, inputs=("data",), outputs=("out",))
-    parser.add_argument("--work", required=True, help="folder for resumable state (not a DVC output)")
+    parser = stage_parser(__doc__, inputs=("data",), outputs=("out",), work=True)
     args = parser.parse_args(argv)
     cfg = config_lib.load_section(args.params, "train", TrainStageConfig)
     summary = train_all(cfg, Path(args.data), Path(args.work), Path(args.out))
