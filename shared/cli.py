@@ -1,10 +1,15 @@
 """The ``capstone`` command: list the projects, run their pipelines, project tools.
 
-    capstone list                              projects, headline metrics, DVC status
+    capstone list                              projects: headline model against baseline, DVC status
     capstone run PROJECT [--stage S] [-S k=v]  dvc repro (or dvc exp run with -S)
+    capstone run PROJECT --profile NAME        a real-data profile (projects/PROJECT/profiles.yaml) as a DVC experiment
+    capstone run PROJECT --profiles            the project's profiles and the files each needs
     capstone run --all                         dvc repro -P
     capstone readme                            regenerate README results tables
     capstone PROJECT ...                       the project's own tools (see --help)
+
+Exit status: 0 on success, 2 for a user error (unknown project, profile or params key, missing files of a
+profile), else DVC's own status.
 """
 
 from __future__ import annotations
@@ -45,7 +50,8 @@ def _stage_status(root) -> dict[str, list[str]]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from shared.readme import _metrics, fmt, lookup, project_info
+    """Print one line a project: its headline (model against strongest baseline, ratio, verdict) and DVC status."""
+    from shared.readme import _metrics, headline_cells
 
     root = repo_root()
     try:
@@ -55,10 +61,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         changed = None
     rows = []
     for name in project_names(root):
-        title, headline = project_info(name)
         metrics = _metrics(name, root)
-        value = fmt(lookup(metrics, headline[0])) if metrics and headline else "–"
-        label = headline[1] if headline else ""
+        what, model, baseline, ratio, verdict = headline_cells(metrics)
         if changed is None:
             state = "?"
         elif metrics is None:
@@ -67,17 +71,43 @@ def cmd_list(args: argparse.Namespace) -> int:
             state = "changed: " + ", ".join(changed[name])
         else:
             state = "up to date"
-        rows.append((name, f"{label} = {value}" if label else value, state))
+        rows.append((name, what, f"{model} vs {baseline}, ratio {ratio}: {verdict}", state))
     width = max((len(r[0]) for r in rows), default=7)
-    for name, value, state in rows:
-        print(f"{name:<{width}}  {value}  [{state}]")
+    for name, what, result, state in rows:
+        print(f"{name:<{width}}  {what}\n{'':<{width}}  {result}  [{state}]")
     return 0
 
 
+def _check_keys(project: str, keys: Sequence[str]) -> None:
+    """Refuse ``section.key`` overrides that name no key of the project's params.yaml (a typo runs nothing).
+
+    Raises:
+        ConfigError: naming the first unknown section or key and the keys that exist there.
+    """
+    from shared.config import ConfigError, read_yaml
+
+    path = repo_root() / "projects" / project / "params.yaml"
+    params = read_yaml(path)
+    for dotted in keys:
+        node: object = params
+        parts = dotted.split(".")
+        for depth, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                where = ".".join(parts[:depth]) or "top level"
+                known = ", ".join(sorted(node)) if isinstance(node, dict) else "nothing (not a section)"
+                kind = "section" if depth == 0 else "key"
+                raise ConfigError(f"unknown {kind} {part!r} in {dotted!r} ({where} of {path.relative_to(repo_root())} "
+                                  f"has: {known})")
+            node = node[part]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    """``capstone run``: dvc repro of everything or one project, a ``-S`` experiment, or a profile."""
+    from shared.config import ConfigError
+
     if args.all:
-        if args.set:
-            print("-S needs a PROJECT (params are per project)", file=sys.stderr)
+        if args.set or args.profile:
+            print("-S and --profile need a PROJECT (params are per project)", file=sys.stderr)
             return 2
         return _dvc("repro", "-P", *(["--force"] if args.force else []))
     if not args.project:
@@ -86,16 +116,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.project not in project_names():
         print(f"unknown project {args.project!r}; projects: {', '.join(project_names())}", file=sys.stderr)
         return 2
+    if args.profiles:
+        from shared.profiles import describe
+
+        print(describe(args.project))
+        return 0
     target = f"projects/{args.project}/dvc.yaml" + (f":{args.stage}" if args.stage else "")
-    if args.set:
-        sets = []
-        for item in args.set:
-            if "=" not in item:
-                print(f"-S takes key=value, got {item!r}", file=sys.stderr)
-                return 2
-            sets += ["-S", f"projects/{args.project}/params.yaml:{item}"]
-        return _dvc("exp", "run", *sets, *(["--force"] if args.force else []), target)
-    return _dvc("repro", *(["--force"] if args.force else []), target)
+    overrides: dict[str, str] = {}
+    name = None
+    if args.profile:
+        from shared.profiles import load_profile
+
+        profile = load_profile(args.project, args.profile)  # raises with the missing files
+        overrides.update(profile.overrides())
+        name = profile.experiment_name()
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"-S takes SECTION.KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value
+    if not overrides:
+        return _dvc("repro", *(["--force"] if args.force else []), target)
+    _check_keys(args.project, list(overrides))
+    sets = []
+    for key, value in overrides.items():
+        sets += ["-S", f"projects/{args.project}/params.yaml:{key}={value}"]
+    return _dvc("exp", "run", *(["--name", name] if name else []), *sets, *(["--force"] if args.force else []),
+                target)
 
 
 def cmd_readme(args: argparse.Namespace) -> int:
@@ -119,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", help="stop at this stage (data, train, evaluate, report, ...)")
     p.add_argument("-S", "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a param of the project's params.yaml (runs a DVC experiment)")
+    p.add_argument("--profile", metavar="NAME",
+                   help="a real-data profile of projects/PROJECT/profiles.yaml (runs a DVC experiment)")
+    p.add_argument("--profiles", action="store_true", help="list the project's profiles and the files they need")
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("readme", help="regenerate the README results tables from metrics.json")

@@ -11,7 +11,9 @@ file and what is wrong with it (missing, corrupt, wrong shape or dtype, NaNs, ..
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import logging
 import math
 import os
 import tempfile
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 class DataError(ValueError):
@@ -223,25 +227,216 @@ def _existing(path: str | os.PathLike) -> Path:
 
 
 # --------------------------------------------------------------------------- images
-def read_image(path: str | os.PathLike, *, channels: int | None = None) -> np.ndarray:
-    """Read PNG/JPEG/TIFF/BMP as ``(H, W)`` or ``(H, W, C)``, keeping the bit depth.
+#: suffixes :func:`read_image` reads (through Pillow, or tifffile for TIFF)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".pbm",
+                  ".pnm", ".tga", ".jp2", ".j2k", ".ico")
 
-    ``channels`` (1, 3 or 4) checks the channel count instead of converting silently.
+#: EXIF/TIFF orientation code → numpy operations (applied in order) that make the image display upright
+_ORIENT = {2: ("fliplr",), 3: ("rot180",), 4: ("flipud",), 5: ("transpose",), 6: ("rot270",),
+           7: ("transverse",), 8: ("rot90",)}
+
+
+def apply_orientation(image: np.ndarray, orientation: int | None) -> np.ndarray:
+    """Rotate/flip ``image`` (``(H, W)`` or ``(H, W, C)``) the way a viewer shows EXIF/TIFF ``Orientation``.
+
+    Codes follow the EXIF 2.3 / TIFF 6.0 tag 274 (1 = upright, 6 = rotate 90° clockwise to display, ...);
+    ``None``, 1 and unknown codes return the image unchanged.
+    """
+    ops = _ORIENT.get(int(orientation or 1), ())
+    for op in ops:
+        if op == "fliplr":
+            image = image[:, ::-1]
+        elif op == "flipud":
+            image = image[::-1]
+        elif op == "rot180":
+            image = image[::-1, ::-1]
+        elif op == "rot270":  # 90° clockwise
+            image = np.rot90(image, k=-1, axes=(0, 1))
+        elif op == "rot90":  # 90° anticlockwise
+            image = np.rot90(image, k=1, axes=(0, 1))
+        elif op == "transpose":
+            image = np.swapaxes(image, 0, 1)
+        elif op == "transverse":
+            image = np.rot90(np.swapaxes(image, 0, 1), k=2, axes=(0, 1))
+    return np.ascontiguousarray(image)
+
+
+def _png_info(path: Path) -> tuple[int, int] | None:
+    """(bit depth, colour type) from a PNG's IHDR, or None for other files."""
+    with open(path, "rb") as fh:
+        head = fh.read(26)
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return head[24], head[25]
+
+
+def _swap_rb(image: np.ndarray) -> np.ndarray:
+    """RGB(A) ↔ BGR(A) for OpenCV; grey and grey+alpha are unchanged."""
+    if image.ndim == 3 and image.shape[-1] in (3, 4):
+        return np.concatenate([image[..., 2::-1], image[..., 3:]], axis=-1)
+    return image
+
+
+def _pil_to_array(img, path: Path) -> np.ndarray:
+    """A Pillow image of any mode → (H, W) / (H, W, C) without loss of depth or alpha."""
+    from PIL import ImageCms
+
+    mode = img.mode
+    if mode == "P" or mode == "PA":
+        has_alpha = mode == "PA" or "transparency" in img.info
+        img = img.convert("RGBA" if has_alpha else "RGB")
+    elif mode == "1":
+        return np.asarray(img.convert("L"))
+    elif mode in ("CMYK", "YCbCr", "HSV", "RGBX"):
+        if mode == "CMYK" and img.info.get("icc_profile"):
+            try:  # the embedded profile, as colour-managed viewers do
+                src = ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"]))
+                img = ImageCms.profileToProfile(img, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            except (ImageCms.PyCMSError, OSError):
+                img = img.convert("RGB")
+        else:
+            img = img.convert("RGB")
+    elif mode == "LAB":
+        img = ImageCms.applyTransform(img, ImageCms.buildTransform(
+            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"))
+    elif mode == "RGBa":
+        img = img.convert("RGBA")
+    elif mode == "La":
+        img = img.convert("LA")
+    array = np.asarray(img)
+    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N") or array.dtype.kind == "i":
+        if array.size and (array.min() < 0 or array.max() > 65535):
+            raise DataError(f"{path}: 32-bit integer pixels outside 0-65535 are not supported")
+        array = array.astype(np.uint16)
+    if array.dtype.byteorder not in ("=", "|"):
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array
+
+
+def _read_png16(path: Path) -> np.ndarray:
+    """16-bit colour PNG (Pillow would reduce it to 8 bit) through OpenCV, as RGB(A)."""
+    try:
+        import cv2
+    except ImportError as exc:  # pragma: no cover - opencv is a core dependency
+        raise DataError(f"{path} is a 16-bit colour PNG; reading it without loss needs opencv-python-headless") from exc
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise DataError(f"{path} is not a readable image (corrupt or truncated?)")
+    return _swap_rb(image)
+
+
+def _read_tiff_image(path: Path) -> np.ndarray:
+    """The first image of a TIFF as (H, W) or (H, W, C): planar, tiled, big-endian, palette, CMYK, min-is-white."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.pages:
+                raise DataError(f"{path} is not a readable TIFF (corrupt or truncated?): it holds no image")
+            page = tif.pages.first if hasattr(tif.pages, "first") else tif.pages[0]
+            if len(tif.pages) > 1:
+                log.warning("%s holds %d images; reading the first", path, len(tif.pages))
+            array = page.asarray()
+            photometric = int(page.photometric) if page.photometric is not None else None
+            orientation = page.tags.valueof(274) if 274 in page.tags else None
+            colormap = page.colormap
+            planar = int(page.planarconfig) == 2 if page.planarconfig is not None else False
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path} is not a readable TIFF (corrupt or truncated?): {exc}") from exc
+    array = np.asarray(array)
+    if array.size == 0:
+        raise DataError(f"{path} is not a readable TIFF (corrupt or truncated?): it holds no image data")
+    if planar and array.ndim == 3 and array.shape[0] <= 4 < array.shape[-1]:
+        array = np.moveaxis(array, 0, -1)
+    array = np.squeeze(array) if array.ndim > 3 else array
+    if array.ndim > 3:
+        raise DataError(f"{path}: image of shape {array.shape} is not H×W or H×W×C")
+    if array.dtype.byteorder not in ("=", "|"):
+        array = array.astype(array.dtype.newbyteorder("="))
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    if photometric == 0 and array.dtype.kind == "u":  # MINISWHITE: 0 is white
+        array = np.iinfo(array.dtype).max - array
+    elif photometric == 3 and colormap is not None:  # PALETTE: 16-bit colour map
+        cmap = np.asarray(colormap).T  # (entries, 3)
+        array = cmap[array]
+        if array.max(initial=0) <= 255 or cmap.max() < 256:
+            array = array.astype(np.uint8)
+        elif np.all(cmap % 257 == 0):
+            array = (array // 257).astype(np.uint8)
+        else:
+            array = array.astype(np.uint16)
+    elif photometric == 5 and array.ndim == 3 and array.shape[-1] >= 4:  # SEPARATED (CMYK)
+        top = float(np.iinfo(array.dtype).max) if array.dtype.kind == "u" else 1.0
+        cmyk = array[..., :4].astype(np.float64) / top
+        rgb = (1.0 - cmyk[..., :3]) * (1.0 - cmyk[..., 3:4]) * top
+        array = np.concatenate([np.rint(rgb).astype(array.dtype), array[..., 4:5]], axis=-1)
+    return apply_orientation(array, orientation)
+
+
+def read_image(path: str | os.PathLike, *, channels: int | None = None) -> np.ndarray:
+    """Read an image file as it displays, without loss of bit depth or alpha.
+
+    Every mode Pillow opens (1-bit, L, LA, P with and without transparency, RGB, RGBA, CMYK and YCbCr JPEG,
+    I;16, I;16B), 16-bit colour PNG (through OpenCV: Pillow would reduce it to 8 bit), and TIFF through
+    tifffile (planar, tiled, big-endian, palette, CMYK, min-is-white). The EXIF/TIFF orientation is applied
+    as every photo viewer does; of an animated image or a multi-page TIFF the first frame is read, with a
+    warning. CMYK is converted to RGB through its embedded ICC profile where it has one.
+
+    Args:
+        path: the image file (suffix one of :data:`IMAGE_SUFFIXES`, or any format Pillow detects).
+        channels: if given (1, 2, 3 or 4), the channel count to check; a mismatch raises instead of
+            converting silently.
+
+    Returns:
+        ``(H, W)`` for grey, ``(H, W, C)`` otherwise (C = 2 grey+alpha, 3 RGB, 4 RGBA); dtype uint8 or
+        uint16 (float32 for floating-point TIFF), in native byte order.
+
+    Raises:
+        DataError: the file is missing, empty, corrupt or truncated, not an image, too large for Pillow's
+            decompression-bomb guard, or of a layout that is no image (more than 4 channels, a stack), or the
+            channel count differs from ``channels``.
     """
     path = _existing(path)
     suffix = path.suffix.lower()
     if suffix in (".tif", ".tiff"):
-        image = read_tiff(path)
+        image = _read_tiff_image(path)
+    elif suffix == ".png" and (_png_info(path) or (0, 0))[0] == 16 and (_png_info(path) or (0, 0))[1] in (2, 4, 6):
+        image = _read_png16(path)
+        if _png_info(path)[1] == 4 and image.ndim == 3 and image.shape[-1] == 4:  # grey+alpha, expanded by OpenCV
+            image = np.ascontiguousarray(image[..., [0, 3]])
+        try:
+            from PIL import Image
+
+            with Image.open(path) as img:
+                image = apply_orientation(image, img.getexif().get(0x0112))
+        except Exception:  # an orientation we cannot read is no reason to refuse the pixels
+            pass
     else:
-        import imageio.v3 as iio
+        from PIL import Image, UnidentifiedImageError
 
         try:
-            image = np.asarray(iio.imread(path))
-        except Exception as exc:  # imageio raises many different types
+            with Image.open(path) as img:
+                frames = getattr(img, "n_frames", 1)
+                if frames > 1:
+                    log.warning("%s is animated (%d frames); reading the first frame", path, frames)
+                    img.seek(0)
+                orientation = img.getexif().get(0x0112)
+                img.load()
+                image = apply_orientation(_pil_to_array(img, path), orientation)
+        except DataError:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise DataError(f"{path}: {exc}") from exc
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise DataError(f"{path} is not a readable image (corrupt or truncated?): {exc}") from exc
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 2, 3, 4)):
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (2, 3, 4)):
         raise DataError(f"{path}: unsupported image layout {image.shape} (expected H×W or H×W×C, C ≤ 4)")
-    if image.dtype.kind not in "uif" or image.dtype == np.bool_:
+    if image.dtype.kind not in "uf":
         raise DataError(f"{path}: unsupported pixel type {image.dtype}")
     if channels is not None:
         got = 1 if image.ndim == 2 else image.shape[-1]
@@ -251,14 +446,47 @@ def read_image(path: str | os.PathLike, *, channels: int | None = None) -> np.nd
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
-    """Write an image (format from the suffix) atomically."""
-    path = Path(path)
-    if path.suffix.lower() in (".tif", ".tiff"):
-        return write_tiff(path, image)
-    import imageio.v3 as iio
+    """Write an image atomically, keeping its alpha channel and bit depth (format from the suffix).
 
+    Args:
+        path: target file; PNG, TIFF, JPEG, BMP or any format Pillow writes.
+        image: ``(H, W)`` or ``(H, W, C)`` with C = 2 (grey+alpha), 3 (RGB) or 4 (RGBA); uint8 or uint16
+            (TIFF also float32).
+
+    Raises:
+        DataError: the format cannot hold the image without loss (JPEG: no alpha, 8 bit only; BMP/GIF: 8 bit),
+            or the layout is no image.
+    """
+    path = Path(path)
+    image = np.asarray(image)
+    suffix = path.suffix.lower()
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 2, 3, 4)):
+        raise DataError(f"{path}: cannot write an image of shape {image.shape} (expected H×W or H×W×C, C ≤ 4)")
+    if suffix in (".tif", ".tiff"):
+        return write_tiff(path, image)
+    if image.dtype not in (np.uint8, np.uint16):
+        raise DataError(f"{path}: {suffix} holds 8- or 16-bit integer pixels; write {image.dtype} as TIFF")
+    alpha = image.ndim == 3 and image.shape[-1] in (2, 4)
+    if suffix in (".jpg", ".jpeg", ".jpe") and (alpha or image.dtype != np.uint8):
+        raise DataError(f"{path}: JPEG holds 8-bit images without alpha; write this {image.dtype} image "
+                        f"with {image.shape[-1] if image.ndim == 3 else 1} channel(s) as PNG or TIFF")
+    if suffix != ".png" and image.dtype == np.uint16:
+        raise DataError(f"{path}: {suffix} holds 8-bit images; write 16-bit images as PNG or TIFF")
+    if image.dtype == np.uint16 and image.ndim == 3 and image.shape[-1] == 2:
+        raise DataError(f"{path}: 16-bit grey+alpha cannot be written as {suffix} here; write it as TIFF")
     with atomic_path(path) as tmp:
-        iio.imwrite(tmp, np.asarray(image), extension=path.suffix)
+        if suffix == ".png" and image.dtype == np.uint16 and image.ndim == 3:
+            import cv2
+
+            ok, data = cv2.imencode(".png", _swap_rb(image))
+            if not ok:  # pragma: no cover - OpenCV gives no reason
+                raise DataError(f"could not encode {path}")
+            tmp.write_bytes(data.tobytes())
+        else:
+            from PIL import Image
+
+            img = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image)
+            img.save(tmp, format=Image.registered_extensions().get(suffix, "PNG"))
     return path
 
 
@@ -282,6 +510,8 @@ def write_tiff(path: str | os.PathLike, array: np.ndarray, **kwargs: Any) -> Pat
     array = np.asarray(array)
     rgb = array.ndim == 3 and array.shape[-1] in (3, 4)
     kwargs.setdefault("photometric", "rgb" if rgb else "minisblack")
+    if array.ndim == 3 and array.shape[-1] in (2, 4):  # the last channel is (unassociated) alpha
+        kwargs.setdefault("extrasamples", ["unassalpha"])
     with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, array, **kwargs)
     return Path(path)
@@ -322,17 +552,55 @@ def write_netcdf(path: str | os.PathLike, dataset, **kwargs: Any) -> Path:
 
 # --------------------------------------------------------------------------- FITS
 def read_fits(path: str | os.PathLike, hdu: int | str | None = None, *, allow_nan: bool = False):
-    """Return ``(data, header)`` of the first HDU with data (or the one named by ``hdu``)."""
-    from astropy.io import fits
+    """Return ``(data, header)`` of the first HDU with image data (or the one named by ``hdu``).
 
+    Reads everything astropy opens: plain, gzip-compressed (``.fits.gz``) and tile-compressed
+    (``.fz``, a ``CompImageHDU``) files, with the image in the primary or in any extension HDU.
+    ``BSCALE``/``BZERO`` (and ``BLANK`` → NaN) are applied by astropy, so the data are in physical
+    units. Header cards that break the standard but that astropy can fix (``verify('fix')``) are
+    fixed, with a logged warning naming the file; degenerate length-1 axes are dropped, so a
+    (1, 1, H, W) file reads as (H, W) and a (C, 1, H, W) one as (C, H, W).
+
+    Args:
+        path: the FITS file.
+        hdu: index or EXTNAME of the HDU to read; ``None``: the first HDU holding an image.
+        allow_nan: keep NaN or infinite pixels (else they raise).
+
+    Returns:
+        ``(data, header)``: a native-byte-order array of at least 2 dimensions, and a copy of the
+        HDU's header.
+
+    Raises:
+        DataError: the file is missing, empty, not FITS, corrupt or truncated; a header error that
+            astropy cannot fix; no HDU holds image data; NaN/inf pixels when ``allow_nan`` is false.
+    """
+    import logging
+    import warnings
+
+    from astropy.io import fits
+    from astropy.io.fits.verify import VerifyError, VerifyWarning
+
+    log = logging.getLogger(__name__)
     path = _existing(path)
     try:
         with fits.open(path, memmap=False) as hdul:
-            hdul.verify("exception")
+            try:
+                hdul.verify("exception")
+            except VerifyError as exc:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", VerifyWarning)
+                    try:
+                        hdul.verify("fix")
+                    except VerifyError as unfixable:
+                        raise DataError(f"{path} has a FITS header error that astropy cannot fix: "
+                                        f"{' '.join(str(unfixable).split())}") from unfixable
+                fixed = "; ".join(" ".join(str(w.message).split()) for w in caught) or " ".join(str(exc).split())
+                log.warning("%s: non-standard FITS header fixed by astropy verify('fix'): %s", path, fixed[:500])
             if hdu is None:
-                found = next((h for h in hdul if h.data is not None and getattr(h, "is_image", True)), None)
+                found = next((h for h in hdul if getattr(h, "is_image", False) and h.data is not None), None)
                 if found is None:
-                    raise DataError(f"{path} holds no HDU with image data")
+                    raise DataError(f"{path} holds no HDU with image data (HDUs: "
+                                    f"{', '.join(type(h).__name__ for h in hdul)})")
             else:
                 found = hdul[hdu]
                 if found.data is None:
@@ -343,6 +611,9 @@ def read_fits(path: str | os.PathLike, hdu: int | str | None = None, *, allow_na
         raise
     except Exception as exc:
         raise DataError(f"{path} is not a readable FITS file (corrupt or truncated?): {exc}") from exc
+    if data.ndim > 2 and 1 in data.shape:  # degenerate axes (NAXIS3 = 1, Stokes/frequency axes)
+        keep = [n for n in data.shape if n != 1]
+        data = data.reshape(keep if len(keep) >= 2 else data.shape[-2:])
     if data.dtype.kind in "fc" and not allow_nan and not np.all(np.isfinite(data)):
         bad = int(data.size - np.count_nonzero(np.isfinite(data)))
         raise DataError(f"{path} has {bad} NaN or infinite pixel(s); mask them or allow NaNs explicitly")

@@ -1,19 +1,22 @@
 """Results tables in the READMEs, generated from ``metrics.json`` (never typed by hand).
 
-Each project package declares, in its light ``__init__.py``::
+Each project package declares its title in its light ``__init__.py``::
 
     TITLE = "Physics-informed networks for ODEs"
-    HEADLINE = ("forward.damped_oscillator.rel_l2", "forward rel-L2, damped oscillator")
 
-``refresh()`` rewrites the block between ``<!-- results:begin -->`` and
-``<!-- results:end -->`` of ``projects/<name>/README.md`` and the row of the project in
-the root README's ``<!-- projects:begin/end -->`` block.
+and its ``results/metrics.json`` holds a ``headline`` block made by :func:`shared.metrics.headline`
+(the model against its strongest baseline). ``refresh()`` rewrites the block between
+``<!-- results:begin -->`` and ``<!-- results:end -->`` of ``projects/<name>/README.md`` (the
+headline table first, then every metrics table) and the root README's ``<!-- projects:begin/end -->``
+table: model, baseline, ratio and verdict side by side. The root DVC stage ``readme`` runs it
+(``python -m shared.readme``), and so does ``capstone readme``.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -71,8 +74,27 @@ def render_table(table: Mapping[str, Any], row_header: str = "") -> str:
     return "\n".join(lines)
 
 
+def _headline_rows(block: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [block, *(block.get("also") or ())]
+
+
+def render_headline(block: Mapping[str, Any]) -> str:
+    """The headline block (and its ``also`` entries) as a Markdown table: model against strongest baseline."""
+    lines = ["| metric | data | model | value | strongest baseline | value | ratio | verdict | baseline chosen by |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in _headline_rows(block):
+        unit = f" ({row['unit']})" if row.get("unit") and row["unit"] not in row["metric"] else ""
+        lines.append("| " + " | ".join(cell(c) for c in (
+            row["metric"] + unit, row["data"], row["model"], fmt(row["model_value"]), row["baseline"],
+            fmt(row["baseline_value"]), fmt(row.get("ratio")), f"**{row['verdict']}**", row["baseline_rule"])) + " |")
+    return "\n".join(lines)
+
+
 def render_metrics(metrics: Mapping[str, Any]) -> str:
     parts = []
+    if isinstance(metrics.get("headline"), Mapping):
+        parts.append("**headline: model against its strongest baseline**\n\n" + render_headline(metrics["headline"]))
+        metrics = {k: v for k, v in metrics.items() if k != "headline"}
     scalars = {k: v for k, v in metrics.items() if not isinstance(v, Mapping)}
     if scalars:
         parts.append(render_table(scalars))
@@ -96,22 +118,30 @@ def _metrics(project: str, root: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def project_info(project: str) -> tuple[str, tuple[str, str] | None]:
+def project_title(project: str) -> str:
+    """``TITLE`` of the project's light ``__init__.py`` (the package name where it has none)."""
     module = importlib.import_module(f"projects.{project}")
-    return getattr(module, "TITLE", project), getattr(module, "HEADLINE", None)
+    return getattr(module, "TITLE", project)
+
+
+def headline_cells(metrics: Mapping[str, Any] | None) -> tuple[str, str, str, str, str]:
+    """(metric and data, model = value, baseline = value, ratio, verdict) of a project's headline, for tables."""
+    block = (metrics or {}).get("headline")
+    if not isinstance(block, Mapping):
+        return ("not run yet" if metrics is None else "no headline block in metrics.json", "–", "–", "–", "–")
+    return (f"{block['metric']}, {block['data']}", f"{block['model']} = {fmt(block['model_value'])}",
+            f"{block['baseline']} = {fmt(block['baseline_value'])}", fmt(block.get("ratio")), block["verdict"])
 
 
 def render_project_table(root: Path | None = None) -> str:
+    """The root README's table: one row a project, its headline model against its strongest baseline."""
     root = root or repo_root()
-    lines = ["| project | what | headline result |", "|---|---|---|"]
+    lines = ["| project | what | headline metric, data | model | strongest baseline | ratio | verdict |",
+             "|---|---|---|---|---|---|---|"]
     for name in project_names(root):
-        title, headline = project_info(name)
-        metrics = _metrics(name, root)
-        if metrics is None or headline is None:
-            result = "not run yet"
-        else:
-            result = f"{headline[1]}: **{fmt(lookup(metrics, headline[0]))}**"
-        lines.append(f"| [`{name}`](projects/{name}/) | {cell(title)} | {cell(result)} |")
+        what, model, baseline, ratio, verdict = headline_cells(_metrics(name, root))
+        lines.append(f"| [`{name}`](projects/{name}/) | {cell(project_title(name))} | {cell(what)} | {cell(model)} | "
+                     f"{cell(baseline)} | {cell(ratio)} | **{cell(verdict)}** |")
     return "\n".join(lines)
 
 
@@ -135,3 +165,22 @@ def refresh(projects: Iterable[str] | None = None, root: Path | None = None) -> 
         write_text(readme, new)
         changed.append(readme)
     return changed
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    """``python -m shared.readme [PROJECT ...]``: regenerate the README results blocks (the root ``readme`` stage)."""
+    import argparse
+
+    from shared.log import setup_logging
+
+    parser = argparse.ArgumentParser(description="Regenerate the README results blocks from metrics.json.")
+    parser.add_argument("projects", nargs="*", help="projects to refresh (default: all)")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    setup_logging()
+    for path in refresh(args.projects or None):
+        logging.getLogger(__name__).info("updated %s", path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

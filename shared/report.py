@@ -78,7 +78,9 @@ def execute_notebook(notebook: str | os.PathLike, html: str | os.PathLike, *,
         src, out = Path(tmp) / "in.ipynb", Path(tmp) / "out.ipynb"
         nbformat.write(nb, src)
         start = time.perf_counter()
-        env = {"PYTHONPATH": str(repo_root()), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+        # TF_CPP_MIN_LOG_LEVEL=3 silences TensorFlow's C++ start-up lines (oneDNN, CUDA) in the kernel
+        env = {"PYTHONPATH": str(repo_root()), "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+               "TF_CPP_MIN_LOG_LEVEL": "3", "ABSL_MIN_LOG_LEVEL": "3"}
         old = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
@@ -93,6 +95,7 @@ def execute_notebook(notebook: str | os.PathLike, html: str | os.PathLike, *,
                     os.environ[k] = v
         log.info("executed %s in %.1f s", notebook, time.perf_counter() - start)
         executed = nbformat.read(out, as_version=4)
+    drop_library_noise(executed)
     if ipynb is not None:
         with atomic_path(ipynb) as tmp_nb:
             nbformat.write(executed, tmp_nb)
@@ -105,6 +108,28 @@ def execute_notebook(notebook: str | os.PathLike, html: str | os.PathLike, *,
     return html
 
 
+def drop_library_noise(nb) -> int:
+    """Move stderr stream outputs (library start-up chatter, warnings) out of the report into the stage's log.
+
+    Errors raised by a cell stay: papermill stops on them and the stage fails. Returns the number of outputs moved.
+    """
+    moved = 0
+    for cell in nb.cells:
+        outputs = cell.get("outputs")
+        if not outputs:
+            continue
+        kept = []
+        for output in outputs:
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                text = "".join(output.get("text", ""))
+                log.info("notebook stderr (kept out of the report): %s", text.strip()[:2000])
+                moved += 1
+            else:
+                kept.append(output)
+        cell["outputs"] = kept
+    return moved
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
@@ -115,8 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--params", default=None, help="params.yaml whose 'report' section holds notebook parameters")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
                         help="papermill parameter (YAML value), repeatable")
-    parser.add_argument("--readme", default=None, metavar="PROJECT",
-                        help="afterwards, refresh the results tables of this project's README and the root README")
     args = parser.parse_args(argv)
     params = {}
     if args.params:
@@ -130,10 +153,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         params[key] = _parse_value(value)
     check_parameters(args.notebook, params, f"section 'report' of {args.params}" if args.params else "-p")
     execute_notebook(args.notebook, args.out, parameters=params, ipynb=args.ipynb)
-    if args.readme:
-        from shared.readme import refresh
-
-        refresh([args.readme])
     return 0
 
 
