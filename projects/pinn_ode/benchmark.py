@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from projects.pinn_ode.data import load_prepared
+from projects.pinn_ode.cases import TrainStageConfig, case_config, run_case
 from projects.pinn_ode.pinn import PINNConfig
-from projects.pinn_ode.train import TrainStageConfig, case_config, run_case
+from projects.pinn_ode.problems import load_prepared
 from shared import config as config_lib
 from shared.io import write_csv
 from shared.metrics import rel_l2, summarize, write_metrics

@@ -60,6 +60,7 @@ def _parse_sets(items: list[str]) -> dict[str, dict]:
 def cmd_solve(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from projects.pinn_ode.cases import TrainStageConfig, case_config
     from projects.pinn_ode.data import DataConfig
     from projects.pinn_ode.pinn import PINNConfig, solve
     from projects.pinn_ode.problems import (
@@ -69,7 +70,6 @@ def cmd_solve(args: argparse.Namespace) -> int:
         parametric_range,
         reference_solution,
     )
-    from projects.pinn_ode.train import TrainStageConfig, case_config
     from shared import config as config_lib
     from shared.metrics import rel_l2
 

@@ -25,12 +25,13 @@ from projects.pinn_ode.problems import (
     BUILTIN,
     get_problem,
     inverse_parameter,
+    load_prepared,  # noqa: F401  (the reader lives in the library module; re-exported for callers)
     make_observations,
     parametric_range,
     reference_solution,
 )
 from shared.config import load_section
-from shared.io import DataError, atomic_dir, load_npz, read_json, save_npz, write_json
+from shared.io import atomic_dir, save_npz, write_json
 from shared.stage import run, stage_parser
 
 log = logging.getLogger(__name__)
@@ -88,20 +89,6 @@ def generate(cfg: DataConfig, out: Path) -> dict:
                  [problem.components[c] for c in obs.components])
     write_json(out / "manifest.json", manifest)
     return manifest
-
-
-def load_prepared(directory: str | Path, name: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """The manifest entry and arrays of one problem, validated."""
-    directory = Path(directory)
-    manifest = read_json(directory / "manifest.json")
-    if name not in manifest.get("problems", {}):
-        raise DataError(f"{directory} has no prepared data for {name!r}; it has {sorted(manifest.get('problems', {}))}")
-    arrays = load_npz(directory / f"{name}.npz",
-                      required=("t", "y", "param_values", "y_param", "obs_t", "obs_y", "obs_components"))
-    for key in ("y", "y_param", "obs_y"):
-        if not np.all(np.isfinite(arrays[key])):
-            raise DataError(f"{directory / (name + '.npz')}: '{key}' contains NaN or infinite values")
-    return manifest["problems"][name], arrays
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,10 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from projects.pinn_ode.data import load_prepared
+from projects.pinn_ode.cases import case_dir
 from projects.pinn_ode.pinn import Solution
-from projects.pinn_ode.problems import Observations, get_problem, least_squares_fit
-from projects.pinn_ode.train import case_dir
+from projects.pinn_ode.problems import Observations, get_problem, least_squares_fit, load_prepared
 from shared.config import load_section
 from shared.io import DataError, read_json, write_csv
 from shared.metrics import rel_l2, write_metrics

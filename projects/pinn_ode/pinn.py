@@ -42,6 +42,7 @@ import tensorflow as tf
 
 from projects.pinn_ode.model import NetworkConfig, build_model
 from projects.pinn_ode.problems import Observations, ODEProblem, ProblemError
+from projects.pinn_ode.rhs import evaluate_tf
 from shared.io import atomic_path, read_json, write_json
 from shared.training import fit, set_seed
 
@@ -92,12 +93,6 @@ class PINNConfig:
 
 
 # --------------------------------------------------------------------------- the trainer
-def _as_column(value: Any, like: tf.Tensor) -> tf.Tensor:
-    """An rhs output component as an ``(N, 1)`` tensor (constants are broadcast)."""
-    value = tf.cast(tf.convert_to_tensor(value), like.dtype)
-    return tf.broadcast_to(tf.reshape(value, [-1, 1]) if value.shape.rank else value, tf.shape(like))
-
-
 class PINNTrainer(keras.Model):
     """Wraps the network with the physics loss; ``fit`` trains it (data is ignored).
 
@@ -166,7 +161,7 @@ class PINNTrainer(keras.Model):
         dydt = acc.jvp(y)
         t = x[:, :1]
         ys = [y[:, i:i + 1] for i in range(self.problem.dim)]
-        f = tf.concat([_as_column(c, t) for c in self.problem.rhs(t, ys, self.physics_params(x))], axis=1)
+        f = tf.concat(evaluate_tf(self.problem.rhs, t, ys, self.physics_params(x)), axis=1)
         return dydt - f
 
     def losses(self, training: bool = True, causal: bool = True) -> dict[str, tf.Tensor]:

@@ -21,11 +21,13 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shared.io import DataError, check_array
+from projects.pinn_ode.rhs import RhsError, check_vectorized
+from shared.io import DataError, check_array, load_npz, read_json
 
 
 class ProblemError(DataError):
@@ -73,18 +75,23 @@ class ODEProblem:
         object.__setattr__(self, "y0", tuple(float(v) for v in y0))
         object.__setattr__(self, "params", params)
         object.__setattr__(self, "components", components)
-        # Probe the right-hand side once with NumPy so that a wrong output length fails here.
+        # Probe the right-hand side with NumPy, point by point (as solve_ivp calls it) and on a batch through
+        # the stand-ins the PINN uses (projects.pinn_ode.rhs), so that what cannot work fails here, in one line.
         try:
             out = self.rhs(t0, y0.copy(), dict(params))
         except Exception as exc:
             raise ProblemError(f"rhs(t0, y0, params) raised {type(exc).__name__}: {exc}") from exc
         try:
-            n_out = len(out)
-        except TypeError:
-            raise ProblemError("rhs must return a sequence with one entry per component of y0") from None
+            n_out = np.asarray(out, dtype=float).reshape(-1).size
+        except (TypeError, ValueError):
+            raise ProblemError("rhs must return numbers, one per component of y0 (a list or np.array)") from None
         if n_out != y0.size:
             raise ProblemError(f"rhs returns {n_out} component(s) but y0 has {y0.size}; y0 has the wrong length "
                                f"or rhs the wrong output")
+        try:
+            check_vectorized(self.rhs, (t0, t1), y0, params)
+        except RhsError as exc:
+            raise ProblemError(str(exc)) from None
 
     @property
     def dim(self) -> int:
@@ -140,7 +147,7 @@ def reference_solution(problem: ODEProblem, t: np.ndarray, params: Mapping[str, 
     p = {**problem.params, **(params or {})}
     t = np.asarray(t, dtype=float)
     t_unique, inverse = np.unique(t, return_inverse=True)
-    sol = solve_ivp(lambda tt, yy: np.asarray(problem.rhs(tt, yy, p), dtype=float), problem.t_span,
+    sol = solve_ivp(lambda tt, yy: np.asarray(problem.rhs(tt, yy, p), dtype=float).reshape(-1), problem.t_span,
                     np.asarray(problem.y0), method=problem.method, t_eval=t_unique, rtol=rtol, atol=atol)
     if not sol.success:
         raise ProblemError(f"reference solver failed on {problem.name}: {sol.message}")
@@ -254,3 +261,35 @@ def least_squares_fit(problem: ODEProblem, obs: Observations, unknown: Sequence[
     theta0 = np.log([initial[n] for n in names])
     fit = least_squares(residual, theta0, method="lm", xtol=1e-12, ftol=1e-12)
     return dict(zip(names, np.exp(fit.x).tolist()))
+
+
+# --------------------------------------------------------------------------- prepared data
+def load_prepared(directory: str | Path, name: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The manifest entry and arrays of one problem, as the ``data`` stage wrote them, validated.
+
+    Args:
+        directory: the prepared folder (``manifest.json`` plus ``<name>.npz``).
+        name: a built-in problem name.
+
+    Returns:
+        ``(meta, arrays)``: ``meta`` is the manifest entry (parameters, ``t_span``, ``y0``, the inverse
+        parameter with its true value and initial guess, the parametric range); ``arrays`` holds ``t``
+        ``(G,)`` and ``y`` ``(G, dim)`` (the reference on the dense grid, time in the problem's units),
+        ``param_values`` ``(P,)`` and ``y_param`` ``(P, G, dim)`` (references across the parametric
+        range), ``obs_t`` ``(M,)``, ``obs_y`` ``(M, k)`` and ``obs_components`` ``(k,)`` (the noisy
+        observations of the inverse solve).
+
+    Raises:
+        DataError: the manifest or the file is missing, corrupt or truncated, lacks an array, the
+            problem was not prepared, or an array holds NaN or infinite values.
+    """
+    directory = Path(directory)
+    manifest = read_json(directory / "manifest.json")
+    if name not in manifest.get("problems", {}):
+        raise DataError(f"{directory} has no prepared data for {name!r}; it has {sorted(manifest.get('problems', {}))}")
+    arrays = load_npz(directory / f"{name}.npz",
+                      required=("t", "y", "param_values", "y_param", "obs_t", "obs_y", "obs_components"))
+    for key in ("y", "y_param", "obs_y"):
+        if not np.all(np.isfinite(arrays[key])):
+            raise DataError(f"{directory / (name + '.npz')}: '{key}' contains NaN or infinite values")
+    return manifest["problems"][name], arrays
