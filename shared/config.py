@@ -17,6 +17,7 @@ message names the key, the section and the file, so a typo in ``params.yaml`` (o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import types
 import typing
@@ -49,9 +50,68 @@ def read_yaml(path: str | os.PathLike) -> dict:
     return dict(data)
 
 
+def project_sections(project: str, root: Path | None = None) -> frozenset[str]:
+    """The params.yaml sections that the DVC stages of ``project`` declare under ``params:``.
+
+    Read from the root ``dvc.yaml`` and ``projects/<project>/dvc.yaml``; a section ``a.b`` counts as ``a``.
+    Empty when no stage declares any (the check in :func:`load_section` is then skipped).
+    """
+    from shared.paths import repo_root
+
+    root = root or repo_root()
+    files = (root / "dvc.yaml", root / "projects" / project / "dvc.yaml")
+    key = tuple((str(f), f.stat().st_mtime_ns if f.exists() else 0) for f in files)
+    return _sections_cached(project, key)
+
+
+@functools.cache
+def _sections_cached(project: str, files: tuple[tuple[str, int], ...]) -> frozenset[str]:
+    import yaml
+
+    sections: set[str] = set()
+    suffix = f"projects/{project}/params.yaml"
+    for file, _ in files:
+        if not Path(file).exists():
+            continue
+        stages = (yaml.safe_load(Path(file).read_text(encoding="utf-8")) or {}).get("stages") or {}
+        for stage in stages.values():
+            for entry in stage.get("params") or []:
+                if isinstance(entry, Mapping):
+                    for name, keys in entry.items():
+                        if str(name).endswith(suffix):
+                            sections |= {str(k).split(".")[0] for k in keys or []}
+    return frozenset(sections)
+
+
+def check_sections(params: Mapping[str, Any], path: str | os.PathLike, project: str) -> None:
+    """Refuse top-level sections of a project's params file that no DVC stage of the project reads.
+
+    Raises:
+        ConfigError: naming the unknown section(s), the file and the sections that exist.
+    """
+    known = project_sections(project)
+    if not known:
+        return
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(f"unknown section{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} in "
+                          f"{path}; the stages of {project} read: {', '.join(sorted(known))}")
+
+
 def load_section(path: str | os.PathLike, section: str, cls: type[T]) -> T:
-    """Build ``cls`` from ``section`` of the YAML file at ``path``."""
+    """Build ``cls`` from ``section`` of the YAML file at ``path``.
+
+    For a config class of a project (module ``projects.<name>...``), the file's other top-level sections are
+    checked too: a section that no DVC stage of the project reads (a typo such as ``trian``) is an error.
+
+    Raises:
+        ConfigError: the file is missing or not YAML, a section or key is unknown, a required key is missing,
+            or a value has the wrong type.
+    """
     params = read_yaml(path)
+    module = getattr(cls, "__module__", "") or ""
+    if module.startswith("projects.") and module.count(".") >= 2:
+        check_sections(params, path, module.split(".")[1])
     if section not in params:
         if all(f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
                for f in dataclasses.fields(cls)):

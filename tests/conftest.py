@@ -86,11 +86,16 @@ class RepoCopy:
     def check_pipeline(self, project: str, metric: str, *, targets: tuple[str, ...] = (),
                        report_bytes: int = 10_000) -> dict:
         """``dvc repro`` a project's pipeline, then check what a user gets: ``metric`` among the targets of
-        ``metrics.json``, in the README results block and in ``dvc metrics show``; a report; an up-to-date status."""
+        ``metrics.json``, a valid headline (model against strongest baseline), the README results block (made by
+        the root ``readme`` stage's command), ``dvc metrics show``; a report; an up-to-date status."""
+        from shared.metrics import validate_headline
+
         self.dvc("repro", *targets, f"projects/{project}/dvc.yaml")
         results = self.root / "projects" / project / "results"
         metrics = json.loads((results / "metrics.json").read_text())
         assert metric in metrics["targets"], sorted(metrics["targets"])
+        validate_headline(metrics.get("headline"))
+        subprocess.run([sys.executable, "-m", "shared.readme", project], cwd=self.root, env=self.env, check=True)
         assert (results / "report.html").stat().st_size > report_bytes
         assert metric in (self.root / "projects" / project / "README.md").read_text()
         status = self.dvc("status", f"projects/{project}/dvc.yaml")

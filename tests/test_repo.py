@@ -74,6 +74,54 @@ def test_cli_list_and_run(repo_root, monkeypatch, capsys):
                       "projects/pinn_ode/dvc.yaml"),
                      ("repro", "-P")]
     assert cli.main(["run", "nope"]) == 2
+    # a misspelt section or key stops before DVC runs, naming it
+    calls.clear()
+    assert cli.main(["run", "pinn_ode", "-S", "trian.epochs=3"]) == 2
+    assert cli.main(["run", "pinn_ode", "-S", "train.no_such_key=3"]) == 2
+    assert cli.main(["run", "pinn_ode", "--profile", "no_such_profile"]) == 2
+    assert calls == []
+    err = capsys.readouterr().err
+    assert "unknown section 'trian'" in err and "'no_such_key'" in err and "no_such_profile" in err
+
+
+@pytest.mark.parametrize("project", project_names())
+def test_profiles_parse_and_name_params_keys(project):
+    """Every profile of every project is well-formed and overrides keys that exist in params.yaml."""
+    from shared.cli import _check_keys
+    from shared.profiles import read_profiles
+
+    for profile in read_profiles(project).values():
+        _check_keys(project, list(profile.params))
+        assert profile.description
+
+
+@pytest.mark.parametrize("project", project_names())
+def test_params_sections_are_read_by_a_stage(repo_root, project):
+    from shared.config import check_sections, read_yaml
+
+    path = repo_root / "projects" / project / "params.yaml"
+    check_sections(read_yaml(path), path, project)
+
+
+def test_dvc_deps_cover_each_stage_import_closure(repo_root):
+    """A change to any module a stage imports reruns that stage; no stage module imports another."""
+    from shared.deps import check
+
+    bad = [r for r in check(repo_root) if not r.ok]
+    assert not bad, "\n".join(f"{r.dvcfile}:{r.stage} misses {list(r.missing)}, imports stages {list(r.imported_stages)}"
+                               for r in bad)
+
+
+@pytest.mark.parametrize("project", project_names())
+def test_headline_has_strongest_baseline(repo_root, project):
+    """Every committed metrics.json holds the headline contract: model, strongest baseline, ratio, verdict."""
+    from shared.metrics import validate_headline
+
+    path = repo_root / "projects" / project / "results" / "metrics.json"
+    if not path.exists():
+        pytest.skip("pipeline not run yet")
+    block = validate_headline(json.loads(path.read_text()).get("headline"))
+    assert block["baseline"] and block["baseline_rule"]
 
 
 def test_console_script_help():
