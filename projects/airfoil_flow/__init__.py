@@ -5,4 +5,4 @@ Light on purpose (no TensorFlow import): the CLI reads TITLE and HEADLINE from h
 
 TITLE = "Airfoil flow fields: panel-method solver and U-Net surrogates (u, v, Cp, C_L)"
 #: (dotted key into results/metrics.json, label) shown in the root README and `capstone list`
-HEADLINE = ("targets.random_cl_abs_circulation.value", "geometry U-Net, |ΔC_L| by circulation (random split)")
+HEADLINE = ("headline.model_value", "geometry U-Net, |ΔC_L| by circulation on UIUC families held out")

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from projects.airfoil_flow.geometry import Airfoil, check_contour, repanel, with_descriptors
-from projects.airfoil_flow.panel import Grid, force_coefficients, inside_mask, signed_distance
+from projects.airfoil_flow.panel import Grid, force_coefficients, geometry_channels
 from shared.data import FetchError, fetch
 from shared.io import DataError, check_array
 from shared.paths import data_dir, external_dir
@@ -198,16 +198,13 @@ def to_grid(sim: dict[str, np.ndarray], grid: Grid, mask: np.ndarray, source: st
 
 
 def load_case(path: str | os.PathLike, name: str, grid: Grid, n_panels: int) -> dict[str, Any]:
-    """One simulation as a prepared case (the same keys as ``data.solve_case``)."""
+    """One simulation as a prepared case (the same keys as the data stage's ``solve_case``)."""
     info = parse_name(name)
     sim = read_vtu(path)
     wall = wall_contour(sim, name)
     foil = with_descriptors(Airfoil(name, wall, family="airfrans"))
     panelled = repanel(foil, n_panels)
-    pts = grid.points()
-    inside = inside_mask(pts, panelled)
-    sdf = signed_distance(pts, panelled, inside).reshape(grid.ny, grid.nx)
-    mask = inside.reshape(grid.ny, grid.nx)
+    mask, sdf = geometry_channels(panelled, grid)
     gridded = to_grid(sim, grid, mask, name)
     q = 0.5 * info["u_inf"] ** 2
     u, v = gridded["U"] / info["u_inf"]

@@ -2,11 +2,13 @@
 
 * :class:`PODRegression`: proper orthogonal decomposition of the training fields (the
   disturbance of the freestream, u − cos α, v − sin α, Cp), with the POD coefficients
-  interpolated over the shape and flow parameters (m, p, t, α) by thin-plate-spline radial
-  basis functions (a standard reduced-order model, "POD-RBF").
+  interpolated over the shape and flow parameters by thin-plate-spline radial basis functions
+  (a standard reduced-order model, "POD-RBF"). The shape parameters are the Kulfan (CST)
+  parameters of each section (:func:`shapes.kulfan_parameters`, fitted by aerosandbox), which
+  exist for NACA and UIUC sections alike; (m, p, t) exist only for the NACA family.
 * :func:`freestream`: u = cos α, v = sin α, Cp = 0: the error of predicting nothing.
-* C_L baselines live elsewhere: thin-airfoil theory (:func:`lift.thin_airfoil_cl`) and the
-  MLP on (m, p, t, α) (:func:`model.build_cl_mlp`).
+* C_L baselines: thin-airfoil theory (:func:`lift.thin_airfoil_cl`) and the MLP on the same
+  parameters (:func:`model.build_cl_mlp`, features :func:`parameters`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from projects.airfoil_flow.data import FieldData
+from projects.airfoil_flow.dataset import FieldData
 
 
 def _disturbance(fields: FieldData, idx) -> np.ndarray:
@@ -27,7 +29,8 @@ def _disturbance(fields: FieldData, idx) -> np.ndarray:
 
 
 def parameters(fields: FieldData, idx) -> np.ndarray:
-    return np.column_stack([fields.meta[k][idx] for k in ("m", "p", "t", "alpha")]).astype(float)
+    """``(n, P + 1)`` float64: the Kulfan parameters of each sample's section and α (deg)."""
+    return np.column_stack([fields.meta["shape_params"][idx], fields.meta["alpha"][idx]]).astype(float)
 
 
 def freestream(fields: FieldData, idx) -> np.ndarray:

@@ -1,9 +1,11 @@
-"""airfoil_flow tools: the panel solver, the trained surrogate and the pipeline profiles.
+"""airfoil_flow tools: the panel solver and the trained surrogate.
 
     capstone airfoil_flow solve --naca 2412 --alpha 5            # C_L, C_M and a polar over α
     capstone airfoil_flow solve --dat clarky.dat --alpha 4 --plot cp.png --field field.png
     capstone airfoil_flow predict --naca 4412 --alpha 6 --out runs/4412   # surrogate: C_L, field plot, NetCDF
-    capstone airfoil_flow run --profile full                     # the pipeline with a params profile (dvc exp run)
+
+Profiles (real data, the full-size run) are run by the shared ``capstone run airfoil_flow --profile NAME``
+(``projects/airfoil_flow/profiles.yaml``).
 """
 
 from __future__ import annotations
@@ -31,11 +33,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="airfoil_prediction", help="folder for field.png and field.nc")
     p.add_argument("--compare", action="store_true", help="also run the solver and print the errors")
     p.set_defaults(func=cmd_predict)
-    p = sub.add_parser("run", help="run the pipeline with a params profile as a DVC experiment")
-    p.add_argument("--profile", required=True, help="a key of the 'profiles' section of params.yaml")
-    p.add_argument("--params", default=DEFAULT_PARAMS)
-    p.add_argument("--dry-run", action="store_true", help="print the dvc command only")
-    p.set_defaults(func=cmd_run)
 
 
 def _geometry_args(p: argparse.ArgumentParser) -> None:
@@ -48,7 +45,7 @@ def _geometry_args(p: argparse.ArgumentParser) -> None:
 
 
 def _airfoil(args):
-    from projects.airfoil_flow.data import DataConfig
+    from projects.airfoil_flow.dataset import DataConfig
     from projects.airfoil_flow.geometry import naca, read_dat, repanel
     from shared.config import load_section
 
@@ -88,6 +85,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
         lo, hi, step = args.polar
         pol = polar(foil, np.arange(lo, hi + 1e-9, step))
     print(f"{foil.name}: {foil.n_panels} panels, α = {args.alpha:g}°")
+    for note in foil.notes:
+        print(f"  read: {note}")
     print(f"  C_L = {sol.cl:.4f} (circulation), {sol.cl_pressure:.4f} (pressure integral); "
           f"C_D,p = {sol.cd_pressure:.2e} (0 in potential flow); C_M,c/4 = {sol.cm:.4f}")
     print(f"{'alpha':>7}{'C_L':>9}{'C_L,p':>9}{'C_M':>9}")
@@ -118,9 +117,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from projects.airfoil_flow.evaluate import surrogate_inputs
     from projects.airfoil_flow.lift import circulation_cl, surface_cl
-    from projects.airfoil_flow.panel import check_alpha, field, single_thread_blas
+    from projects.airfoil_flow.panel import check_alpha, field, single_thread_blas, surrogate_inputs
     from shared.io import DataError
 
     check_alpha(args.alpha)
@@ -164,24 +162,3 @@ def cmd_predict(args: argparse.Namespace) -> int:
     fig = _field_figure(fields, grid, f"{foil.name}, α = {args.alpha:g}° (surrogate, C_L = {cl_a:.3f})", foil)
     print(f"field plot written to {savefig(fig, out / 'field.png')}")
     return 0
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    import subprocess
-    import sys
-
-    from shared.config import read_yaml
-    from shared.io import DataError
-    from shared.paths import repo_root
-
-    profiles = read_yaml(args.params).get("profiles") or {}
-    if args.profile not in profiles:
-        raise DataError(f"no profile {args.profile!r} in {args.params}; profiles: {', '.join(profiles) or 'none'}")
-    sets = []
-    for key, value in (profiles[args.profile] or {}).items():
-        sets += ["-S", f"{args.params}:{key}={value}"]
-    cmd = [sys.executable, "-m", "dvc", "exp", "run", *sets, "projects/airfoil_flow/dvc.yaml"]
-    print("$ " + " ".join(cmd[2:]))
-    if args.dry_run:
-        return 0
-    return subprocess.call(cmd, cwd=repo_root())

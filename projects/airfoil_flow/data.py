@@ -24,111 +24,34 @@ shape extrapolation, out-of-distribution shapes).
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from projects.airfoil_flow.dataset import (  # noqa: F401  (re-exported for users of the stage)
+    AirfRANSConfig,
+    DataConfig,
+    FieldData,
+    SplitConfig,
+    UIUCConfig,
+    load_fields,
+    load_splits,
+    to_dataset,
+)
 from projects.airfoil_flow.geometry import Airfoil, karman_trefftz, naca4, read_dat, repanel
-from projects.airfoil_flow.panel import MAX_ALPHA_DEG, Grid, basis_field, single_thread_blas, solve, solve_basis
+from projects.airfoil_flow.panel import Grid, basis_field, single_thread_blas, solve, solve_basis
+from projects.airfoil_flow.shapes import aerosandbox_database, family_of, kulfan_parameters, split_families
 from shared.config import load_section
-from shared.io import DataError, atomic_dir, check_array, read_json, read_netcdf, write_json, write_netcdf
+from shared.io import DataError, atomic_dir, write_json, write_netcdf
 from shared.paths import external_dir
 from shared.stage import run, stage_parser
 
 log = logging.getLogger(__name__)
-
-FIELDS = ("u", "v", "cp", "sdf", "mask")
-PER_SAMPLE = ("m", "p", "t", "alpha", "cl", "cl_pressure", "cm")
-#: non-NACA UIUC airfoils used as out-of-distribution shapes (file stems of the UIUC database)
-UIUC_DEFAULT = ("clarky", "e387", "sd7037", "s1223", "rae2822", "fx63137", "mh32", "e423", "ag35", "goe387",
-                "s1210", "ah79100a")
-
-
-@dataclass(frozen=True)
-class OODConfig:
-    """Out-of-distribution (non-NACA) shapes, solved with the same panel method.
-
-    ``source``: ``uiuc_dir`` reads every ``*.dat`` in ``data/airfoil_flow/external/uiuc/``;
-    ``aerosandbox`` reads ``names`` from the UIUC database that the installed ``aerosandbox``
-    package ships (files only, the package is never imported); ``karman_trefftz`` generates
-    analytic airfoils; ``auto`` takes the first of these that is available.
-    """
-
-    source: Literal["auto", "uiuc_dir", "aerosandbox", "karman_trefftz", "none"] = "auto"
-    names: tuple[str, ...] = UIUC_DEFAULT
-    n_karman_trefftz: int = 12
-    #: every OOD shape is solved at each of these angles (deg)
-    alphas: tuple[float, ...] = (-2.0, 2.0, 6.0, 10.0)
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    #: α-extrapolation: train on α in this range (deg), test outside it
-    alpha_train_range: tuple[float, float] = (-4.0, 10.0)
-    #: shape extrapolation: the airfoils thicker than this quantile of t are held out
-    thick_quantile: float = 0.85
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not (0 < self.val_fraction < 0.5 and 0 < self.test_fraction < 0.5):
-            raise ValueError("val_fraction and test_fraction must lie in (0, 0.5)")
-        if not 0.5 <= self.thick_quantile < 1:
-            raise ValueError(f"thick_quantile must lie in [0.5, 1), got {self.thick_quantile}")
-
-
-@dataclass(frozen=True)
-class AirfRANSConfig:
-    """The real dataset: AirfRANS (Bonnet et al., NeurIPS 2022), RANS at Re 2–6 million."""
-
-    url: str = "https://data.isir.upmc.fr/extrality/NeurIPS_2022/Dataset.zip"
-    #: sha256 of Dataset.zip; null logs the hash of the file used (it could not be measured here)
-    sha256: str | None = None
-    #: which manifest lists to read (e.g. full_train, full_test, aoa_train, aoa_test)
-    manifest_keys: tuple[str, ...] = ("full_train", "full_test")
-    #: read at most this many simulations (null: all), chosen with ``seed``
-    max_samples: int | None = 200
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    source: Literal["naca", "airfrans"] = "naca"
-    n_samples: int = 1000
-    seed: int = 0
-    n_panels: int = 160
-    m_range: tuple[float, float] = (0.0, 0.06)
-    p_range: tuple[float, float] = (0.2, 0.6)
-    t_range: tuple[float, float] = (0.06, 0.18)
-    alpha_range: tuple[float, float] = (-8.0, 14.0)
-    grid: Grid = field(default_factory=Grid)
-    ood: OODConfig = field(default_factory=OODConfig)
-    splits: SplitConfig = field(default_factory=SplitConfig)
-    airfrans: AirfRANSConfig = field(default_factory=AirfRANSConfig)
-    #: worker processes for the solver (0: all cores)
-    workers: int = 0
-
-    def __post_init__(self) -> None:
-        if self.n_samples < 10:
-            raise ValueError(f"n_samples must be at least 10, got {self.n_samples}")
-        for name, (lo, hi), limits in (("m_range", self.m_range, (0, 0.1)), ("p_range", self.p_range, (0.05, 0.95)),
-                                       ("t_range", self.t_range, (0.01, 0.4)),
-                                       ("alpha_range", self.alpha_range, (-MAX_ALPHA_DEG, MAX_ALPHA_DEG))):
-            if not limits[0] <= lo <= hi <= limits[1]:
-                raise ValueError(f"{name} [{lo}, {hi}] must be ordered and lie within {list(limits)}")
-        for a in self.ood.alphas:
-            if abs(a) > MAX_ALPHA_DEG:
-                raise ValueError(f"ood.alphas: angle of attack {a}° is out of range "
-                                 f"[-{MAX_ALPHA_DEG}, {MAX_ALPHA_DEG}]")
-
 
 # --------------------------------------------------------------------------- sampling
 def latin_hypercube(cfg: DataConfig) -> np.ndarray:
@@ -141,8 +64,16 @@ def latin_hypercube(cfg: DataConfig) -> np.ndarray:
     return lo + unit * (hi - lo)
 
 
-def ood_airfoils(cfg: OODConfig, n_panels: int) -> tuple[str, list[Airfoil]]:
-    """The out-of-distribution shapes and the name of the source they came from."""
+def uiuc_airfoils(cfg: UIUCConfig, n_panels: int) -> tuple[str, list[Airfoil]]:
+    """The real sections mixed into the data, and the name of the source they came from.
+
+    Files are drawn in a seeded order and read until ``cfg.n_shapes`` sections are accepted;
+    files that do not read or repanel, or thicker than ``cfg.max_thickness``, are skipped (counted
+    in the log). Each section's ``family`` is its family label (:func:`shapes.family_of`).
+
+    Raises:
+        DataError: the requested source is not available.
+    """
     source = cfg.source
     if source == "none":
         return "none", []
@@ -154,44 +85,45 @@ def ood_airfoils(cfg: OODConfig, n_panels: int) -> tuple[str, list[Airfoil]]:
             source = "aerosandbox"
         else:
             log.warning("no UIUC files in %s and no aerosandbox package (pip install aerosandbox ships the UIUC "
-                        "database): using Kármán–Trefftz airfoils as out-of-distribution shapes", uiuc_dir)
+                        "database): using Kármán–Trefftz sections as the real-shape set", uiuc_dir)
             source = "karman_trefftz"
+    rng = np.random.default_rng(cfg.seed)
+    if source == "karman_trefftz":
+        out = []
+        for i in range(cfg.n_shapes):
+            ex, ey, tau = rng.uniform(0.04, 0.14), rng.uniform(0.0, 0.12), rng.uniform(4.0, 16.0)
+            foil = repanel(karman_trefftz(ex, ey, tau, name=f"kt{'abc'[i % 3]}{i:02d}")[0], n_panels)
+            out.append(Airfoil(foil.name, foil.coords, foil.m, foil.p, foil.t, f"kt{'abc'[i % 3]}"))
+        return source, out
     if source == "uiuc_dir":
         files = sorted(uiuc_dir.glob("*.dat"))
         if not files:
-            raise DataError(f"ood.source is uiuc_dir but {uiuc_dir} holds no .dat files; place UIUC coordinate files "
+            raise DataError(f"uiuc.source is uiuc_dir but {uiuc_dir} holds no .dat files; place UIUC coordinate files "
                             "there (https://m-selig.ae.illinois.edu/ads/coord_database.html)")
-        foils = [read_dat(f) for f in files]
-    elif source == "aerosandbox":
+    else:
         folder = aerosandbox_database()
         if folder is None:
-            raise DataError("ood.source is aerosandbox but the aerosandbox package is not installed "
+            raise DataError("uiuc.source is aerosandbox but the aerosandbox package is not installed "
                             "(pip install aerosandbox)")
-        missing = [n for n in cfg.names if not (folder / f"{n}.dat").is_file()]
-        if missing:
-            raise DataError(f"ood.names: {missing} not in the UIUC database at {folder}")
-        foils = [read_dat(folder / f"{n}.dat") for n in cfg.names]
-    else:
-        rng = np.random.default_rng(12345)
-        foils = []
-        for i in range(cfg.n_karman_trefftz):
-            ex, ey, tau = rng.uniform(0.04, 0.14), rng.uniform(0.0, 0.12), rng.uniform(4.0, 16.0)
-            foils.append(karman_trefftz(ex, ey, tau, name=f"KT{i:02d}")[0])
-    family = "karman_trefftz" if source == "karman_trefftz" else "uiuc"
-    out = []
-    for foil in foils:
-        panelled = repanel(foil, n_panels)
-        out.append(Airfoil(foil.name, panelled.coords, foil.m, foil.p, foil.t, family))
+        files = sorted(folder.glob("*.dat"))
+    out, skipped = [], {}
+    for k in rng.permutation(len(files)):
+        if len(out) >= cfg.n_shapes:
+            break
+        try:
+            foil = read_dat(files[k])
+            panelled = repanel(foil, n_panels)
+        except DataError as exc:
+            skipped[files[k].name] = str(exc)
+            continue
+        if foil.t > cfg.max_thickness:
+            skipped[files[k].name] = f"thicker than {cfg.max_thickness} chords"
+            continue
+        out.append(Airfoil(files[k].stem, panelled.coords, foil.m, foil.p, foil.t, family_of(files[k].stem)))
+    if skipped:
+        log.info("%d UIUC file(s) skipped on the way to %d sections: %s", len(skipped), len(out),
+                 "; ".join(f"{k}: {v[-80:]}" for k, v in list(skipped.items())[:5]))
     return source, out
-
-
-def aerosandbox_database() -> Path | None:
-    """The UIUC coordinate database folder inside an installed aerosandbox (not imported)."""
-    spec = importlib.util.find_spec("aerosandbox")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "geometry" / "airfoil" / "airfoil_database"
-    return folder if folder.is_dir() else None
 
 
 # --------------------------------------------------------------------------- solving
@@ -224,41 +156,20 @@ def solve_all(jobs: Sequence[tuple[Airfoil, float, Grid]], workers: int = 0, des
         return list(tqdm(pool.map(_solve_job, jobs, chunksize=8), total=len(jobs), desc=desc, mininterval=2))
 
 
-def to_dataset(cases: Sequence[dict[str, Any]], grid: Grid, attrs: dict[str, Any]):
-    """Stack per-case dicts into the xarray Dataset written to ``fields.nc``."""
-    import xarray as xr
+def make_splits(ds, cfg: SplitConfig, uiuc: UIUCConfig | None = None) -> dict[str, dict[str, list[int]]]:
+    """Index sets (train/val/test) of every experiment; never tuned on test.
 
-    def stack(key, dtype):
-        return np.stack([c[key] for c in cases]).astype(dtype)
-
-    dims = ("sample", "y", "x")
-    data = {k: (dims, stack(k, "float32")) for k in ("u", "v", "cp", "sdf")}
-    data["mask"] = (dims, stack("mask", "int8"))
-    for k in PER_SAMPLE:
-        data[k] = (("sample",), np.array([c[k] for c in cases], dtype="float64"))
-    data["name"] = (("sample",), np.array([c["name"] for c in cases], dtype=str))
-    data["family"] = (("sample",), np.array([c["family"] for c in cases], dtype=str))
-    data["contour_x"] = (("sample", "node"), stack("contour", "float64")[..., 0])
-    data["contour_y"] = (("sample", "node"), stack("contour", "float64")[..., 1])
-    data["surface_cp"] = (("sample", "panel"), stack("surface_cp", "float32"))
-    ds = xr.Dataset(data, coords={"x": grid.x, "y": grid.y, "sample": np.arange(len(cases))}, attrs=attrs)
-    units = {"u": "U_inf", "v": "U_inf", "cp": "1", "sdf": "chord", "alpha": "degree", "x": "chord", "y": "chord",
-             "m": "chord", "p": "chord", "t": "chord"}
-    for k, unit in units.items():
-        ds[k].attrs["units"] = unit
-    ds["mask"].attrs["meaning"] = "1 inside the body, 0 in the fluid"
-    ds["cl"].attrs["long_name"] = "lift coefficient from the circulation (Kutta-Joukowski)"
-    ds["cm"].attrs["long_name"] = "pitching moment coefficient about the quarter chord, nose-up positive"
-    return ds
-
-
-def make_splits(ds, cfg: SplitConfig) -> dict[str, dict[str, list[int]]]:
-    """Index sets (train/val/test) of every experiment; never tuned on test."""
+    * ``random``: the generated (NACA) cases 80/10/10, with the real sections of the training
+      families added to train and those of the validation families to val;
+    * ``uiuc_families``: the same train and val, tested on the real sections of the held-out
+      families (the comparison that a four-parameter model cannot follow);
+    * ``alpha_extrapolation``, ``shape_extrapolation``: NACA only, as before.
+    """
     from shared.data import split_indices
 
     family = np.asarray(ds["family"].values).astype(str)
-    in_dist = np.flatnonzero(~np.isin(family, ("uiuc", "karman_trefftz")))
-    ood = np.flatnonzero(np.isin(family, ("uiuc", "karman_trefftz")))
+    real = np.isin(family, ("naca4", "airfrans"), invert=True)
+    in_dist, shapes = np.flatnonzero(~real), np.flatnonzero(real)
     alpha, thick = ds["alpha"].values, ds["t"].values
     splits: dict[str, dict[str, list[int]]] = {}
 
@@ -270,7 +181,21 @@ def make_splits(ds, cfg: SplitConfig) -> dict[str, dict[str, list[int]]]:
     test_frac = cfg.test_fraction
     tr, va, te = split_indices(len(in_dist), (1 - cfg.val_fraction - test_frac, cfg.val_fraction, test_frac),
                                cfg.seed)
-    splits["random"] = {"train": in_dist[tr].tolist(), "val": in_dist[va].tolist(), "test": in_dist[te].tolist()}
+    random = {"train": in_dist[tr].tolist(), "val": in_dist[va].tolist(), "test": in_dist[te].tolist()}
+    if len(shapes):
+        uiuc = uiuc or UIUCConfig()
+        fam_train, fam_val, fam_test = split_families(family[shapes], uiuc.val_fraction, uiuc.test_fraction,
+                                                      uiuc.seed)
+        pick = {name: shapes[np.isin(family[shapes], fams)].tolist()
+                for name, fams in (("train", fam_train), ("val", fam_val), ("test", fam_test))}
+        random["train"] += pick["train"]
+        random["val"] += pick["val"]
+        splits["random"] = random
+        splits["uiuc_families"] = {"train": random["train"], "val": random["val"], "test": pick["test"],
+                                   "val_real": pick["val"]}
+        log.info("families: train %s | val %s | test %s", fam_train, fam_val, fam_test)
+    else:
+        splits["random"] = random
     lo, hi = cfg.alpha_train_range
     inside = (alpha[in_dist] >= lo) & (alpha[in_dist] <= hi)
     if inside.all() or not inside.any():
@@ -283,9 +208,6 @@ def make_splits(ds, cfg: SplitConfig) -> dict[str, dict[str, list[int]]]:
         log.warning("all airfoils have the same thickness; skipping the shape-extrapolation split")
     else:
         splits["shape_extrapolation"] = {**cut(in_dist[thin], in_dist[~thin], 2), "t_limit": [float(limit)]}
-    if len(ood):
-        splits["ood_shapes"] = {"train": splits["random"]["train"], "val": splits["random"]["val"],
-                                "test": ood.tolist()}
     return splits
 
 
@@ -297,103 +219,32 @@ def generate(cfg: DataConfig, out: Path) -> dict[str, Any]:
     if cfg.source == "naca":
         samples = latin_hypercube(cfg)
         jobs = [(naca4(m, p, t, cfg.n_panels), float(a), grid) for m, p, t, a in samples]
-        ood_source, shapes = ood_airfoils(cfg.ood, cfg.n_panels)
-        jobs += [(foil, float(a), grid) for foil in shapes for a in cfg.ood.alphas]
+        uiuc_source, shapes = uiuc_airfoils(cfg.uiuc, cfg.n_panels)
+        rng = np.random.default_rng(cfg.uiuc.seed + 1)
+        jobs += [(foil, float(a), grid) for foil in shapes
+                 for a in rng.uniform(*cfg.alpha_range, size=cfg.uiuc.alphas_per_shape)]
         attrs.update(solver="linear-strength vortex panel method (inviscid, incompressible), Kutta condition",
                      sampling=f"Latin hypercube, seed {cfg.seed}", m_range=list(cfg.m_range),
                      p_range=list(cfg.p_range), t_range=list(cfg.t_range), alpha_range=list(cfg.alpha_range),
-                     ood_source=ood_source)
-        log.info("%d NACA cases and %d out-of-distribution cases (%s) on a %dx%d grid", len(samples),
-                 len(jobs) - len(samples), ood_source, grid.nx, grid.ny)
+                     uiuc_source=uiuc_source)
+        log.info("%d NACA cases and %d cases of %d real sections (%s) on a %dx%d grid", len(samples),
+                 len(jobs) - len(samples), len(shapes), uiuc_source, grid.nx, grid.ny)
         cases = solve_all(jobs, cfg.workers)
     else:
         from projects.airfoil_flow.airfrans import load_airfrans
 
         cases = load_airfrans(cfg.airfrans, grid, cfg.n_panels)
         attrs.update(solver="AirfRANS: OpenFOAM RANS (k-omega SST), interpolated onto the grid",
-                     ood_source="none")
+                     uiuc_source="none")
+    for case in cases:
+        case["shape_params"] = kulfan_parameters(case["contour"], cfg.kulfan_weights)
     ds = to_dataset(cases, grid, attrs)
     write_netcdf(out / "fields.nc", ds)
-    splits = make_splits(ds, cfg.splits)
+    splits = make_splits(ds, cfg.splits, cfg.uiuc)
     write_json(out / "splits.json", splits)
     for name, parts in splits.items():
         log.info("split %-20s %s", name, {k: len(v) for k, v in parts.items() if k != "t_limit"})
     return {"samples": len(cases), "splits": {k: {p: len(v) for p, v in s.items()} for k, s in splits.items()}}
-
-
-# --------------------------------------------------------------------------- reading
-@dataclass
-class FieldData:
-    """The prepared fields in memory (float32), with validation."""
-
-    u: np.ndarray
-    v: np.ndarray
-    cp: np.ndarray
-    sdf: np.ndarray
-    mask: np.ndarray
-    meta: dict[str, np.ndarray]
-    grid: Grid
-    attrs: dict[str, Any]
-
-    def __len__(self) -> int:
-        return self.u.shape[0]
-
-    def contour(self, i: int) -> np.ndarray:
-        return np.column_stack([self.meta["contour_x"][i], self.meta["contour_y"][i]])
-
-    def inputs(self, idx=slice(None)) -> np.ndarray:
-        """``(n, H, W, 4)``: SDF, mask, cos α, sin α."""
-        a = np.radians(self.meta["alpha"][idx]).astype("float32")
-        sdf, mask = self.sdf[idx], self.mask[idx].astype("float32")
-        ones = np.ones_like(sdf)
-        return np.stack([sdf, mask, ones * np.cos(a)[:, None, None], ones * np.sin(a)[:, None, None]], axis=-1)
-
-    def targets(self, idx=slice(None)) -> np.ndarray:
-        """``(n, H, W, 4)``: u, v, Cp and the fluid indicator (for the masked loss)."""
-        return np.stack([self.u[idx], self.v[idx], self.cp[idx], 1.0 - self.mask[idx].astype("float32")], axis=-1)
-
-
-def load_fields(path: str | os.PathLike) -> FieldData:
-    """Read ``fields.nc`` and check shapes, dtypes and finiteness of every variable."""
-    path = Path(path)
-    ds = read_netcdf(path, (*FIELDS, *PER_SAMPLE, "name", "family", "contour_x", "contour_y", "surface_cp"))
-    n = ds.sizes["sample"]
-    if n == 0:
-        raise DataError(f"{path} holds no samples")
-    shape = (n, ds.sizes["y"], ds.sizes["x"])
-    arrays = {}
-    for k in FIELDS:
-        arr = check_array(ds[k].values, f"variable '{k}'", shape=shape, dtype="fiu", source=path)
-        arrays[k] = arr.astype("float32") if k != "mask" else arr.astype(bool)
-    meta = {k: check_array(ds[k].values, f"variable '{k}'", shape=(n,), dtype="fiu", source=path)
-            for k in ("alpha", "cl", "cl_pressure", "cm")}
-    for k in ("m", "p", "t"):
-        meta[k] = check_array(ds[k].values, f"variable '{k}'", shape=(n,), dtype="f", finite=False, source=path)
-    for k in ("contour_x", "contour_y", "surface_cp"):
-        meta[k] = check_array(ds[k].values, f"variable '{k}'", ndim=2, dtype="f", source=path)
-    meta["name"] = np.asarray(ds["name"].values).astype(str)
-    meta["family"] = np.asarray(ds["family"].values).astype(str)
-    x, y = ds["x"].values, ds["y"].values
-    dx, dy = x[1] - x[0], y[1] - y[0]
-    grid = Grid(len(x), len(y), (float(x[0] - dx / 2), float(x[-1] + dx / 2)),
-                (float(y[0] - dy / 2), float(y[-1] + dy / 2)))
-    return FieldData(meta=meta, grid=grid, attrs=dict(ds.attrs), **arrays)
-
-
-def load_splits(path: str | os.PathLike, n_samples: int) -> dict[str, dict[str, np.ndarray]]:
-    splits = read_json(path)
-    out = {}
-    for name, parts in splits.items():
-        out[name] = {}
-        for part, idx in parts.items():
-            if part == "t_limit":
-                continue
-            arr = np.asarray(idx, dtype=int)
-            if arr.size and (arr.min() < 0 or arr.max() >= n_samples):
-                raise DataError(f"{path}: split {name}/{part} indexes beyond the {n_samples} samples of fields.nc; "
-                                "the two files come from different runs of the data stage")
-            out[name][part] = arr
-    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ sin α] and return ``(H, W, 3)`` = [u, v, Cp], zero inside the body:
   extrapolates in α by construction. ``scale_90`` scales the 90° outputs, whose disturbance is
   an order of magnitude larger than the 0° one.
 
-``build_cl_mlp`` is the baseline that predicts C_L from (m, p, t, α) alone.
+``build_cl_mlp`` is the baseline that predicts C_L from the section's Kulfan parameters and α alone.
 """
 
 from __future__ import annotations
@@ -209,8 +209,9 @@ class MLPConfig:
 
 
 def build_cl_mlp(cfg: MLPConfig, mean, std, name: str = "cl_mlp") -> keras.Model:
-    """C_L from (m, p, t, α[deg]); inputs are standardised with the training ``mean``/``std``."""
-    x = keras.Input((4,), name="m_p_t_alpha")
+    """C_L from the shape parameters and α (deg): ``(n, F) → (n, 1)``; inputs are standardised with
+    the training ``mean``/``std`` (each of length F)."""
+    x = keras.Input((len(mean),), name="shape_params_alpha")
     h = keras.layers.Normalization(mean=list(mean), variance=[s * s for s in std], name="standardise")(x)
     for i in range(cfg.depth):
         h = keras.layers.Dense(cfg.width, activation=cfg.activation, name=f"dense{i}",

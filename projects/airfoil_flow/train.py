@@ -4,7 +4,7 @@ For every ``experiment → designs`` entry of ``train.models`` a U-Net is traine
 experiment's train split (``splits.json`` of the data stage) with the masked loss, validated on
 its val split (best epoch restored), and saved as ``<out>/<experiment>/<design>/model.keras``
 with ``info.json`` (history, wall time, parameters). The MLP that predicts C_L from
-(m, p, t, α) is trained per experiment on the same split (``<out>/<experiment>/mlp/``).
+the Kulfan shape parameters and α is trained per experiment on the same split (``<out>/<experiment>/mlp/``).
 
 Killed runs resume: finished models are kept in ``--work``; the model in training resumes at
 its last finished epoch (``shared.training.fit``).
@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from projects.airfoil_flow.data import FieldData, load_fields, load_splits
+from projects.airfoil_flow.baselines import parameters
+from projects.airfoil_flow.dataset import FieldData, load_fields, load_splits
 from projects.airfoil_flow.model import MLPConfig, UNetConfig
 from shared import config as config_lib
 from shared.io import DataError, atomic_path, read_json, write_json
@@ -164,12 +165,8 @@ def train_unet(fields: FieldData, split: dict[str, np.ndarray], design: str, cfg
     return model, info
 
 
-def mlp_features(fields: FieldData, idx) -> np.ndarray:
-    return np.column_stack([fields.meta[k][idx] for k in ("m", "p", "t", "alpha")]).astype("float32")
-
-
 def train_mlp(fields: FieldData, split: dict[str, np.ndarray], cfg: TrainStageConfig, workdir: Path):
-    """The C_L-from-(m, p, t, α) baseline; returns ``(model, info)``."""
+    """The C_L baseline from the Kulfan parameters and α; returns ``(model, info)``."""
     import keras
 
     from projects.airfoil_flow.model import build_cl_mlp
@@ -177,10 +174,12 @@ def train_mlp(fields: FieldData, split: dict[str, np.ndarray], cfg: TrainStageCo
     from shared.training import fit, set_seed
 
     set_seed(cfg.seed)
-    x, y = mlp_features(fields, split["train"]), fields.meta["cl"][split["train"]].astype("float32")[:, None]
-    xv, yv = mlp_features(fields, split["val"]), fields.meta["cl"][split["val"]].astype("float32")[:, None]
+    x = parameters(fields, split["train"]).astype("float32")
+    y = fields.meta["cl"][split["train"]].astype("float32")[:, None]
+    xv = parameters(fields, split["val"]).astype("float32")
+    yv = fields.meta["cl"][split["val"]].astype("float32")[:, None]
     if not np.all(np.isfinite(x)):
-        raise DataError("the C_L MLP needs finite (m, p, t) descriptors for every training sample")
+        raise DataError("the C_L MLP needs finite shape parameters for every training sample")
     model = build_cl_mlp(cfg.mlp, x.mean(axis=0), x.std(axis=0) + 1e-6)
     mf = cfg.mlp_fit
     schedule = keras.optimizers.schedules.CosineDecay(mf.learning_rate, mf.epochs * mf.steps_per_epoch, alpha=0.01)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from projects.airfoil_flow.data import DataConfig
+from projects.airfoil_flow.dataset import DataConfig
 from projects.airfoil_flow.geometry import karman_trefftz, naca, repanel
 from projects.airfoil_flow.lift import circulation_cl, surface_cl
 from projects.airfoil_flow.panel import Grid, basis_field, polar, single_thread_blas, solve, solve_basis

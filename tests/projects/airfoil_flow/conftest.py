@@ -4,7 +4,7 @@ import pytest
 
 TINY = {
     "data": {"n_samples": 24, "n_panels": 60, "grid": {"nx": 32, "ny": 32}, "workers": 1,
-             "ood": {"source": "karman_trefftz", "n_karman_trefftz": 2, "alphas": [0.0, 6.0]}},
+             "uiuc": {"source": "karman_trefftz", "n_shapes": 9, "alphas_per_shape": 1}, "kulfan_weights": 3},
     "validate": {"polar_airfoils": ["0012"], "polar_alphas": [-4.0, 4.0, 4.0], "floor_grids": [32],
                  "floor_cases": [["0012", 4.0], ["2412", 5.0]]},
     "train": {"models": {"__replace__": True, "random": ["geometry", "plain"], "alpha_extrapolation": ["geometry"]},

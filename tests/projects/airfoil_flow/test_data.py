@@ -14,7 +14,8 @@ from shared.io import DataError
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     cfg = data.DataConfig(n_samples=16, n_panels=40, grid=Grid(16, 16), workers=1,
-                          ood=data.OODConfig(source="karman_trefftz", n_karman_trefftz=2, alphas=(0.0, 4.0)))
+                          uiuc=data.UIUCConfig(source="karman_trefftz", n_shapes=6, alphas_per_shape=1),
+                          kulfan_weights=3)
     out = tmp_path_factory.mktemp("prepared")
     data.generate(cfg, out)
     return out
@@ -24,14 +25,15 @@ def test_netcdf_round_trip_with_attributes(prepared):
     import xarray as xr
 
     ds = xr.open_dataset(prepared / "fields.nc")
-    assert ds["u"].dims == ("sample", "y", "x") and ds.sizes["sample"] == 20
+    assert ds["u"].dims == ("sample", "y", "x") and ds.sizes["sample"] == 22
     assert set(ds.data_vars) >= {"u", "v", "cp", "sdf", "mask", "m", "p", "t", "alpha", "cl", "cm"}
-    assert ds.attrs["source"] == "naca" and ds.attrs["ood_source"] == "karman_trefftz"
+    assert ds.attrs["source"] == "naca" and ds.attrs["uiuc_source"] == "karman_trefftz"
+    assert ds["shape_params"].shape == (22, 8)
     assert ds["alpha"].attrs["units"] == "degree"
     ds.close()
     fields = data.load_fields(prepared / "fields.nc")
     assert fields.inputs([0, 1]).shape == (2, 16, 16, 4) and fields.targets([0]).shape == (1, 16, 16, 4)
-    assert list(fields.meta["family"]).count("karman_trefftz") == 4
+    assert sorted(set(fields.meta["family"])) == ["kta", "ktb", "ktc", "naca4"]
     assert np.all(fields.u[fields.mask] == 0)
 
 
@@ -45,7 +47,13 @@ def test_splits_are_disjoint_and_follow_the_rules(prepared):
     assert np.all((fields.meta["alpha"][ext["test"]] < -4) | (fields.meta["alpha"][ext["test"]] > 10))
     shape = splits["shape_extrapolation"]
     assert fields.meta["t"][shape["test"]].min() > fields.meta["t"][shape["train"]].max()
-    assert set(fields.meta["family"][splits["ood_shapes"]["test"]]) == {"karman_trefftz"}
+    fam = splits["uiuc_families"]
+    test_families = set(fields.meta["family"][fam["test"]])
+    assert len(test_families) == 1 and test_families <= {"kta", "ktb", "ktc"}
+    assert not test_families & set(fields.meta["family"][fam["train"]])
+    assert not test_families & set(fields.meta["family"][fam["val"]])
+    assert set(fields.meta["family"][fam["val_real"]]) <= {"kta", "ktb", "ktc"} - test_families
+    assert set(r["test"]) <= set(np.flatnonzero(fields.meta["family"] == "naca4"))
 
 
 def test_nan_field_is_reported(prepared, tmp_path):
@@ -80,7 +88,7 @@ def test_missing_variable_wrong_shape_and_corrupt_file(prepared, tmp_path):
 def test_splits_from_another_run(prepared, tmp_path):
     (tmp_path / "splits.json").write_text(json.dumps({"random": {"train": [0, 999], "val": [], "test": []}}))
     with pytest.raises(DataError, match="different runs"):
-        data.load_splits(tmp_path / "splits.json", 20)
+        data.load_splits(tmp_path / "splits.json", 22)
 
 
 def test_bad_params(tiny_params):
@@ -91,21 +99,24 @@ def test_bad_params(tiny_params):
     path = tiny_params("airfoil_flow", {"data": {"alpha_range": [-10.0, 45.0]}})
     with pytest.raises(ConfigError, match="alpha_range"):
         data.main(["--params", str(path), "--out", "x"])
-    path = tiny_params("airfoil_flow", {"data": {"ood": {"alphas": [50.0]}}})
-    with pytest.raises(ConfigError, match="out of range"):
+    path = tiny_params("airfoil_flow", {"data": {"uiuc": {"n_shapes": 1}}})
+    with pytest.raises(ConfigError, match="n_shapes"):
         data.main(["--params", str(path), "--out", "x"])
 
 
-def test_uiuc_folder_as_ood_source(tmp_path, monkeypatch):
+def test_uiuc_folder_as_source(tmp_path, monkeypatch):
     from projects.airfoil_flow.geometry import naca
 
     monkeypatch.setenv("CAPSTONE_ROOT", str(tmp_path))
     folder = tmp_path / "data" / "airfoil_flow" / "external" / "uiuc"
     folder.mkdir(parents=True)
     foil = naca("4415", 60)
-    (folder / "myfoil.dat").write_text("MY FOIL\n" + "\n".join(f"{x} {y}" for x, y in foil.coords))
-    source, foils = data.ood_airfoils(data.OODConfig(source="auto"), 40)
-    assert source == "uiuc_dir" and foils[0].name == "MY FOIL" and foils[0].n_panels == 40
-    (folder / "myfoil.dat").unlink()
+    (folder / "sd9999.dat").write_text("MY FOIL\n" + "\n".join(f"{x} {y}" for x, y in foil.coords))
+    (folder / "broken.dat").write_text("NOT A FOIL\n1 2 3\n")
+    source, foils = data.uiuc_airfoils(data.UIUCConfig(source="auto"), 40)
+    assert source == "uiuc_dir" and len(foils) == 1  # the broken file is skipped
+    assert foils[0].name == "sd9999" and foils[0].family == "sd" and foils[0].n_panels == 40
+    for f in folder.iterdir():
+        f.unlink()
     with pytest.raises(DataError, match="holds no .dat"):
-        data.ood_airfoils(data.OODConfig(source="uiuc_dir"), 40)
+        data.uiuc_airfoils(data.UIUCConfig(source="uiuc_dir"), 40)

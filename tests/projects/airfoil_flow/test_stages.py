@@ -28,9 +28,13 @@ def test_stages_end_to_end(tiny, tmp_path):
     assert evaluate.main(["--params", str(tiny), "--data", str(prepared), "--model", str(model),
                           "--validation", str(results / "validation.json"), "--out", str(results)]) == 0
     metrics = json.loads((results / "metrics.json").read_text())
-    assert {"random_rmse_u", "random_cl_abs_circulation", "alpha_extrapolation_error_ratio",
+    suffix = "worst_of_random_and_uiuc_families"
+    assert {f"rmse_u_{suffix}", f"cl_abs_circulation_{suffix}", "alpha_extrapolation_error_ratio",
             "speedup_end_to_end_batched", "solver_naca0012_alpha0_abs_cl"} <= set(metrics["targets"])
-    assert {"random · geometry", "random · pod", "ood_shapes · plain"} <= set(metrics["fields"])
+    assert {"random · geometry", "random · pod", "uiuc_families · plain"} <= set(metrics["fields"])
+    head = metrics["headline"]
+    assert head["model"] == "geometry U-Net" and head["baseline"] in ("pod", "mlp (Kulfan, α)", "thin-airfoil theory")
+    assert head["significance"]["test"] == "paired bootstrap" and len(head["also"]) == 4
     assert "floor (true field)" in "".join(metrics["lift"]) and "speed" in metrics
     for name in ("cl_scatter.csv", "history.csv", "polar_surrogate.csv", "surface_cp.csv", "polars.csv"):
         assert (results / "plots" / name).stat().st_size > 0
@@ -110,5 +114,22 @@ def test_cli_solve_and_bad_input(tmp_path, capsys):
     assert cli(["airfoil_flow", "solve", "--dat", str(bad)]) == 2
     assert "non-numeric" in capsys.readouterr().err
     assert cli(["airfoil_flow", "solve", "--naca", "0012", "--alpha", "40"]) == 2
-    assert cli(["airfoil_flow", "run", "--profile", "nope", "--dry-run"]) == 2
-    assert cli(["airfoil_flow", "run", "--profile", "full", "--dry-run"]) == 0
+
+
+def test_profiles_name_existing_params_and_the_files_they_need(tmp_path):
+    from shared.config import read_yaml
+    from shared.paths import repo_root
+    from shared.profiles import read_profiles
+
+    profiles = read_profiles("airfoil_flow")
+    assert {"uiuc", "airfrans", "full"} <= set(profiles)
+    params = read_yaml(repo_root() / "projects" / "airfoil_flow" / "params.yaml")
+    for profile in profiles.values():
+        for key in profile.params:
+            node = params
+            for part in key.split("."):
+                assert isinstance(node, dict) and part in node, f"{profile.name}: {key} not in params.yaml"
+                node = node[part]
+    assert not profiles["uiuc"].requires and not profiles["full"].requires
+    missing = profiles["airfrans"].missing(tmp_path)
+    assert missing and "Dataset.zip" in missing[0].describe()
