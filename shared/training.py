@@ -117,21 +117,20 @@ def _keras_callbacks():
                          self.monitor, self.state["best"])
                 self.model.load_weights(self.weights_path)
 
-    class CSVHistory(keras.callbacks.Callback):
-        """Appends one row per epoch; survives resumes (rows are de-duplicated on read)."""
+    from dvclive.keras import DVCLiveCallback
 
-        def __init__(self, path: Path):
-            super().__init__()
-            self.path = Path(path)
+    class LiveHistory(DVCLiveCallback):
+        """dvclive's Keras callback with its step pinned to the Keras epoch.
+
+        After a kill, Keras resumes at the last backed-up epoch; pinning the step makes an epoch that was logged
+        but not backed up overwrite its own row on resume instead of shifting the curve.
+        """
 
         def on_epoch_end(self, epoch, logs=None):
-            row = {"epoch": int(epoch), **{k: float(v) for k, v in (logs or {}).items()}}
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+            self.live.step = int(epoch)
+            super().on_epoch_end(epoch, logs)
 
-    return BestWeights, CSVHistory
+    return BestWeights, LiveHistory
 
 
 def publish_runs(work: str | os.PathLike, runs: Iterable[str | os.PathLike], out: str | os.PathLike,
@@ -152,20 +151,41 @@ def publish_runs(work: str | os.PathLike, runs: Iterable[str | os.PathLike], out
     return out
 
 
-def read_history(workdir: str | os.PathLike) -> dict[str, list[float]]:
-    """The per-epoch history of a run (all epochs, across resumes), as lists by metric."""
-    path = Path(workdir) / "history.jsonl"
+def _keras_name(dvclive_name: str) -> str:
+    """dvclive's ``train/loss`` / ``eval/loss`` back to Keras' ``loss`` / ``val_loss``."""
+    split, _, name = dvclive_name.partition("/")
+    if not name:
+        return split
+    return f"val_{name}" if split == "eval" else name
+
+
+def read_history(workdir: str | os.PathLike, live_dir: str | os.PathLike | None = None) -> dict[str, list[float]]:
+    """The per-epoch history of a run (all epochs, across resumes), as lists by Keras metric name.
+
+    Reads the TSV files that dvclive's Keras callback writes under ``<live_dir>/plots/metrics`` (``live_dir``
+    defaults to ``workdir/live``, as in :func:`fit`); a step logged twice (an epoch repeated after a kill)
+    keeps its last value.
+
+    Returns:
+        ``{"epoch": [0, 1, ...], "loss": [...], "val_loss": [...], ...}``, lists of equal length (``None`` where
+        a metric was not logged in an epoch).
+    """
+    import csv
+
+    base = Path(live_dir or Path(workdir) / "live") / "plots" / "metrics"
     rows: dict[int, dict] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a line cut by a kill
-                continue
-            rows[int(row["epoch"])] = row
-    keys = sorted({k for row in rows.values() for k in row if k != "epoch"})
-    ordered = [rows[e] for e in sorted(rows)]
-    return {"epoch": [r["epoch"] for r in ordered], **{k: [r.get(k) for r in ordered] for k in keys}}
+    for tsv in sorted(base.rglob("*.tsv")) if base.exists() else []:
+        name = _keras_name(tsv.relative_to(base).with_suffix("").as_posix())
+        with open(tsv, encoding="utf-8", newline="") as fh:
+            for record in csv.DictReader(fh, delimiter="\t"):
+                try:
+                    step, value = int(record["step"]), float(record[tsv.stem])
+                except (KeyError, TypeError, ValueError):  # a line cut by a kill
+                    continue
+                rows.setdefault(step, {})[name] = value
+    keys = sorted({k for row in rows.values() for k in row})
+    epochs = sorted(rows)
+    return {"epoch": epochs, **{k: [rows[e].get(k) for e in epochs] for k in keys}}
 
 
 def fit(
@@ -189,13 +209,23 @@ def fit(
 ) -> dict[str, list[float]]:
     """Train a compiled model with the standard callbacks; returns the full history.
 
+    The callbacks: NaN termination, dvclive's Keras callback (curves in ``live_dir``, default
+    ``workdir/live``), best-weights selection with early stopping on ``monitor``, and Keras'
+    ``BackupAndRestore`` in ``workdir/backup``, so a killed run resumes at its last epoch.
     Callbacks passed in ``callbacks`` run before the backup is written at the end of an
     epoch, so state they change (resampled points, schedules) is part of the backup.
+
+    Returns:
+        the history of every epoch, across resumes (see :func:`read_history`).
+
+    Raises:
+        whatever ``model.fit`` raises; a NaN loss stops training (TerminateOnNaN) without an error.
     """
     import keras
     import tensorflow as tf
+    from dvclive import Live
 
-    BestWeights, CSVHistory = _keras_callbacks()
+    BestWeights, LiveHistory = _keras_callbacks()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     backup = workdir / "backup"
@@ -203,19 +233,16 @@ def fit(
     if resuming:
         log.info("resuming the interrupted run in %s", workdir)
     else:
-        for name in ("history.jsonl", "best.json", "best.weights.h5"):
+        for name in ("best.json", "best.weights.h5"):
             (workdir / name).unlink(missing_ok=True)
     monitor = monitor or ("val_loss" if validation is not None else "loss")
-    cbs: list[Any] = [*callbacks, keras.callbacks.TerminateOnNaN(), CSVHistory(workdir / "history.jsonl")]
+    # the training curves: dvclive's Keras callback (its TSV files are what read_history returns)
+    live_dir = Path(live_dir) if live_dir is not None else workdir / "live"
+    live = Live(str(live_dir), save_dvc_exp=False, resume=resuming, report=None, dvcyaml=None)
+    cbs: list[Any] = [*callbacks, keras.callbacks.TerminateOnNaN(), LiveHistory(live=live)]
     if patience is not None or restore_best:
         cbs.append(BestWeights(workdir, monitor, mode=mode, patience=patience, min_delta=min_delta,
                                restore=restore_best))
-    if live_dir is not None:
-        from dvclive import Live
-        from dvclive.keras import DVCLiveCallback
-
-        cbs.append(DVCLiveCallback(live=Live(str(live_dir), save_dvc_exp=False, resume=resuming,
-                                             report=None, dvcyaml=None)))
     # Last, so that it saves the state every other callback has updated for this epoch.
     cbs.append(keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True))
     model.fit(
@@ -229,7 +256,7 @@ def fit(
         class_weight=class_weight,
         shuffle=not isinstance(train, tf.data.Dataset),
     )
-    history = read_history(workdir)
+    history = read_history(workdir, live_dir)
     for name in ("best.json", "best.weights.h5"):
         (workdir / name).unlink(missing_ok=True)
     shutil.rmtree(backup, ignore_errors=True)
