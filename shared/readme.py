@@ -145,6 +145,19 @@ def render_project_table(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def render_profiles_table(root: Path | None = None) -> str:
+    """The root README's list of real-data profiles: project, profile, what it is, the files it needs."""
+    from shared.profiles import read_profiles
+
+    root = root or repo_root()
+    lines = ["| project | profile | data | files to put in place first |", "|---|---|---|---|"]
+    for name in project_names(root):
+        for profile in read_profiles(name, root).values():
+            files = "<br>".join(f"`{r.path}`" + (f" ({r.source})" if r.source else "") for r in profile.requires)
+            lines.append(f"| `{name}` | `{profile.name}` | {cell(profile.description)} | {cell(files) or 'none'} |")
+    return "\n".join(lines)
+
+
 def refresh(projects: Iterable[str] | None = None, root: Path | None = None) -> list[Path]:
     """Rewrite the generated blocks of the given projects' READMEs and of the root README."""
     root = root or repo_root()
@@ -161,6 +174,8 @@ def refresh(projects: Iterable[str] | None = None, root: Path | None = None) -> 
     readme = root / "README.md"
     text = readme.read_text(encoding="utf-8")
     new = replace_block(text, "projects", render_project_table(root))
+    if BEGIN.format(name="profiles") in new:
+        new = replace_block(new, "profiles", render_profiles_table(root))
     if new != text:
         write_text(readme, new)
         changed.append(readme)
