@@ -1,22 +1,15 @@
 """Stage ``airfoil_flow_data`` (root dvc.yaml): flow fields around airfoils, and the splits.
 
 The embedded default (``source: naca``) draws NACA 4-digit airfoils (m, p, t) and angles of
-attack α by a seeded Latin hypercube over the ranges in ``params.yaml`` and solves each case
-with the panel method (:mod:`projects.airfoil_flow.panel`). Out-of-distribution shapes
-(non-NACA, see :class:`OODConfig`) go through the same solver. ``source: airfrans`` reads the
-RANS simulations of AirfRANS instead (:mod:`projects.airfoil_flow.airfrans`).
+attack α by a seeded Latin hypercube over the ranges in ``params.yaml``, adds real sections of
+the UIUC database (``uiuc``: aerosandbox's copy, or ``data/airfoil_flow/external/uiuc/*.dat``)
+at random angles, and solves every case with the panel method (:mod:`projects.airfoil_flow.panel`).
+``source: airfrans`` reads the RANS simulations of AirfRANS instead (:mod:`projects.airfoil_flow.airfrans`).
 
-Writes ``<out>/fields.nc`` (NetCDF via xarray), dims ``(sample, y, x)``:
-
-* ``u``, ``v``, ``cp`` (zero inside the body), ``sdf`` (positive in the fluid), ``mask``
-  (1 inside the body) on the cell centres ``x``, ``y`` of a chord-normalised box;
-* per sample: ``m``, ``p``, ``t``, ``alpha`` (deg), ``cl`` (circulation), ``cl_pressure``,
-  ``cm`` (quarter chord), ``name``, ``family`` (naca4, uiuc, karman_trefftz, airfrans);
-* the repaneled contour ``contour_x``, ``contour_y`` (sample, node) and the solver's surface
-  ``surface_cp`` (sample, panel) at the panel midpoints;
-
-and ``<out>/splits.json`` with the index sets of each experiment (random, α-extrapolation,
-shape extrapolation, out-of-distribution shapes).
+Writes ``<out>/fields.nc`` (NetCDF via xarray; layout in :func:`dataset.to_dataset`): u, v, cp,
+sdf, mask (sample, y, x); per sample m, p, t, α (deg), C_L, C_M, name, family, the Kulfan shape
+parameters and the repaneled contour; and ``<out>/splits.json`` with the index sets of each
+experiment (random, uiuc_families, α-extrapolation, shape extrapolation; see :func:`make_splits`).
 
     python -m projects.airfoil_flow.data --params projects/airfoil_flow/params.yaml \
         --out data/airfoil_flow/prepared

@@ -8,7 +8,9 @@ POD-RBF and freestream baselines fitted on the same training split) on its **tes
 * C_L two ways, (a) circulation around an ellipse in the fluid and (b) the surface-Cp
   integral, as mean absolute error and Spearman rank correlation ρ_L, with the floor of each
   method measured on the true fields of the same samples; the C_L baselines thin-airfoil
-  theory and the MLP on (m, p, t, α);
+  theory and the MLP on the Kulfan parameters and α;
+* the headline (``shared.metrics.headline``): on the held-out UIUC families, the U-Net against
+  the baseline with the lowest error on the validation families, with a paired bootstrap;
 * speed at the data grid: the panel solver (surface only, and with the field) against the
   surrogate (network only, and end to end including its SDF/mask input), for one case and
   for a batch.

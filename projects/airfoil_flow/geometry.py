@@ -66,7 +66,14 @@ def naca4(m: float, p: float, t: float, n_panels: int = 160, name: str | None = 
     """NACA 4-digit airfoil (max camber ``m``, its position ``p``, thickness ``t``; chords).
 
     Cosine spacing, ``n_panels`` panels (even), closed trailing edge (the ``-0.1036 x⁴``
-    thickness coefficient).
+    thickness coefficient; Abbott & von Doenhoff, *Theory of Wing Sections*, §6.4).
+
+    Returns:
+        An :class:`Airfoil` with coords (n_panels + 1, 2) in chords, counter-clockwise from the
+        trailing edge.
+
+    Raises:
+        GeometryError: ``n_panels`` odd or below 8, or parameters out of range.
     """
     if n_panels < 8 or n_panels % 2:
         raise GeometryError(f"n_panels must be even and at least 8, got {n_panels}")
@@ -91,7 +98,11 @@ def naca4(m: float, p: float, t: float, n_panels: int = 160, name: str | None = 
 
 
 def naca(code: str, n_panels: int = 160) -> Airfoil:
-    """``naca("2412")``: a NACA 4-digit airfoil from its designation."""
+    """``naca("2412")``: a NACA 4-digit airfoil from its designation (see :func:`naca4`).
+
+    Raises:
+        GeometryError: not a 4-digit designation, or ``n_panels`` invalid.
+    """
     digits = re.sub(r"(?i)^naca\s*", "", str(code).strip())
     if not re.fullmatch(r"\d{4}", digits):
         raise GeometryError(f"not a NACA 4-digit designation: {code!r} (expected e.g. 2412)")
@@ -377,7 +388,12 @@ def read_dat(path: str | os.PathLike) -> Airfoil:
 
 # --------------------------------------------------------------------------- checks and repaneling
 def check_contour(coords: np.ndarray, source: str = "contour", max_gap: float = MAX_TE_GAP) -> np.ndarray:
-    """Validate a contour; returns it counter-clockwise with consecutive duplicates removed."""
+    """Validate a contour (K, 2); returns it counter-clockwise with consecutive duplicates removed.
+
+    Raises:
+        GeometryError: wrong shape, NaN, fewer than 5 distinct points, zero chord, ends further
+            apart than ``max_gap`` chords (not closed), self-intersection, or zero area.
+    """
     coords = np.asarray(coords, dtype=float)
     if coords.ndim != 2 or coords.shape[1] != 2:
         raise GeometryError(f"{source}: coordinates must have shape (K, 2), got {coords.shape}")
@@ -521,6 +537,13 @@ def repanel(foil: Airfoil, n_panels: int = 160, cosine_weight: float = 0.8) -> A
     the rest uniform: pure cosine spacing makes the panels of a nearly cusped trailing edge
     (e.g. S1210) shorter than the gap between the two surfaces, and the vortex-panel system
     then loses C_L by tens of percent (C_L from pressure and from circulation disagree).
+
+    Returns:
+        The :class:`Airfoil` with coords (n_panels + 1, 2), closed, counter-clockwise.
+
+    Raises:
+        GeometryError: ``n_panels`` odd or below 8, or the repaneled contour intersects itself
+            (crossed or looped trailing-edge points).
     """
     from scipy.interpolate import CubicSpline
 

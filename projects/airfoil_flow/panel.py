@@ -179,7 +179,18 @@ class Solution:
 
 
 def solve_basis(foil: Airfoil) -> Basis:
-    """Factorise the panel system once and solve for both basis freestreams."""
+    """Factorise the panel system once and solve for both basis freestreams.
+
+    Args:
+        foil: a closed counter-clockwise contour (K, 2) in chords (N = K − 1 panels).
+
+    Returns:
+        :class:`Basis`: node vortex strengths γ (2, N+1) for the freestreams (1, 0) and (0, 1),
+        in units of |U∞|, and the tangential surface speed (2, N) at the panel midpoints.
+
+    Raises:
+        DataError: the panel system is singular (a degenerate contour).
+    """
     panels = Panels.of(foil)
     N = panels.length.size
     Au, Av = velocity_influence(panels.mid, panels, self_panel=np.arange(N))
@@ -212,7 +223,23 @@ def force_coefficients(cp: np.ndarray, contour: np.ndarray, alpha_deg: float) ->
 
 
 def solve(foil: Airfoil, alpha_deg: float, basis: Basis | None = None) -> Solution:
-    """Surface Cp, C_L (pressure and circulation), C_D (pressure) and C_M at one angle of attack."""
+    """Surface Cp, C_L (pressure and circulation), C_D (pressure) and C_M at one angle of attack.
+
+    Linear-strength vortex panels with a Kutta condition (Katz & Plotkin, *Low-Speed
+    Aerodynamics*, §11.4); inviscid and incompressible, |U∞| = 1, unit chord.
+
+    Args:
+        foil: closed counter-clockwise contour (K, 2) in chords, from the trailing edge.
+        alpha_deg: angle of attack (degrees, |α| ≤ 30).
+        basis: a factorisation from :func:`solve_basis` to reuse (optional).
+
+    Returns:
+        :class:`Solution`: ``cp`` (N,) at the panel midpoints ``x`` (N, 2), ``cl`` (from the
+        circulation), ``cl_pressure``, ``cd_pressure``, ``cm`` (about c/4, nose-up positive).
+
+    Raises:
+        DataError: α is out of range or not finite, or the panel system is singular.
+    """
     alpha = float(check_alpha(alpha_deg))
     basis = basis or solve_basis(foil)
     a = np.radians(alpha)
@@ -226,7 +253,18 @@ def solve(foil: Airfoil, alpha_deg: float, basis: Basis | None = None) -> Soluti
 
 
 def polar(foil: Airfoil, alphas_deg) -> dict[str, np.ndarray]:
-    """C_L (both ways), C_D (pressure) and C_M over a range of angles, from one factorisation."""
+    """C_L (both ways), C_D (pressure) and C_M over a range of angles, from one factorisation.
+
+    Args:
+        foil: closed counter-clockwise contour (K, 2) in chords.
+        alphas_deg: angles of attack (degrees), scalar or (A,).
+
+    Returns:
+        ``{"alpha", "cl", "cl_pressure", "cd_pressure", "cm"}``, each (A,).
+
+    Raises:
+        DataError: an angle is out of range, or the panel system is singular.
+    """
     basis = solve_basis(foil)
     sols = [solve(foil, a, basis) for a in np.atleast_1d(alphas_deg)]
     return {"alpha": np.array([s.alpha_deg for s in sols]),
@@ -383,7 +421,20 @@ def basis_field(foil: Airfoil, grid: Grid, basis: Basis | None = None, chunk: in
 
 
 def field(foil: Airfoil, alpha_deg: float, grid: Grid) -> dict[str, np.ndarray]:
-    """u, v, cp, mask and sdf of one airfoil at one angle on ``grid``."""
+    """The flow field of one airfoil at one angle on ``grid``.
+
+    Args:
+        foil: closed counter-clockwise contour (K, 2) in chords.
+        alpha_deg: angle of attack (degrees, |α| ≤ 30).
+        grid: the Cartesian grid (cell centres).
+
+    Returns:
+        ``{"u", "v", "cp", "mask", "sdf"}``, each (ny, nx): velocity in units of |U∞| (zero inside
+        the body), Cp, the body mask (True inside) and the signed distance (chords, positive outside).
+
+    Raises:
+        DataError: α is out of range, or the panel system is singular.
+    """
     alpha = float(check_alpha(alpha_deg))
     bf = basis_field(foil, grid)
     return {**bf.at(alpha), "mask": bf.mask, "sdf": bf.sdf}

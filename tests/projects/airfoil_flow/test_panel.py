@@ -85,3 +85,32 @@ def test_grid_validation():
         Grid(32, 32, (0.2, 1.5), (-1, 1))
     with pytest.raises(ValueError, match="at least 8"):
         Grid(4, 4)
+
+
+def test_geometry_channels_are_exact():
+    """The scan-line mask equals the point-in-polygon test; the signed distance equals brute force."""
+    from projects.airfoil_flow.panel import geometry_channels, inside_mask
+
+    grid = Grid(32, 32)
+    for foil in (naca("2412", 80), naca("0006", 60), repanel(karman_trefftz(0.1, 0.08, 12.0)[0], 80)):
+        mask, sdf = geometry_channels(foil, grid)
+        pts = grid.points()
+        assert np.array_equal(mask.ravel(), inside_mask(pts, foil))
+        a, b = foil.coords[:-1], foil.coords[1:]
+        rel = pts[:, None, :] - a[None]
+        d = (b - a)[None]
+        t = np.clip((rel * d).sum(-1) / (d * d).sum(-1), 0, 1)
+        brute = np.sqrt(((rel - t[..., None] * d) ** 2).sum(-1)).min(axis=1)
+        np.testing.assert_allclose(np.abs(sdf.ravel()), brute, atol=1e-12)
+        assert np.all(sdf[mask] <= 0) and np.all(sdf[~mask] >= 0)
+
+
+def test_families_are_held_out_whole():
+    from projects.airfoil_flow.shapes import family_of, split_families
+
+    assert [family_of(n) for n in ("e387", "sd7037", "goe398", "AV-1.7-8", "2032c")] == ["e", "sd", "goe", "av",
+                                                                                            "other"]
+    fams = np.array(["e"] * 10 + ["s"] * 8 + ["fx"] * 6 + ["goe"] * 12 + ["mh"] * 4)
+    train, val, test = split_families(fams, 0.15, 0.25, seed=0)
+    assert train and val and test and not (set(train) & set(val) | set(train) & set(test) | set(val) & set(test))
+    assert set(train) | set(val) | set(test) == set(fams)
