@@ -18,7 +18,7 @@ DEFAULT_MODELS = "data/super_resolution/model"
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="sr_command", required=True)
     p = sub.add_parser("upscale", help="upscale an image, or every image of a folder, with a trained network")
-    p.add_argument("input", help="image file (PNG, JPEG, TIFF, BMP; 8/16 bit; grey, RGB, RGBA) or folder")
+    p.add_argument("input", help="image file (PNG, JPEG, TIFF, BMP, WebP, GIF; any mode, 8/16 bit) or folder")
     p.add_argument("output", help="output file (format from its suffix) or folder")
     p.add_argument("--scale", type=int, default=2, choices=[2, 3, 4])
     p.add_argument("--model", default="fast", help="fast, quality or espcn (as trained by the pipeline)")
@@ -42,11 +42,22 @@ def _pairs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
     from projects.super_resolution.images import list_images
 
     if src.is_dir():
-        return [(f, dst / f.relative_to(src)) for f in list_images(src)]
+        # a GIF (palette, 256 colours) would lose the upscaled colours: its output is a PNG
+        return [(f, (dst / f.relative_to(src)).with_suffix(".png" if f.suffix.lower() == ".gif" else f.suffix))
+                for f in list_images(src)]
     return [(src, dst)]
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
+    """``upscale INPUT OUTPUT``: a file or every image of a folder, by a network or a classical resampler.
+
+    Every mode ``shared.io.read_image`` opens is read (EXIF orientation applied); the output keeps
+    the input's channels (alpha upscaled by bicubic) and bit depth, in the format of its suffix.
+
+    Raises:
+        DataError: a missing or unreadable input, a folder written to a file, an output format that
+            cannot hold the image (alpha or 16 bits in JPEG), or no trained network of that model and scale.
+    """
     from tqdm import tqdm
 
     from projects.super_resolution.images import read_image, write_image
@@ -80,11 +91,15 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_protocol(args: argparse.Namespace) -> int:
+    """``protocol --folder F``: bicubic PSNR-Y (dB) of a benchmark folder against the published values.
+
+    Raises:
+        DataError: the folder is missing or holds no image.
+    """
     import numpy as np
 
-    from projects.super_resolution.evaluate import PUBLISHED_BICUBIC
     from projects.super_resolution.images import list_images, read_image
-    from projects.super_resolution.quality import modcrop, score
+    from projects.super_resolution.quality import PUBLISHED_BICUBIC, modcrop, score
     from projects.super_resolution.resize import imresize
 
     folder = Path(args.folder)
@@ -103,6 +118,11 @@ def cmd_protocol(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    """``models``: the trained runs (model, scale, parameters, training time).
+
+    Raises:
+        DataError: the folder holds no ``summary.json`` (the train stage has not run).
+    """
     from shared.io import DataError, read_json
 
     path = Path(args.models) / "summary.json"

@@ -43,7 +43,17 @@ class Upscaler:
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, model: str = "fast", scale: int = 2) -> Upscaler:
-        """The run ``<model>_x<scale>`` of a train-stage output folder, with clear errors."""
+        """The run ``<model>_x<scale>`` of a train-stage output folder.
+
+        Args:
+            model_dir: the train stage's ``--out`` folder (``summary.json`` and one folder per run).
+            model: the model name of ``train.models`` (``fast``, ``quality``, ``espcn``).
+            scale: 2, 3 or 4.
+
+        Raises:
+            DataError: no ``summary.json`` (the train stage has not run), or no run of that model at
+                that scale (the message lists what is trained and how to add it).
+        """
         from projects.super_resolution.model import ModelConfig, load_model, receptive_radius
         from shared.config import from_mapping
 
@@ -66,12 +76,25 @@ class Upscaler:
 
     # ------------------------------------------------------------------ luma
     def luma(self, y: np.ndarray) -> np.ndarray:
-        """Whole-image network output: ``(h, w)`` luma in [0, 1] → ``(s·h, s·w)`` float32."""
+        """Whole-image network output: ``(h, w)`` luma in [0, 1] → ``(s·h, s·w)`` float32 in about [0, 1]."""
         out = self._predict(np.asarray(y, np.float32)[None, :, :, None])
         return np.asarray(out)[0, :, :, 0]
 
     def luma_tiled(self, y: np.ndarray, tile: int, overlap: int | None = None) -> np.ndarray:
-        """The same as :meth:`luma`, computed tile by tile (``overlap`` LR pixels of context)."""
+        """The same as :meth:`luma`, computed tile by tile.
+
+        Args:
+            y: ``(h, w)`` luma in [0, 1].
+            tile: tile side in low-resolution pixels.
+            overlap: low-resolution pixels of real context around each tile (default: the
+                receptive radius, the least that keeps the result seamless).
+
+        Returns:
+            ``(s·h, s·w)`` float32, equal to :meth:`luma` up to float rounding.
+
+        Raises:
+            ValueError: ``tile < 1`` or ``overlap`` below the receptive radius (the tiles would show seams).
+        """
         overlap = self.radius if overlap is None else int(overlap)
         if tile < 1:
             raise ValueError(f"tile must be ≥ 1, got {tile}")
@@ -94,7 +117,23 @@ class Upscaler:
     # ------------------------------------------------------------------ images
     def upscale(self, image: np.ndarray, *, tile: int | None = None, overlap: int | None = None,
                 max_pixels: int = MAX_WHOLE_OUTPUT_PIXELS) -> np.ndarray:
-        """Upscale a grey, grey+alpha, RGB or RGBA image of 8 or 16 bits; same mode and dtype out."""
+        """Upscale an image by the network's scale, keeping its mode and bit depth.
+
+        Args:
+            image: ``(H, W)`` grey, ``(H, W, 2)`` grey+alpha, ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA,
+                uint8 or uint16 (as ``images.read_image`` returns it).
+            tile: tile side in input pixels for bounded memory (None: the whole image at once).
+            overlap: context around each tile in input pixels (default: the receptive radius).
+            max_pixels: the largest output (pixels) computed in one piece without ``tile``.
+
+        Returns:
+            ``(s·H, s·W[, C])`` with the input's channels and dtype: the network upscales the BT.601
+            luma; Cb, Cr and alpha are upscaled by MATLAB-compatible bicubic interpolation.
+
+        Raises:
+            DataError: an unsupported dtype or layout, or an output above ``max_pixels`` without tiles.
+            ValueError: a bad ``tile`` or ``overlap`` (see :meth:`luma_tiled`).
+        """
         image = np.asarray(image)
         if image.dtype not in (np.uint8, np.uint16):
             raise DataError(f"unsupported mode: {image.dtype} pixels (8- and 16-bit images only)")

@@ -4,7 +4,10 @@ Training examples are a pure function of ``(seed, example index)`` (stateless ra
 the stream of batches is reproducible and a resumed run continues exactly where the killed run
 stopped (:func:`training_dataset` takes the index to start at). Per example:
 
-1. pick a training image uniformly, then a ``scale·lr_patch`` square crop uniformly inside it;
+1. pick a training image uniformly, then ``candidates`` square crops of ``scale·lr_patch`` HR
+   pixels uniformly inside it, and keep the first whose luma standard deviation reaches
+   ``min_std`` (the last one if none does): flat crops (sky, background, a black frame), on
+   which bicubic is already exact, teach the network little, so fewer steps are spent on them;
 2. one of the 8 flips/rotations;
 3. the degradation: MATLAB-compatible bicubic downscaling with antialiasing, computed as
    ``W · X · Wᵀ`` with the fixed ``resize.resize_matrix``, then rounded to 8-bit levels like a
@@ -95,8 +98,11 @@ class PatchSampler:
     """Draws ``(lr, hr)`` luma patch pairs from a set of HR images, example by example."""
 
     def __init__(self, images: Sequence[np.ndarray], scale: int, lr_patch: int, seed: int = 0,
-                 degradation: Degradation | None = None):
+                 degradation: Degradation | None = None, candidates: int = 1, min_std: float = 0.0):
         self.scale, self.lr_patch, self.seed = int(scale), int(lr_patch), int(seed)
+        if candidates < 1 or min_std < 0:
+            raise ValueError(f"candidates must be ≥ 1 and min_std ≥ 0, got {candidates}, {min_std}")
+        self.candidates, self.min_std = int(candidates), float(min_std)
         self.hr_patch = self.scale * self.lr_patch
         self.degradation = degradation or Degradation()
         ys = [luma_unit(im) for im in images]
@@ -125,16 +131,21 @@ class PatchSampler:
             blur_map = numpy_map(blur_fn, [tf.float32])
             after_map = numpy_map(after_fn, [tf.float32])
 
+        c, min_std = self.candidates, self.min_std
+
         def example(i):
             key = tf.stack([tf.cast(seed, tf.int64), i])
-            u = tf.random.stateless_uniform([4], seed=key, dtype=tf.float32)
+            u = tf.random.stateless_uniform([2 + 2 * c], seed=key, dtype=tf.float32)
             k = tf.minimum(tf.cast(u[0] * n, tf.int64), n - 1)
             h, w = shapes[k][0], shapes[k][1]
-            y0 = tf.cast(u[1] * tf.cast(h - p + 1, tf.float32), tf.int64)
-            x0 = tf.cast(u[2] * tf.cast(w - p + 1, tf.float32), tf.int64)
-            idx = offsets[k] + (y0 + grid)[:, None] * w + (x0 + grid)[None, :]
-            hr = tf.gather(flat, idx)
-            d = tf.cast(u[3] * 8, tf.int32)
+            y0 = tf.cast(u[2:2 + c] * tf.cast(h - p + 1, tf.float32), tf.int64)          # (c,)
+            x0 = tf.cast(u[2 + c:] * tf.cast(w - p + 1, tf.float32), tf.int64)
+            idx = offsets[k] + (y0[:, None, None] + grid[None, :, None]) * w + (x0[:, None, None] + grid[None, None, :])
+            crops = tf.gather(flat, idx)                                                  # (c, p, p)
+            ok = tf.math.reduce_std(crops, axis=(1, 2)) >= min_std
+            first = tf.where(tf.reduce_any(ok), tf.argmax(tf.cast(ok, tf.int32)), tf.cast(c - 1, tf.int64))
+            hr = crops[first]
+            d = tf.cast(u[1] * 8, tf.int32)
             hr = tf.image.rot90(hr[..., None], k=d % 4)
             hr = tf.cond(d >= 4, lambda: tf.image.flip_left_right(hr), lambda: hr)
             src = blur_map(hr) if realistic else hr

@@ -23,6 +23,10 @@ Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
 YCBCR = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]])
 YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
 
+#: published bicubic PSNR-Y of the benchmarks (the protocol self-check)
+PUBLISHED_BICUBIC = {"Set5": {2: 33.66, 3: 30.39, 4: 28.42}, "Set14": {2: 30.24, 3: 27.55, 4: 26.00},
+                     "BSD100": {2: 29.56, 3: 27.21, 4: 25.96}, "Urban100": {2: 26.88, 3: 24.46, 4: 23.14}}
+
 
 def to_unit(image: np.ndarray) -> np.ndarray:
     """Integer image → float64 in [0, 1] (by its dtype's range); floats pass unchanged."""
@@ -97,7 +101,20 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
 
 
 def score(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
-    """PSNR-Y, SSIM-Y (``scale`` px shaved) and, for colour images, RGB PSNR of one output."""
+    """The field's scores of one output against its HR reference.
+
+    Args:
+        sr, hr: the output and the reference, same shape, ``(H, W)`` or ``(H, W, C)``, uint8 or
+            uint16 (or float in [0, 255]); mod-cropped to ``scale`` beforehand.
+        scale: the upscaling factor; that many pixels are shaved from every border.
+
+    Returns:
+        ``{"psnr_y": dB, "ssim_y": in [-1, 1]}`` on BT.601 luma (8-bit range), plus ``"psnr_rgb"`` (dB)
+        for colour images.
+
+    Raises:
+        ValueError: the shapes differ.
+    """
     if sr.shape != hr.shape:
         raise ValueError(f"score: output {sr.shape} and reference {hr.shape} differ in shape")
     y_sr, y_hr = shave(luma(sr), scale), shave(luma(hr), scale)

@@ -107,8 +107,18 @@ def imresize(image: np.ndarray, scale: float, method: str = "bicubic", *, antial
              out_shape: tuple[int, int] | None = None) -> np.ndarray:
     """Resize an ``(H, W)`` or ``(H, W, C)`` image like MATLAB's ``imresize(image, scale, method)``.
 
-    Integer images come back rounded and clipped to their dtype; float images stay float
-    (unclipped, as in MATLAB).
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)``, any integer or float dtype (pixel values in its own units).
+        scale: the factor (``1/4`` downscales by 4, with antialiasing unless ``antialias=False``).
+        method: ``nearest``, ``bilinear``, ``bicubic`` (Keys a = -0.5, as MATLAB) or ``lanczos3``.
+        out_shape: ``(h, w)`` of the output instead of ``ceil(scale · (H, W))``.
+
+    Returns:
+        ``(h, w)`` or ``(h, w, C)``. Integer images come back rounded and clipped to their dtype;
+        float images stay float (unclipped, as in MATLAB).
+
+    Raises:
+        ValueError: not a 2-D or 3-D array, a scale that is not positive, or an unknown method.
     """
     image = np.asarray(image)
     if image.ndim not in (2, 3):

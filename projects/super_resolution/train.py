@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from projects.super_resolution.data import load_split
+from projects.super_resolution.dataset import load_split
 from projects.super_resolution.model import ModelConfig, build_model, load_model, transfer_body
 from projects.super_resolution.patches import Degradation, PatchSampler, validation_dataset
 from shared import config as config_lib
@@ -64,6 +64,10 @@ class TrainStageConfig:
     final_lr_fraction: float = 0.02
     steps_per_epoch: int = 100
     loss: Literal["l1", "l2"] = "l1"
+    #: texture-aware crops: draw this many candidate crops per example and keep the first whose HR
+    #: luma std (in [0, 1]) reaches patch_min_std (1 candidate: uniform crops)
+    patch_candidates: int = 1
+    patch_min_std: float = 0.0
     degradation: Degradation = field(default_factory=Degradation)
     #: validation: centre crops of at most this many HR pixels a side
     val_crop: int = 256
@@ -137,7 +141,8 @@ def train_run(cfg: TrainStageConfig, name: str, images: dict, workdir: Path, ini
     compile_model(model, cfg, r.steps, r.learning_rate or cfg.learning_rate)
     batch = r.batch_size or cfg.batch_size
     sampler = PatchSampler(list(images["train"].values()), r.scale, r.lr_patch or cfg.lr_patch, seed=cfg.seed,
-                           degradation=cfg.degradation)
+                           degradation=cfg.degradation, candidates=cfg.patch_candidates,
+                           min_std=cfg.patch_min_std)
     start = completed_epochs(workdir) * cfg.steps_per_epoch * batch
     train_ds = sampler.dataset(batch, start, r.steps * batch)
     val_ds = validation_dataset(list(images["val"].values()), r.scale, cfg.val_crop) if images["val"] else None

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from projects.super_resolution import data
+from projects.super_resolution import data, dataset
 from projects.super_resolution.images import list_images, read_image, write_image
 from shared.config import ConfigError
 from shared.io import DataError
@@ -41,20 +41,32 @@ def external(tmp_path):
 
 
 def cfg(external, **kw):
-    return data.DataConfig(external=str(external), **kw)
+    return dataset.DataConfig(external=str(external), **kw)
 
 
-def test_skimage_photos_load_offline(tmp_path):
-    split = data.SkimageSplit(train=("text",), val=("page",), test=("coins", "microaneurysms"))
-    manifest = data.prepare(data.DataConfig(skimage=split, flat_max_fraction=0.0), tmp_path / "prep")
-    assert manifest["splits"] == {"train": ["text"], "val": ["page"], "test": ["coins", "microaneurysms"]}
-    assert manifest["flat_test_images"] == ["coins", "microaneurysms"]   # every test image is "flat" at 0
-    images = data.load_split(tmp_path / "prep", "test")
+def test_offline_photos_load_from_every_package(tmp_path):
+    split = dataset.PhotoSplit(train=("text",), val=("page",), test=("coins", "china", "grace_hopper"))
+    manifest = dataset.prepare(dataset.DataConfig(photos=split, flat_max_fraction=0.0), tmp_path / "prep")
+    assert manifest["splits"] == {"train": ["text"], "val": ["page"], "test": ["coins", "china", "grace_hopper"]}
+    assert manifest["flat_test_images"] == ["coins", "china", "grace_hopper"]   # every test image is "flat" at 0
+    images = dataset.load_split(tmp_path / "prep", "test")
     assert images["coins"].shape == (303, 384) and images["coins"].dtype == np.uint8
+    assert images["china"].shape == (427, 640, 3) and images["grace_hopper"].shape == (600, 512, 3)
+
+
+def test_offline_photos_are_photographs_only():
+    """Every offline photo loads, no drawing or synthetic image is among them, the default split uses all."""
+    assert len(dataset.OFFLINE_PHOTOS) == 22
+    drawings = {"horse", "logo", "colorwheel", "checkerboard", "Minduka_Present_Blue_Pack"}
+    assert not drawings & set(dataset.OFFLINE_PHOTOS)
+    split = dataset.PhotoSplit()
+    assert sorted([*split.train, *split.val, *split.test]) == sorted(dataset.OFFLINE_PHOTOS)
+    with pytest.raises(DataError, match="unknown offline photo"):
+        dataset.load_offline_photo("lena")
 
 
 def test_folder_source_reads_every_mode(external, tmp_path):
-    manifest = data.prepare(cfg(external, source="folder", folder="mine", split_fractions=(0.5, 0.0, 0.5)),
+    manifest = dataset.prepare(cfg(external, source="folder", folder="mine", split_fractions=(0.5, 0.0, 0.5)),
                             tmp_path / "prep")
     meta = manifest["images"]
     assert len(meta) == 6 and sum(len(v) for v in manifest["splits"].values()) == 6
@@ -62,26 +74,26 @@ def test_folder_source_reads_every_mode(external, tmp_path):
     assert meta["c_rgba"]["channels"] == 3              # alpha dropped
     assert meta["e_grey16"]["bit_depth"] == 16 and meta["e_grey16"]["channels"] == 1
     assert "sub_f" in meta
-    loaded = data.load_images(tmp_path / "prep", ["d_rgb16"])["d_rgb16"]
+    loaded = dataset.load_images(tmp_path / "prep", ["d_rgb16"])["d_rgb16"]
     np.testing.assert_array_equal(loaded, photo(dtype=np.uint16, seed=4))   # 16 bits survive
 
 
 def test_benchmarks_and_div2k_folders(external, tmp_path):
-    manifest = data.prepare(cfg(external, source="div2k", benchmarks=("Set5",)), tmp_path / "prep")
+    manifest = dataset.prepare(cfg(external, source="div2k", benchmarks=("Set5",)), tmp_path / "prep")
     assert len(manifest["splits"]["test"]) == 2 and len(manifest["splits"]["train"]) + len(
         manifest["splits"]["val"]) == 5
     assert manifest["benchmarks"] == {"Set5": ["Set5/baby", "Set5/bird"]}
-    assert set(data.load_split(tmp_path / "prep", "Set5")) == {"Set5/baby", "Set5/bird"}
+    assert set(dataset.load_split(tmp_path / "prep", "Set5")) == {"Set5/baby", "Set5/bird"}
 
 
 def test_max_images(external, tmp_path):
-    manifest = data.prepare(cfg(external, source="div2k", max_images=1), tmp_path / "prep")
+    manifest = dataset.prepare(cfg(external, source="div2k", max_images=1), tmp_path / "prep")
     assert len(manifest["splits"]["train"]) == 1 and len(manifest["splits"]["test"]) == 1
 
 
 def test_div2k_offline_says_where_to_put_it(tmp_path):
     with pytest.raises(DataError) as err:
-        data.prepare(cfg(tmp_path / "empty", source="div2k"), tmp_path / "prep")
+        dataset.prepare(cfg(tmp_path / "empty", source="div2k"), tmp_path / "prep")
     message = str(err.value)
     assert "DIV2K is not available offline" in message and "DIV2K_train_HR" in message
     assert str(tmp_path / "empty" / "tensorflow_datasets") in message and "\n" not in message
@@ -92,7 +104,7 @@ def test_div2k_through_tensorflow_datasets(tmp_path):
     import tensorflow_datasets as tfds
 
     with tfds.testing.mock_data(num_examples=3):
-        items = list(data.tfds_source(data.DIV2K_TFDS, tmp_path / "tfds", (0.7, 0.3, 0.0), 0, "offline"))
+        items = list(dataset.tfds_source(dataset.DIV2K_TFDS, tmp_path / "tfds", (0.7, 0.3, 0.0), 0, "offline"))
     assert [split for split, _, _ in items].count("test") == 3
     assert len(items) == 6
     image = items[0][2]()
@@ -122,9 +134,9 @@ def test_bad_inputs_are_named(external, tmp_path):
     with pytest.raises(DataError, match="holds no images"):
         list_images(_empty_dir(tmp_path))
     with pytest.raises(DataError, match="image folder .* not found"):
-        data.prepare(cfg(external, source="folder", folder="nope"), tmp_path / "p1")
+        dataset.prepare(cfg(external, source="folder", folder="nope"), tmp_path / "p1")
     with pytest.raises(DataError, match="benchmark folder .*Set14.* not found"):
-        data.prepare(cfg(external, source="folder", folder="mine", benchmarks=("Set14",)), tmp_path / "p2")
+        dataset.prepare(cfg(external, source="folder", folder="mine", benchmarks=("Set14",)), tmp_path / "p2")
     with pytest.raises(DataError, match="JPEG holds 8-bit"):
         write_image(tmp_path / "x.jpg", np.zeros((4, 4), np.uint16))
 
@@ -137,26 +149,26 @@ def _empty_dir(tmp_path):
 
 def test_prepared_data_checks(external, tmp_path):
     prep = tmp_path / "prep"
-    data.prepare(cfg(external, source="folder", folder="mine", split_fractions=(0.5, 0.0, 0.5)), prep)
+    dataset.prepare(cfg(external, source="folder", folder="mine", split_fractions=(0.5, 0.0, 0.5)), prep)
     with pytest.raises(DataError, match="no split or benchmark 'Set5'"):
-        data.load_split(prep, "Set5")
-    manifest = data.load_manifest(prep)
+        dataset.load_split(prep, "Set5")
+    manifest = dataset.load_manifest(prep)
     name = manifest["splits"]["train"][0]
     path = prep / manifest["images"][name]["file"]
     write_image(path, np.zeros((5, 5), np.uint8))
     with pytest.raises(DataError, match="the prepared data changed"):
-        data.load_images(prep, [name])
+        dataset.load_images(prep, [name])
     with pytest.raises(DataError, match="run the data stage first"):
-        data.load_manifest(tmp_path / "nowhere")
+        dataset.load_manifest(tmp_path / "nowhere")
 
 
 def test_config_errors(tiny_params):
-    with pytest.raises(ValueError, match="unknown scikit-image photo"):
-        data.SkimageSplit(train=("lena",))
+    with pytest.raises(ValueError, match="unknown offline photo"):
+        dataset.PhotoSplit(train=("lena",))
     with pytest.raises(ValueError, match="more than one split"):
-        data.SkimageSplit(train=("camera",), test=("camera",))
+        dataset.PhotoSplit(train=("camera",), test=("camera",))
     with pytest.raises(ValueError, match="needs 'folder'"):
-        data.DataConfig(source="folder")
+        dataset.DataConfig(source="folder")
     path = tiny_params("super_resolution", {"data": {"sourse": "folder"}})
     with pytest.raises(ConfigError) as err:
         data.main(["--params", str(path), "--out", "x"])
@@ -164,5 +176,5 @@ def test_config_errors(tiny_params):
 
 
 def test_flat_fraction():
-    assert data.flat_fraction(np.full((32, 32), 100, np.uint8)) == 1.0
-    assert data.flat_fraction(photo(64, 64)) < 0.5
+    assert dataset.flat_fraction(np.full((32, 32), 100, np.uint8)) == 1.0
+    assert dataset.flat_fraction(photo(64, 64)) < 0.5

@@ -6,7 +6,7 @@ import pytest
 @pytest.mark.slow
 def test_dvc_repro_on_tiny_params(repo_copy):
     repo_copy.set_params("super_resolution", {
-        "data": {"skimage": {"__replace__": True, "train": ["text", "coins"], "val": ["page"], "test": ["camera"]}},
+        "data": {"photos": {"__replace__": True, "train": ["text", "coins"], "val": ["page"], "test": ["camera"]}},
         "train": {"models": {"__replace__": True, "fast": {"arch": "edsr", "blocks": 1, "channels": 4}},
                   "runs": {"__replace__": True, "fast_x2": {"model": "fast", "scale": 2, "steps": 2},
                            "fast_x4": {"model": "fast", "scale": 4, "steps": 2, "init_from": "fast_x2"}},

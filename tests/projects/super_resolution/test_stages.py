@@ -8,14 +8,14 @@ import keras
 import numpy as np
 import pytest
 
-from projects.super_resolution import cli, data, evaluate, train
+from projects.super_resolution import cli, data, dataset, evaluate, train
 from projects.super_resolution.images import read_image, write_image
 from shared.config import ConfigError
 from shared.io import DataError
 from shared.report import main as report_main
 
 TINY = {
-    "data": {"skimage": {"train": ["text", "coins"], "val": ["microaneurysms"], "test": ["page", "camera"]}},
+    "data": {"photos": {"train": ["text", "coins"], "val": ["microaneurysms"], "test": ["page", "camera"]}},
     "train": {"models": {"__replace__": True, "fast": {"arch": "edsr", "blocks": 1, "channels": 4},
                          "espcn": {"arch": "espcn", "channels": 4}},
               "runs": {"__replace__": True, "fast_x2": {"model": "fast", "scale": 2, "steps": 4},
@@ -53,6 +53,13 @@ def test_stages_end_to_end(params, prepared, tmp_path):
     assert {"gain_x2_db", "lanczos_win_rate_x4", "ssim_below_bicubic_x2", "fast_ms_per_mp_x2",
             "fast_parameters", "train_minutes"} <= set(metrics["targets"])
     assert set(metrics["x2"]) == {"nearest", "bilinear", "bicubic", "lanczos3", "fast_x2", "espcn_x2"}
+    from shared.metrics import validate_headline
+
+    head = validate_headline(metrics["headline"])
+    assert head["model"].startswith("fast_x2") and head["baseline"] == metrics["baseline_choice"]["x2"]["chosen"]
+    assert head["significance"]["test"] == "paired bootstrap" and head["significance"]["images"] == 2
+    assert [h["metric"] for h in head["also"]][:1] == ["PSNR-Y at ×4 (dB)"]
+    assert metrics["targets"]["gain_x2_db"]["target"] == 1.5 and metrics["targets"]["gain_x4_db"]["target"] == 1.0
     assert metrics["x2"]["bicubic"]["gain_db_median"] == 0 and metrics["x2"]["bicubic"]["images"] == 2
     assert metrics["cost"]["fast_x2"]["ms_per_mp"] > 0
     per_image = (results / "per_image.csv").read_text().splitlines()
@@ -107,7 +114,7 @@ def test_training_resumes_after_a_kill(params, prepared, tmp_path):
 
     cfg = load_section(params, "train", train.TrainStageConfig)
     cfg = train.config_lib.replace(cfg, runs={"fast_x2": {"model": "fast", "scale": 2, "steps": 6}})
-    images = {"train": data.load_split(prepared, "train"), "val": data.load_split(prepared, "val")}
+    images = {"train": dataset.load_split(prepared, "train"), "val": dataset.load_split(prepared, "val")}
     reference, _ = train.train_run(cfg, "fast_x2", images, tmp_path / "ref")
     with pytest.raises(KeyboardInterrupt):
         train.train_run(cfg, "fast_x2", images, tmp_path / "run", callbacks=[Kill()])
@@ -169,7 +176,7 @@ def test_realistic_degradation_changes_the_input():
 def test_training_batches_are_patches_of_the_right_size(prepared):
     from projects.super_resolution.patches import Degradation, PatchSampler
 
-    images = list(data.load_split(prepared, "train").values())
+    images = list(dataset.load_split(prepared, "train").values())
     for kind in ("bicubic", "realistic"):
         sampler = PatchSampler(images, 3, 8, seed=1, degradation=Degradation(kind=kind))
         lr, hr = next(iter(sampler.dataset(4, 0, 8)))
@@ -220,3 +227,17 @@ def test_cli_classical_upscale_and_protocol(tmp_path, capsys):
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "Set5: 2 images" in out and "×2:" in out and "published 33.66" in out
+
+
+def test_texture_aware_crops_skip_flat_regions():
+    """With 4 candidates and a std floor, most crops land on the textured quarter of the image."""
+    from projects.super_resolution.patches import PatchSampler
+
+    image = np.full((120, 120), 100, np.uint8)
+    image[:, 90:] = np.random.default_rng(0).integers(0, 256, (120, 30))
+    textured = lambda s: float(np.mean(np.std(next(iter(s.dataset(64, 0, 64)))[1].numpy(), axis=(1, 2, 3)) > 0.05))
+    uniform = textured(PatchSampler([image], 2, 8, seed=0))
+    aware = textured(PatchSampler([image], 2, 8, seed=0, candidates=4, min_std=0.05))
+    assert uniform < 0.4 and aware > 0.6
+    with pytest.raises(ValueError, match="candidates"):
+        PatchSampler([image], 2, 8, candidates=0)
