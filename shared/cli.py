@@ -146,6 +146,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_readme(args: argparse.Namespace) -> int:
+    """``capstone readme [PROJECT ...]``: regenerate the README results blocks from metrics.json (as the root
+    ``readme`` stage does)."""
     from shared.readme import refresh
 
     for path in refresh(args.projects or None):

@@ -108,8 +108,8 @@ def test_dvc_deps_cover_each_stage_import_closure(repo_root):
     from shared.deps import check
 
     bad = [r for r in check(repo_root) if not r.ok]
-    assert not bad, "\n".join(f"{r.dvcfile}:{r.stage} misses {list(r.missing)}, imports stages {list(r.imported_stages)}"
-                               for r in bad)
+    assert not bad, "\n".join(f"{r.dvcfile}:{r.stage} misses {list(r.missing)}, "
+                               f"imports stages {list(r.imported_stages)}" for r in bad)
 
 
 @pytest.mark.parametrize("project", project_names())
