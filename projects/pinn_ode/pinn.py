@@ -31,7 +31,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,8 +239,12 @@ class AdaptiveResampling(keras.callbacks.Callback):
 
 
 # --------------------------------------------------------------------------- L-BFGS
-def lbfgs(trainer: PINNTrainer, steps: int, memory: int = 50, progress: bool = False) -> dict[str, list[float]]:
+def lbfgs(trainer: PINNTrainer, steps: int, memory: int = 50, progress: bool = False,
+          on_iteration: Callable[[PINNTrainer, int], None] | None = None) -> dict[str, list[float]]:
     """Minimise the trainer's loss over its trainable variables with SciPy's L-BFGS-B.
+
+    ``on_iteration(trainer, k)``, if given, is called after iteration ``k`` (1-based) with the
+    iterate in the trainer's variables (the benchmark measures the error along the way with it).
 
     Returns the per-iteration history (loss, residual, data and identified parameters).
     """
@@ -278,6 +282,11 @@ def lbfgs(trainer: PINNTrainer, steps: int, memory: int = 50, progress: bool = F
     def record(theta):
         for k, v in {**last, **trainer.current_params()}.items():
             history.setdefault(k, []).append(v)
+        if on_iteration is not None:
+            for var, part in zip(variables, np.split(theta.astype(np.float32 if dtype == "float32" else theta.dtype),
+                                                     np.cumsum(sizes)[:-1])):
+                var.assign(part.reshape(var.shape))
+            on_iteration(trainer, len(history["loss"]))
         bar.update(1)
         bar.set_postfix(loss=f"{last.get('loss', float('nan')):.3g}", refresh=False)
 
@@ -327,6 +336,19 @@ class Solution:
         return np.stack(cols, axis=1)
 
     def __call__(self, t: Any, **param_values: float) -> np.ndarray:
+        """The network's solution at times ``t``.
+
+        Args:
+            t: times in the problem's unit, a scalar or array of any shape (flattened to ``(N,)``);
+                outside ``t_span`` the network extrapolates (no guarantee).
+            **param_values: one value per parametric input (parametric solves only), e.g. ``xi=0.2``.
+
+        Returns:
+            ``(N, dim)`` float64 array, column ``j`` the component ``problem.components[j]``.
+
+        Raises:
+            ProblemError: a parametric input is missing or one is given that the solution does not take.
+        """
         x = self._inputs(t, param_values)
         return np.asarray(self.net(tf.constant(x, self.net.inputs[0].dtype), training=False), dtype=float)
 
@@ -393,14 +415,37 @@ def _check_request(problem: ODEProblem, observations: Observations | None, unkno
 def solve(problem: ODEProblem, config: PINNConfig | None = None, *, observations: Observations | None = None,
           unknown: Mapping[str, float] | None = None, parametric: Mapping[str, tuple[float, float]] | None = None,
           workdir: str | os.PathLike | None = None, verbose: int | str = 0,
-          callbacks: Sequence[keras.callbacks.Callback] = ()) -> Solution:
-    """Train a PINN for ``problem``.
+          callbacks: Sequence[keras.callbacks.Callback] = (),
+          on_lbfgs_iteration: Callable[[PINNTrainer, int], None] | None = None) -> Solution:
+    """Train a PINN for ``problem``: forward, inverse or parametric.
 
     * forward: only ``problem``;
     * inverse: ``observations`` plus ``unknown={name: initial guess}``;
     * parametric: ``parametric={name: (low, high)}`` makes those parameters network inputs.
 
-    ``workdir`` holds the resumable state (default: a temporary folder, so no resume).
+    Args:
+        problem: the initial-value problem; ``problem.rhs`` may be written as for ``solve_ivp``
+            (see :mod:`projects.pinn_ode.rhs`). Time is in the problem's own unit, ``t_span`` its interval.
+        config: network and training settings (default :class:`PINNConfig`).
+        observations: noisy samples of some components (inverse solves), times inside ``t_span``.
+        unknown: parameters to identify, name → initial guess (must be > 0 for ``problem.positive`` ones).
+        parametric: parameters that become network inputs, name → ``(low, high)``.
+        workdir: folder of the resumable state (a killed run resumes from its last epoch); default: a
+            temporary folder, so no resume.
+        verbose: Keras verbosity of the Adam phase (0 silent, 1 progress bar, 2 one line per epoch).
+        callbacks: extra Keras callbacks of the Adam phase.
+        on_lbfgs_iteration: ``f(trainer, k)`` called after L-BFGS iteration ``k`` with that iterate loaded.
+
+    Returns:
+        A :class:`Solution`: call it with times ``(N,)`` to get ``(N, dim)``; ``params`` holds the
+        identified and known parameters, ``history`` the per-epoch (Adam) and per-iteration (L-BFGS)
+        losses, ``info`` the wall time in seconds (TensorFlow import excluded) and iteration counts.
+
+    Raises:
+        ProblemError: the request is ill-posed (an unknown or parametric name that is not a parameter,
+            an inverse solve without observations, observations outside ``t_span``, a range with
+            low ≥ high, a non-positive guess for a positive parameter).
+        ValueError: ``config`` is inconsistent (raised when it is built).
     """
     config = config or PINNConfig()
     _check_request(problem, observations, unknown, parametric)
@@ -436,7 +481,8 @@ def solve(problem: ODEProblem, config: PINNConfig | None = None, *, observations
         adam_time = time.perf_counter() - start
         lb: dict[str, list[float]] = {}
         if cfg.lbfgs_steps:
-            lb = lbfgs(trainer, cfg.lbfgs_steps, cfg.lbfgs_memory, progress=bool(verbose))
+            lb = lbfgs(trainer, cfg.lbfgs_steps, cfg.lbfgs_memory, progress=bool(verbose),
+                       on_iteration=on_lbfgs_iteration)
     finally:
         if own_tmp is not None:
             own_tmp.cleanup()

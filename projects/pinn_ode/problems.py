@@ -293,3 +293,51 @@ def load_prepared(directory: str | Path, name: str) -> tuple[dict, dict[str, np.
         if not np.all(np.isfinite(arrays[key])):
             raise DataError(f"{directory / (name + '.npz')}: '{key}' contains NaN or infinite values")
     return manifest["problems"][name], arrays
+
+
+# --------------------------------------------------------------------------- classical baselines
+def solve_ivp_timed(problem: ODEProblem, t: np.ndarray, reference: np.ndarray, *, method: str = "RK45",
+                    rtol: float = 1e-3, atol: float = 1e-6, params: Mapping[str, float] | None = None,
+                    repeats: int = 5) -> dict[str, float]:
+    """``solve_ivp`` as a user would call it, timed, and its rel-L2 error against ``reference``.
+
+    Args:
+        problem: the problem (its ``rhs`` called point by point, as ``solve_ivp`` does).
+        t: times ``(G,)`` in the problem's unit, inside ``t_span``, increasing.
+        reference: ``(G, dim)`` accurate solution on ``t``.
+        method, rtol, atol: ``solve_ivp`` settings (its defaults: RK45, 1e-3, 1e-6).
+        params: parameter changes for this solve.
+        repeats: timed runs (after one warm-up); the median is reported.
+
+    Returns:
+        ``rel_l2`` (dimensionless), ``time_s`` (median wall seconds of one solve on ``t``) and ``nfev``.
+
+    Raises:
+        ProblemError: the solver fails.
+    """
+    from scipy.integrate import solve_ivp
+
+    from shared.metrics import rel_l2, timeit
+
+    p = {**problem.params, **(params or {})}
+
+    def once():
+        sol = solve_ivp(lambda tt, yy: np.asarray(problem.rhs(tt, yy, p), dtype=float).reshape(-1), problem.t_span,
+                        np.asarray(problem.y0), method=method, t_eval=t, rtol=rtol, atol=atol)
+        if not sol.success:
+            raise ProblemError(f"solve_ivp ({method}) failed on {problem.name}: {sol.message}")
+        return sol
+
+    sol = once()
+    timing = timeit(once, repeats=repeats, warmup=0)
+    return {"rel_l2": rel_l2(sol.y.T, reference), "time_s": timing["median_s"], "nfev": float(sol.nfev)}
+
+
+def least_squares_timed(problem: ODEProblem, obs: Observations, unknown: Sequence[str],
+                        initial: Mapping[str, float]) -> tuple[dict[str, float], float]:
+    """:func:`least_squares_fit` and its wall time in seconds (one run)."""
+    import time
+
+    start = time.perf_counter()
+    fit = least_squares_fit(problem, obs, unknown, initial)
+    return fit, time.perf_counter() - start
