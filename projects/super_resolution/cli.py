@@ -1,7 +1,7 @@
 """super_resolution tools: upscale images with the trained networks, check the protocol.
 
     capstone super_resolution upscale photo.png photo_x4.png --scale 4
-    capstone super_resolution upscale big.tif big_x2.tif --scale 2 --model quality --tile 256 --overlap 16
+    capstone super_resolution upscale big.tif big_x2.tif --scale 2 --tile 256 --overlap 16
     capstone super_resolution upscale photos/ photos_x2/ --scale 2          # every image of a folder
     capstone super_resolution protocol --folder data/super_resolution/external/Set5
     capstone super_resolution models
@@ -21,7 +21,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="image file (PNG, JPEG, TIFF, BMP, WebP, GIF; any mode, 8/16 bit) or folder")
     p.add_argument("output", help="output file (format from its suffix) or folder")
     p.add_argument("--scale", type=int, default=2, choices=[2, 3, 4])
-    p.add_argument("--model", default="fast", help="fast, quality or espcn (as trained by the pipeline)")
+    p.add_argument("--model", default="fast", help="fast or espcn (as trained; quality where train.runs has it)")
     p.add_argument("--models", default=DEFAULT_MODELS, help="the train stage's output folder")
     p.add_argument("--tile", type=int, default=None, help="tile side in input pixels (bounded memory, no seams)")
     p.add_argument("--overlap", type=int, default=None,

@@ -153,7 +153,7 @@ else:
 # ## Learning curves
 # Validation PSNR-Y (full protocol, centre crops of the validation images) and training L1 loss per
 # epoch of 100 steps. The ×3 and ×4 runs start from the ×2 network of the same model (`init_from`:
-# every layer but the scale-specific last convolution), and the quality model starts from the fast
+# every layer but the scale-specific last convolution), and the quality model (when trained) starts from the fast
 # ×2 network (same width, four more residual blocks that start as the identity), which is why they
 # start high.
 
