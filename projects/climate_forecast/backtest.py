@@ -1,11 +1,8 @@
 """Stage ``backtest``: the rolling-origin evaluation, identical for every model.
 
-At each origin ``i`` (annual: every year from ``first_origin`` on; monthly: every
-``origin_step`` months) every model receives ``series.upto(i)``, nothing else, and forecasts
-horizons 1..H. The expensive part of a model (a network ensemble, ARIMA's order search) is
-fitted every ``refit_every`` origins, on the history up to that earlier origin, and reused
-until the next refit: the anchor of an origin depends on its position only, so a resumed
-run refits exactly what an uninterrupted run fitted.
+The protocol is :mod:`projects.climate_forecast.protocol`: at each origin ``i`` every model
+receives ``series.upto(i)``, nothing else, and forecasts horizons 1..H; the classical models also
+run on the validation origins (before ``first_origin``), where the strongest baseline is chosen.
 
 Leak-freeness is by construction (a model never holds data after its origin) and tested by
 poisoning every value after an origin (``tests/projects/climate_forecast/test_backtest.py``).
@@ -25,127 +22,25 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from projects.climate_forecast.baselines import (
-    SIMPLE,
-    ClassicalConfig,
-    Forecaster,
-    make_forecaster,
+from projects.climate_forecast.networks import TrainConfig
+from projects.climate_forecast.protocol import (
+    NEURAL,
+    BacktestConfig,
+    make_models,
+    origins_for,
+    run_backtest,
+    validation_origins,
 )
-from projects.climate_forecast.networks import NetworkForecaster, TrainConfig
-from projects.climate_forecast.series import Series
 from shared import config as config_lib
 from shared.io import DataError, atomic_dir, write_csv, write_json
 from shared.stage import run, stage_parser
 
 log = logging.getLogger(__name__)
-
-NETWORKS = ("lstm", "gru")
-MODELS = (*SIMPLE, "arima", "ets", *NETWORKS)
-
-
-@dataclass(frozen=True)
-class BacktestConfig:
-    #: year of the first origin (the last year, or the December, known to the models)
-    first_origin: int = 1990
-    #: target periods between origins (monthly data: 12 = one origin per year, at December)
-    origin_step: int = 1
-    #: horizons reported in the tables, in target periods
-    horizons: tuple[int, ...] = (1, 5, 10)
-    models: tuple[str, ...] = MODELS
-    #: origins between two fits of the networks and two ARIMA order searches
-    refit_every: int = 5
-    classical: ClassicalConfig = field(default_factory=ClassicalConfig)
-
-    def __post_init__(self) -> None:
-        unknown = [m for m in self.models if m not in MODELS]
-        if unknown:
-            raise ValueError(f"unknown model(s) {unknown}; models: {', '.join(MODELS)}")
-        if not self.horizons or min(self.horizons) < 1 or self.origin_step < 1 or self.refit_every < 1:
-            raise ValueError("horizons ≥ 1, origin_step ≥ 1 and refit_every ≥ 1 are required")
-
-
-def origins_for(series: Series, cfg: BacktestConfig) -> list[int]:
-    """Origin indices: from ``first_origin`` on, every ``origin_step`` periods, with ≥ one scored horizon."""
-    years = np.floor(series.t).astype(int)
-    candidates = [i for i in range(series.n) if years[i] >= cfg.first_origin and i + min(cfg.horizons) < series.n]
-    if series.season > 1 and cfg.origin_step % series.season == 0:
-        candidates = [i for i in candidates if round((series.t[i] % 1) * 12 + 0.5) == 12]  # Decembers
-        stride = cfg.origin_step // series.season
-    else:
-        stride = cfg.origin_step
-    origins = candidates[::stride]
-    if not origins:
-        raise DataError(f"no backtest origin: the series ends before {cfg.first_origin} + {min(cfg.horizons)} periods")
-    return origins
-
-
-def mase_scale(history: Series) -> float:
-    """Mean absolute (seasonal) naive one-step error over the history: the MASE denominator."""
-    m = history.season
-    diffs = np.abs(history.y[m:] - history.y[:-m])
-    return float(diffs.mean()) if len(diffs) else float("nan")
-
-
-def make_models(names: Sequence[str], cfg: BacktestConfig, train: TrainConfig, series: Series,
-                workdir: Path | None = None) -> dict[str, Forecaster]:
-    models: dict[str, Forecaster] = {}
-    for name in names:
-        if name == "seasonal_naive" and series.season == 1:
-            continue  # annual data: no season
-        if name in NETWORKS:
-            net_cfg = config_lib.replace(train, network={"cell": name})
-            models[name] = NetworkForecaster(net_cfg, name, workdir / name if workdir else None)
-        else:
-            models[name] = make_forecaster(name, cfg.classical)
-    return models
-
-
-def run_backtest(series: Series, models: Mapping[str, Forecaster], origins: Sequence[int], horizon: int, *,
-                 refit_every: int = 5, done: Mapping[tuple[str, int], list[dict]] | None = None,
-                 on_rows: Callable[[str, int, list[dict]], None] | None = None, progress: bool = False) -> list[dict]:
-    """Forecast from every origin with every model; returns one row per (model, origin, horizon)."""
-    from tqdm.auto import tqdm
-
-    done = done or {}
-    rows: list[dict] = []
-    for name, model in models.items():
-        anchor_fitted = None
-        bar = tqdm(origins, desc=f"backtest {name}", disable=not progress, leave=False)
-        for k, i in enumerate(bar):
-            if (name, i) in done:
-                rows += done[(name, i)]
-                continue
-            start = time.perf_counter()
-            anchor = origins[k - k % refit_every]
-            if model.needs_fit and anchor_fitted != anchor:
-                model.fit(series.upto(anchor))
-                anchor_fitted = anchor
-            history = series.upto(i)
-            fc = model.predict(history, horizon)
-            seconds = time.perf_counter() - start
-            lo80, hi80 = fc.interval(0.8)
-            lo95, hi95 = fc.interval(0.95)
-            scale = mase_scale(history)
-            new = []
-            for h in range(1, horizon + 1):
-                j = i + h
-                new.append({"model": name, "origin": series.periods[i] if series.periods else i, "origin_index": i,
-                            "horizon": h, "target": series.periods[j] if j < series.n and series.periods else j,
-                            "actual": float(series.y[j]) if j < series.n else np.nan, "forecast": float(fc.mean[h - 1]),
-                            "std": float(fc.std[h - 1]), "lo80": float(lo80[h - 1]), "hi80": float(hi80[h - 1]),
-                            "lo95": float(lo95[h - 1]), "hi95": float(hi95[h - 1]), "mase_scale": scale,
-                            "seconds": seconds if h == 1 else 0.0, "anchor_index": anchor})
-            if on_rows is not None:
-                on_rows(name, i, new)
-            rows += new
-    return rows
 
 
 # --------------------------------------------------------------------------- the stage
@@ -182,23 +77,44 @@ def backtest(prepared, train: TrainConfig, cfg: BacktestConfig, work: Path, out:
             fh.write(json.dumps({"model": name, "origin_index": i, "rows": rows}) + "\n")
 
     models = make_models(cfg.models, cfg, train, series, work)
-    log.info("backtest: %d origins (%s … %s), horizons 1..%d, models %s", len(origins), series.periods[origins[0]],
-             series.periods[origins[-1]], horizon, ", ".join(models))
+    val = validation_origins(series, cfg)
+    log.info("backtest: %d test origins (%s … %s), %d validation origins (%s), horizons 1..%d, models %s",
+             len(origins), series.periods[origins[0]], series.periods[origins[-1]], len(val),
+             f"{series.periods[val[0]]} … {series.periods[val[-1]]}" if val else "none", horizon, ", ".join(models))
     start = time.perf_counter()
-    rows = run_backtest(series, models, origins, horizon, refit_every=cfg.refit_every, done=done, on_rows=keep,
-                        progress=progress)
+    rows = []
+    if val:
+        classical = {k: v for k, v in models.items() if k not in NEURAL}
+        val_done = {(m, i - VALIDATION_KEY): r for (m, i), r in done.items() if i >= VALIDATION_KEY}
+        rows += run_backtest(series, classical, val, horizon, refit_every=cfg.refit_every, done=val_done,
+                             on_rows=lambda n, i, r: keep(n, i + VALIDATION_KEY, r), progress=progress,
+                             split="validation")
+        arima_validation = getattr(classical.get("arima"), "describe", lambda: None)()
+        for m in classical.values():  # the test pass refits from scratch
+            if hasattr(m, "spec"):
+                m.spec = None
+    rows += run_backtest(series, models, origins, horizon, refit_every=cfg.refit_every,
+                         done={k: v for k, v in done.items() if k[1] < VALIDATION_KEY}, on_rows=keep,
+                         progress=progress)
     wall = time.perf_counter() - start
     frame = pd.DataFrame(rows)
-    timing = {name: float(frame.loc[frame["model"] == name, "seconds"].sum()) for name in models}
+    test = frame[frame["split"] == "test"]
+    timing = {name: float(test.loc[test["model"] == name, "seconds"].sum()) for name in models}
     info = {"seconds": timing, "total_s": float(sum(timing.values())), "wall_s_this_run": wall,
-            "resumed_from": len(done), "origins": len(origins), "horizon": horizon,
+            "validation_seconds": float(frame.loc[frame["split"] == "validation", "seconds"].sum()),
+            "resumed_from": len(done), "origins": len(origins), "validation_origins": len(val), "horizon": horizon,
             "fits": {name: getattr(m, "fits", None) for name, m in models.items() if getattr(m, "fits", None)},
-            "arima": getattr(models.get("arima"), "describe", lambda: None)()}
+            "arima": getattr(models.get("arima"), "describe", lambda: None)(),
+            "arima_validation": arima_validation if val else None}
     with atomic_dir(out) as tmp:
         write_csv(tmp / "forecasts.csv", frame)
         write_json(tmp / "timing.json", info)
     shutil.rmtree(work, ignore_errors=True)
     return frame
+
+
+#: journal keys of validation origins are offset by this (a validation and a test origin never collide)
+VALIDATION_KEY = 1_000_000
 
 
 def config_lib_hash(prepared, train: TrainConfig, cfg: BacktestConfig) -> str:
@@ -211,7 +127,7 @@ def config_lib_hash(prepared, train: TrainConfig, cfg: BacktestConfig) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from projects.climate_forecast.data import load_prepared
+    from projects.climate_forecast.prepared import load_prepared
 
     args = stage_parser(__doc__, inputs=("data",), outputs=("out",), work=True).parse_args(argv)
     train = config_lib.load_section(args.params, "train", TrainConfig)

@@ -276,7 +276,7 @@ class Arima(Forecaster):
     def fit(self, history: Series) -> None:
         import pmdarima as pm
 
-        from projects.climate_forecast.stationarity import differencing_order
+        from projects.climate_forecast.unitroot import differencing_order
 
         d, seasonal_d = differencing_order(history.y, history.season)
         m = history.season

@@ -1,6 +1,6 @@
 """climate_forecast tools: forecast tables and unit-root tests of a source from the command line.
 
-    capstone climate_forecast forecast --source statsmodels_co2 --horizon 24
+    capstone climate_forecast forecast --horizon 10                     # embedded GISTEMP, annual
     capstone climate_forecast forecast --source gistemp --frequency annual --horizon 10 --networks
     capstone climate_forecast stationarity --source datahub --frequency annual
     capstone climate_forecast sources
@@ -25,11 +25,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--frequency", choices=["annual", "monthly"], default=None)
         p.add_argument("--params", default=DEFAULT_PARAMS)
         p.add_argument("--raw", default="data/climate_forecast/raw", help="download folder")
+        p.add_argument("--external", default=None,
+                       help="folder of hand-placed files (default data/climate_forecast/external)")
         if name == "forecast":
             p.add_argument("--horizon", type=int, default=10, help="periods ahead (years or months)")
             p.add_argument("--models", default="persistence,trend,trend_residual,arima,ets",
                            help="comma-separated non-neural models")
-            p.add_argument("--networks", action="store_true", help="also train LSTM and GRU ensembles (minutes)")
+            p.add_argument("--networks", action="store_true",
+                           help="also train the hybrid (a GRU ensemble on trend_residual's errors; a minute)")
         p.set_defaults(func=func)
     p = sub.add_parser("sources", help="list the sources, their files and URLs")
     p.set_defaults(func=cmd_sources)
@@ -39,7 +42,7 @@ def _series(args: argparse.Namespace):
     import dataclasses
     from pathlib import Path
 
-    from projects.climate_forecast.data import DataConfig, prepare
+    from projects.climate_forecast.prepared import DataConfig, prepare
     from projects.climate_forecast.series import from_prepared
     from shared import config as config_lib
 
@@ -47,24 +50,22 @@ def _series(args: argparse.Namespace):
     changes = {}
     if args.source:
         changes["source"] = args.source
-        if args.source not in ("statsmodels_co2", "statsmodels_elnino"):
-            changes["covariates"] = {}
+        changes["covariates"] = {}  # the covariates of --params belong to its own source
     if args.frequency:
         changes["frequency"] = args.frequency
     if changes:
         # dataclasses.replace: shared.config.replace merges mappings, so it cannot empty the covariates
         cfg = dataclasses.replace(cfg, **changes)
-    prepared = prepare(cfg, Path(args.raw))
+    prepared = prepare(cfg, Path(args.raw), external=Path(args.external) if args.external else None)
     return from_prepared(prepared), prepared
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from projects.climate_forecast.backtest import BacktestConfig
     from projects.climate_forecast.baselines import make_forecaster
-    from projects.climate_forecast.evaluate import period_label
-    from projects.climate_forecast.networks import TrainConfig, train_network
+    from projects.climate_forecast.networks import TrainConfig
+    from projects.climate_forecast.protocol import BacktestConfig, period_label
     from shared import config as config_lib
 
     series, prepared = _series(args)
@@ -78,11 +79,12 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             model.fit(series)
         forecasts[name] = model.predict(series, args.horizon)
     if args.networks:
+        from projects.climate_forecast.hybrid import HybridForecaster
+
         train = config_lib.load_section(args.params, "train", TrainConfig)
-        train = config_lib.replace(train, horizon=max(args.horizon, 1), strategy="direct")
-        for cell in ("lstm", "gru"):
-            net = train_network(series, config_lib.replace(train, network={"cell": cell}))
-            forecasts[cell] = net.forecast(series, args.horizon)
+        hybrid = HybridForecaster(config_lib.replace(train, horizon=max(args.horizon, 1)), backtest.classical)
+        hybrid.fit(series)
+        forecasts["hybrid"] = hybrid.predict(series, args.horizon)
     times = series.future_times(args.horizon)
     print(f"{prepared.manifest['source']} ({prepared.frequency}, {prepared.manifest['units']}), last value "
           f"{series.periods[-1]} = {series.y[-1]:.4g}; forecast mean [95% interval]")
@@ -100,7 +102,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def cmd_stationarity(args: argparse.Namespace) -> int:
-    from projects.climate_forecast.stationarity import analyse, table
+    from projects.climate_forecast.unitroot import analyse, table
 
     series, prepared = _series(args)
     result = analyse(series.y, series.season)
@@ -110,6 +112,8 @@ def cmd_stationarity(args: argparse.Namespace) -> int:
         decision = "reject" if row["reject_5pct"] else "keep"
         print(f"{row['transform']:<22}{row['test']:<6}{row['regression']:<5}{row['statistic']:>11.3f}"
               f"{row['p_value']:>9.3f}{row['lags']:>6}  {row['null']}: {decision}")
+    for name, reason in result.get("skipped", {}).items():
+        print(f"{name}: no tests, the series is {reason}")
     print(f"verdict: {result['verdict']} (d={result['d']}, D={result['D']}): {result['rule']}")
     return 0
 

@@ -42,8 +42,18 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class HybridConfig:
+    #: the classical model whose forecasts the network corrects (a simple one: its forecasts at every
+    #: training origin are recomputed from the history up to that origin)
+    base: Literal["trend_residual", "trend", "drift", "persistence"] = "trend_residual"
+    #: shrink the correction by α ∈ [0, 1] fitted on the held-out targets (1: no shrinkage)
+    shrink: bool = True
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    hybrid: HybridConfig = field(default_factory=HybridConfig)
     #: input rows per window (24 = the last two years of months)
     window: int = 24
     target: Literal["residual", "difference", "level"] = "residual"
@@ -82,6 +92,8 @@ class Encoder:
         self.periods = cfg.trend_years * (series.season if series.season > 1 else 1)
         self._trends: dict[int, tuple] = {}
         self.state = state or {}
+        #: hybrid: the base model's forecasts per origin (horizons 1..H), replacing the trend as the base
+        self.base_values: dict[int, np.ndarray] | None = None
 
     # -- geometry
     def window_end(self, i: int) -> int:
@@ -125,6 +137,8 @@ class Encoder:
     def base(self, i: int, horizon: int) -> np.ndarray:
         """What the (direct) prediction is added to, at horizons 1..H from origin ``i``."""
         s = self.series
+        if self.base_values is not None:
+            return np.asarray(self.base_values[i][:horizon], float)
         times = s.t[i] + s.dt * np.arange(1, horizon + 1)
         if self.cfg.target == "residual":
             return self.trends(i)[0](times)
@@ -323,7 +337,18 @@ def _extend(sigma: np.ndarray, horizon: int) -> np.ndarray:
 
 def train_network(series: Series, cfg: TrainConfig, *, workdir: str | os.PathLike | None = None,
                   live_dir: str | os.PathLike | None = None) -> TrainedNetwork:
-    """Train an ensemble on ``series`` (a history: everything in it may be used)."""
+    """Train an ensemble on ``series`` (a history: everything in it may be used).
+
+    Args:
+        series: the history (targets ``(n,)``, inputs ``(n * steps, features)``, in the series' units).
+        cfg: the ``train`` section. workdir: checkpoints (resumable). live_dir: training curves.
+
+    Returns:
+        :class:`TrainedNetwork`: the ensemble, its encoder state and the held-out RMS error per horizon.
+
+    Raises:
+        DataError: too few windows or held-out targets for ``window``, ``trend_years`` and ``validation_years``.
+    """
     from projects.climate_forecast.model import build_model
     from shared.data import make_dataset
     from shared.training import fit, set_seed

@@ -60,7 +60,7 @@ class Series:
 
 def from_prepared(prepared) -> Series:
     """:class:`Series` from :class:`projects.climate_forecast.data.Prepared`."""
-    from projects.climate_forecast.data import period_times
+    from projects.climate_forecast.prepared import period_times
 
     names = ("value", *prepared.covariates)
     return Series(y=prepared.target["value"].to_numpy(float), t=period_times(prepared.target.index),

@@ -105,6 +105,10 @@ def read_gistemp(path: str | Path) -> tuple[pd.Series, pd.Series]:
     The file starts with a title line (``Land-Ocean: Global Means``), then the header
     ``Year,Jan,...,Dec,J-D,D-N,DJF,MAM,JJA,SON``; ``***`` marks a missing value (for example
     the months of the current year not yet published).
+
+    Raises:
+        DataError: the file is missing, empty, binary or not in this layout (the message names the file
+            and what was expected), or holds a non-numeric value (row and column named).
     """
     text = _read_text(path)
     lines = text.splitlines()
@@ -134,6 +138,10 @@ def read_hadcrut5(path: str | Path) -> pd.Series:
 
     Columns: ``Time, Anomaly (deg C), Lower confidence limit (2.5%), Upper confidence limit (97.5%)``;
     ``Time`` is ``YYYY`` (annual file) or ``YYYY-MM`` (monthly file). Base period 1961-1990.
+
+    Raises:
+        DataError: the file is missing, empty, binary or not in this layout (the message names the file
+            and what was expected), or holds a non-numeric value (row and column named).
     """
     frame = _csv(path)
     cols = {c.lower(): c for c in frame.columns}
@@ -150,6 +158,10 @@ def read_noaa(path: str | Path) -> pd.Series:
     A few title lines (``Global Land and Ocean ... Anomalies``, ``Units: Degrees Celsius``,
     ``Base Period: 1901-2000``, ``Missing: -999``; ``#``-prefixed in recent versions), then
     ``Year,Anomaly`` (or ``Date,Value``) with ``YYYY`` or ``YYYYMM`` dates.
+
+    Raises:
+        DataError: the file is missing, empty, binary or not in this layout (the message names the file
+            and what was expected), or holds a non-numeric value (row and column named).
     """
     text = _read_text(path)
     lines = text.splitlines()
@@ -170,35 +182,61 @@ def read_noaa(path: str | Path) -> pd.Series:
 
 
 def read_datahub(path: str | Path, source: str = "GISTEMP") -> pd.Series:
-    """datahub.io ``global-temp`` layout ``Source,Year,Mean``, one file holding several sources.
+    """datahub.io ``global-temp`` layout, one file holding several sources, as published over the years.
 
-    ``Year`` is ``YYYY`` in ``annual.csv`` and ``YYYY-MM`` in ``monthly.csv``; ``source`` picks
-    the rows (``GISTEMP`` or ``gcag``). Rows are sorted by date (the file lists newest first
-    in some versions).
+    Columns ``Source``, a date column (``Year`` in current versions, ``Date`` in the 2015-2016 ones) and
+    ``Mean``; dates are ``YYYY`` (``annual.csv``), ``YYYY-MM`` or ``YYYY-MM-DD`` (``monthly.csv``). Rows are
+    oldest-first or newest-first depending on the version: they are sorted by date. ``source`` picks the
+    rows (``GISTEMP`` or ``gcag``; matched without regard to case, as versions spell it ``gcag`` or ``GCAG``).
+
+    Returns:
+        The series (°C anomaly), indexed by annual or monthly periods in increasing order.
+
+    Raises:
+        DataError: the file is missing or unreadable, lacks ``Source``/``Mean`` or a date column
+            (the message names the columns found), holds no row of ``source``, or has a bad value.
     """
     frame = _csv(path)
-    if list(frame.columns[:3]) != ["Source", "Year", "Mean"]:
-        raise DataError(f"{path}: datahub layout 'Source,Year,Mean' expected; found {list(frame.columns)}")
-    sources = sorted(frame["Source"].astype(str).unique())
-    rows = frame[frame["Source"].astype(str) == source]
+    date_col = next((c for c in frame.columns if c.lower() in ("year", "date")), None)
+    if "Source" not in frame.columns or "Mean" not in frame.columns or date_col is None:
+        raise DataError(f"{path}: datahub layout 'Source,Year,Mean' (or 'Source,Date,Mean') expected; "
+                        f"found columns {list(frame.columns)}")
+    names = frame["Source"].astype(str).str.strip()
+    rows = frame[names.str.lower() == source.lower()]
     if rows.empty:
-        raise DataError(f"{path} holds no rows of source {source!r}; it has {sources}")
-    series = _series(_numbers(rows, ["Mean"], path)["Mean"], _periods(rows["Year"], path), "temperature")
-    if series.index.is_monotonic_decreasing and len(series) > 1:
+        raise DataError(f"{path} holds no rows of source {source!r}; it has {sorted(names.unique())}")
+    series = _series(_numbers(rows, ["Mean"], path)["Mean"], _periods(rows[date_col], path), "temperature")
+    if len(series) > 1 and series.index.is_monotonic_decreasing:
         series = series.iloc[::-1]
+    elif not series.index.is_monotonic_increasing and not series.index.has_duplicates:
+        series = series.sort_index()  # mixed order: duplicates and gaps stay for validate() to report
     return series
 
 
 def read_gridded(path: str | Path, variable: str | None = None) -> pd.Series:
-    """Global monthly mean of a CF-compliant NetCDF of gridded anomalies (e.g. HadCRUT5 gridded).
+    """Global monthly mean of a CF NetCDF of gridded anomalies (e.g. HadCRUT5 gridded, climate-model output).
 
     Weights are cos(latitude); missing cells (``_FillValue`` → NaN) are skipped, so each month
     is the area-weighted mean over the cells that have data. ``variable`` defaults to the only
     data variable with time, latitude and longitude dimensions (``tas_mean`` in HadCRUT5).
-    """
-    from shared.io import read_netcdf
+    Time is decoded by :func:`monthly_periods` (every CF calendar, "days/months/years since").
 
-    ds = read_netcdf(path)
+    Returns:
+        The monthly series (``M`` periods), in the file's units (°C anomaly for HadCRUT5).
+
+    Raises:
+        DataError: unreadable file, missing dimensions or variable, extra dimensions, an undecodable
+            time axis (the message names its units and calendar), or two time steps in one month.
+    """
+    import xarray as xr
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"file not found: {path}")
+    try:
+        ds = xr.open_dataset(path, decode_times=False).load()
+    except Exception as exc:
+        raise DataError(f"{path} is not a readable NetCDF file (corrupt or truncated?): {exc}") from exc
     lat = next((n for n in ("latitude", "lat", "y") if n in ds.dims), None)
     lon = next((n for n in ("longitude", "lon", "x") if n in ds.dims), None)
     tname = next((n for n in ("time", "t") if n in ds.dims), None)
@@ -220,14 +258,64 @@ def read_gridded(path: str | Path, variable: str | None = None) -> pd.Series:
     # a month with no valid cell at all has zero total weight → NaN, not 0
     valid = field.notnull().any((lat, lon))
     mean = mean.where(valid)
-    times = pd.DatetimeIndex(pd.to_datetime(ds[tname].values))
-    return _series(mean.values, times.to_period("M"), "temperature")
+    index = monthly_periods(ds[tname].values, ds[tname].attrs.get("units"), ds[tname].attrs.get("calendar"), path)
+    if index.has_duplicates:
+        raise DataError(f"{path}: several time steps fall in month(s) {_dups(index)}; monthly data expected")
+    return _series(mean.values, index, "temperature")
+
+
+def _dups(index: pd.PeriodIndex) -> str:
+    return ", ".join(str(p) for p in index[index.duplicated()].unique()[:5])
+
+
+_SINCE = re.compile(r"^\s*(\w+)\s+since\s+(-?\d{1,4})-(\d{1,2})", re.I)
+
+
+def monthly_periods(values, units: str | None, calendar: str | None, where: str | Path = "time") -> pd.PeriodIndex:
+    """Monthly periods of a raw CF time axis, for every calendar and encoding xarray with cftime decodes.
+
+    ``values`` are the raw numbers of the axis (``decode_times=False``); ``units`` ``"<unit> since <date>"``.
+    Days, hours, minutes and seconds since go through :func:`cftime.num2date` with the file's calendar
+    (``standard``, ``gregorian``, ``proleptic_gregorian``, ``noleap``/``365_day``, ``all_leap``/``366_day``,
+    ``360_day``, ``julian``); ``months since`` and ``years since`` (which cftime decodes for ``360_day``
+    only, and which are calendar months in practice) are counted as whole months from the reference month.
+    Each time is mapped to its calendar year and month: a 360-day 30 February is February.
+
+    Raises:
+        DataError: no units, or units/calendar that cftime cannot decode (the message names both).
+    """
+    import cftime
+
+    values = np.asarray(values)
+    if values.dtype.kind == "M":  # already decoded datetimes
+        return pd.DatetimeIndex(values).to_period("M")
+    if not units:
+        raise DataError(f"{where}: the time axis has no 'units' attribute (CF: '<unit> since <date>')")
+    calendar = (calendar or "standard").lower()
+    match = _SINCE.match(units)
+    if match and match.group(1).lower() in ("months", "month", "years", "year", "common_years"):
+        per = 12 if match.group(1).lower().startswith(("year", "common")) else 1
+        start = int(match.group(2)) * 12 + int(match.group(3)) - 1
+        months = start + np.floor(np.asarray(values, float) * per + 1e-6).astype(int)
+        return pd.PeriodIndex([pd.Period(year=int(m // 12), month=int(m % 12) + 1, freq="M") for m in months],
+                              freq="M")
+    try:
+        dates = cftime.num2date(np.asarray(values, float), units, calendar=calendar, only_use_cftime_datetimes=True)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{where}: cannot decode the time axis (units {units!r}, calendar {calendar!r}): {exc}"
+                        ) from exc
+    return pd.PeriodIndex([pd.Period(year=d.year, month=d.month, freq="M") for d in np.ravel(dates)], freq="M")
 
 
 # --------------------------------------------------------------------------- covariates
 def read_co2_gml(path: str | Path) -> pd.Series:
     """NOAA GML Mauna Loa monthly ``co2_mm_mlo.csv``: ``#`` comments, then
-    ``year,month,decimal date,average,deseasonalized,ndays,sdev,unc``; ``-99.99`` = missing."""
+    ``year,month,decimal date,average,deseasonalized,ndays,sdev,unc``; ``-99.99`` = missing.
+
+    Raises:
+        DataError: the file is missing, empty, binary or not in this layout (the message names the file
+            and what was expected), or holds a non-numeric value (row and column named).
+    """
     text = _read_text(path)
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     frame = _csv(path, body)
@@ -241,7 +329,12 @@ def read_co2_gml(path: str | Path) -> pd.Series:
 
 def read_co2_datahub(path: str | Path) -> pd.Series:
     """datahub ``co2-mm-mlo.csv``: its header names 6 columns but each row has 7 values
-    (date, decimal date, average, deseasonalized, days, std of days, uncertainty); read by position."""
+    (date, decimal date, average, deseasonalized, days, std of days, uncertainty); read by position.
+
+    Raises:
+        DataError: the file is missing, empty, binary or not in this layout (the message names the file
+            and what was expected), or holds a non-numeric value (row and column named).
+    """
     text = _read_text(path)
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines or not lines[0].lower().startswith("date,"):
@@ -257,7 +350,12 @@ def read_co2_datahub(path: str | Path) -> pd.Series:
 
 def read_psl_index(path: str | Path) -> pd.Series:
     """NOAA PSL climate-index table (e.g. ``nina34.anom.data``): a ``first last`` year line, one
-    row per year with 12 monthly values, ``-99.99`` for missing, then footer lines."""
+    row per year with 12 monthly values, ``-99.99`` for missing, then footer lines.
+
+    Raises:
+        DataError: the file is missing, empty, binary or not in this layout (the message names the file
+            and what was expected), or holds a non-numeric value (row and column named).
+    """
     text = _read_text(path)
     lines = [line.split() for line in text.splitlines() if line.strip()]
     try:
@@ -294,6 +392,21 @@ def statsmodels_elnino() -> pd.Series:
     years = frame["YEAR"].astype(int)
     index = pd.PeriodIndex([pd.Period(f"{y}-{m:02d}", freq="M") for y in years for m in range(1, 13)], freq="M")
     return _series(frame.iloc[:, 1:13].to_numpy().ravel(), index, "enso")
+
+
+EMBEDDED = Path(__file__).resolve().parent / "embedded"
+EMBEDDED_NOTE = ("projects/climate_forecast/embedded/gistemp_{annual,monthly}.csv: the GISTEMP rows of datahub.io "
+                 "core/global-temp (ODC-PDDL-1.0; NASA GISS GISTEMP v4), 1880-2023")
+
+
+def embedded_gistemp() -> tuple[pd.Series, pd.Series]:
+    """The GISTEMP v4 global means shipped with the project: (monthly 1880-01..2023-12, annual 1880..2023), °C.
+
+    They are the ``GISTEMP`` rows of datahub.io ``core/global-temp`` (``annual.csv``, ``monthly.csv``;
+    ODC-PDDL-1.0), anomalies from the 1951-1980 means (NASA GISS, public domain).
+    """
+    return (read_datahub(EMBEDDED / "gistemp_monthly.csv", "GISTEMP"),
+            read_datahub(EMBEDDED / "gistemp_annual.csv", "GISTEMP"))
 
 
 def _csv(path, text: str | None = None) -> pd.DataFrame:
@@ -365,9 +478,19 @@ def _get(key: str, raw_dir: Path, external: Path | None) -> Path:
 
 def load_source(name: str, raw_dir: str | Path, *, datahub_source: str = "GISTEMP",
                 gridded_file: str | None = None, gridded_variable: str | None = None,
-                external: str | Path | None = None, getter: Callable[[str, Path, Path | None], Path] | None = None
-                ) -> Loaded:
-    """Read the target series ``name`` (downloading it, or from ``external/``, where needed)."""
+                external: str | Path | None = None, getter: Callable[[str, Path, Path | None], Path] | None = None,
+                embedded: bool = True) -> Loaded:
+    """Read the target series ``name`` (from ``external/``, downloaded, or embedded where allowed).
+
+    ``gistemp``: ``external/GLB.Ts+dSST.csv`` when it is there; else, with ``embedded``, the copy
+    shipped in ``projects/climate_forecast/embedded/`` (offline, ends 2023); else a download.
+
+    Returns:
+        :class:`Loaded`: monthly and/or annual series, units, and the file (or package) each came from.
+
+    Raises:
+        DataError: unknown source, a missing or malformed file (the message names it and where to put it).
+    """
     raw_dir = Path(raw_dir)
     ext = Path(external) if external is not None else None
     get = getter or _get
@@ -376,6 +499,12 @@ def load_source(name: str, raw_dir: str | Path, *, datahub_source: str = "GISTEM
     if name == "statsmodels_elnino":
         return Loaded(statsmodels_elnino(), None, "°C", {"elnino": "statsmodels.datasets.elnino"})
     if name == "gistemp":
+        from shared.paths import external_dir
+
+        hand_placed = (ext or external_dir("climate_forecast")) / FILENAMES["gistemp"]
+        if embedded and not hand_placed.is_file():
+            monthly, annual = embedded_gistemp()
+            return Loaded(monthly, annual, "°C anomaly (1951-1980)", {"gistemp": EMBEDDED_NOTE})
         path = get("gistemp", raw_dir, ext)
         monthly, annual = read_gistemp(path)
         return Loaded(monthly, annual, "°C anomaly (1951-1980)", {"gistemp": str(path)})

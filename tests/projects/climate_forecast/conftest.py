@@ -4,16 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from projects.climate_forecast.data import Prepared
+from projects.climate_forecast.prepared import Prepared
 
+#: the default set-up (embedded GISTEMP, annual target, monthly inputs), shrunk to seconds
 TINY = {
-    "data": {"first_year": 1985},
-    "train": {"window": 12, "horizon": 24, "trend_years": 10, "epochs": 2, "patience": 2, "mc_samples": 2,
-              "validation_years": 2, "network": {"units": 4, "members": 2}},
-    "backtest": {"first_origin": 1997, "origin_step": 12, "horizons": [1, 12, 24], "refit_every": 2,
+    "data": {"first_year": 1950},
+    "train": {"window": 12, "horizon": 3, "trend_years": 10, "epochs": 2, "patience": 2, "mc_samples": 2,
+              "validation_years": 3, "network": {"units": 4, "members": 2}},
+    "backtest": {"first_origin": 2016, "validation_first": 2006, "horizons": [1, 3], "refit_every": 4,
                  "classical": {"arima": {"max_p": 1, "max_q": 1, "max_P": 0, "max_Q": 0, "maxiter": 10},
                                "baseline": {"calibration_years": 5, "trend_years": 10}}},
-    "evaluate": {"forecast_to": 2004},
+    "evaluate": {"forecast_to": 2030},
 }
 
 

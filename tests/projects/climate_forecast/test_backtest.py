@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from projects.climate_forecast import backtest, evaluate
+from projects.climate_forecast import backtest, evaluate, protocol
 from projects.climate_forecast.baselines import ArimaConfig, BaselineConfig, ClassicalConfig
 from projects.climate_forecast.model import NetworkConfig
 from projects.climate_forecast.networks import TrainConfig
@@ -14,7 +14,7 @@ from .conftest import annual_prepared
 
 TRAIN = TrainConfig(network=NetworkConfig(units=3, members=2), window=12, horizon=3, epochs=1, patience=2,
                     mc_samples=2, validation_years=5)
-CFG = backtest.BacktestConfig(first_origin=1985, horizons=(1, 3), refit_every=2,
+CFG = protocol.BacktestConfig(first_origin=1985, horizons=(1, 3), refit_every=2,
                               classical=ClassicalConfig(baseline=BaselineConfig(calibration_years=10),
                                                         arima=ArimaConfig(max_p=1, max_q=1, maxiter=10)))
 
@@ -30,14 +30,15 @@ def poisoned(series: Series, after: int) -> Series:
 @pytest.mark.slow
 def test_backtest_never_uses_data_after_the_origin():
     series = from_prepared(annual_prepared(n_years=50, first=1945, covariate=True))
-    origins = backtest.origins_for(series, CFG)[:3]
+    origins = protocol.origins_for(series, CFG)[:3]
     cut = origins[1]
-    clean = backtest.run_backtest(series, backtest.make_models(CFG.models, CFG, TRAIN, series), origins, 3,
+    clean = protocol.run_backtest(series, protocol.make_models(CFG.models, CFG, TRAIN, series), origins, 3,
                                   refit_every=2)
-    dirty = backtest.run_backtest(poisoned(series, cut), backtest.make_models(CFG.models, CFG, TRAIN, series),
+    dirty = protocol.run_backtest(poisoned(series, cut), protocol.make_models(CFG.models, CFG, TRAIN, series),
                                   origins, 3, refit_every=2)
     a, b = pd.DataFrame(clean), pd.DataFrame(dirty)
-    assert set(a["model"]) == {"persistence", "drift", "trend", "trend_residual", "arima", "ets", "lstm", "gru"}
+    assert set(a["model"]) == {"persistence", "drift", "trend", "trend_residual", "arima", "ets", "lstm", "gru",
+                               "hybrid"}
     keep = a["origin_index"] <= cut
     cols = ["forecast", "std", "lo95", "hi95"]
     np.testing.assert_allclose(a.loc[keep, cols].to_numpy(), b.loc[keep, cols].to_numpy(), rtol=1e-6, atol=1e-6)
@@ -48,14 +49,18 @@ def test_backtest_never_uses_data_after_the_origin():
 
 def test_origins_and_mase_scale():
     series = from_prepared(annual_prepared(n_years=50, first=1945))
-    origins = backtest.origins_for(series, CFG)
+    origins = protocol.origins_for(series, CFG)
     assert series.periods[origins[0]] == "1985" and origins[-1] == series.n - 2
-    assert backtest.mase_scale(Series(np.array([1.0, 2, 4]), np.arange(3.0), np.ones((3, 1)), np.arange(3.0))) == 1.5
+    val = protocol.validation_origins(series, CFG)  # 1960 … 1982: every target (h ≤ 3) known by 1985
+    assert series.periods[val[0]] == "1960" and series.periods[val[-1]] == "1982"
+    assert protocol.validation_origins(series, protocol.BacktestConfig(first_origin=1985, validation_first=None)) == []
+    assert protocol.horizon_label(5, 1) == "5y" and protocol.horizon_label(12, 12) == "12m"
+    assert protocol.mase_scale(Series(np.array([1.0, 2, 4]), np.arange(3.0), np.ones((3, 1)), np.arange(3.0))) == 1.5
 
 
 def test_resume_after_a_kill_gives_the_same_rows(tmp_path):
     prepared = annual_prepared(n_years=50, first=1945)
-    cfg = backtest.BacktestConfig(first_origin=1985, horizons=(1, 3), refit_every=2,
+    cfg = protocol.BacktestConfig(first_origin=1985, horizons=(1, 3), refit_every=2,
                                   models=("persistence", "trend", "trend_residual"))
     full = backtest.backtest(prepared, TRAIN, cfg, tmp_path / "w1", tmp_path / "o1", progress=False)
 
@@ -100,7 +105,34 @@ def test_scores_and_diebold_mariano():
     errors = frame[frame["model"] == "gru"].eval("forecast - actual")
     assert gru["rmse"] == pytest.approx(np.sqrt(np.mean(errors ** 2)))
     assert table[table["model"] == "persistence"].iloc[0]["rmse"] > 0.8
-    dm = evaluate.dm_table(frame, table, "gru", [1], 1)["h1"]
+    dm = evaluate.dm_table(frame, "gru", {1: "trend"}, 1, 1)["1y"]
     assert dm["baseline"] == "trend" and dm["p_value"] < 0.05 and dm["verdict"] == "gru better"
     same = evaluate.diebold_mariano(np.ones(10), np.ones(10), 1)
     assert np.isnan(same["statistic"])
+
+
+def _rows(models, split, n=30, h=1, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        actual = rng.normal()
+        for model, noise in models.items():
+            f = actual + (rng.normal(0, noise) if noise else 0.5)
+            rows.append({"model": model, "split": split, "origin_index": i, "origin": str(1900 + i), "horizon": h,
+                         "actual": actual, "forecast": f, "lo80": f - 1, "hi80": f + 1, "lo95": f - 2, "hi95": f + 2,
+                         "mase_scale": 1.0})
+    return rows
+
+
+def test_strongest_baseline_is_chosen_on_validation_never_on_test():
+    val = _rows({"trend": 0.2, "arima": 0.6, "hybrid": 0.01}, "validation")
+    test = _rows({"trend": 0.8, "arima": 0.1, "hybrid": 0.3}, "test", seed=1)
+    best = evaluate.strongest_baselines(pd.DataFrame(val + test), [1])
+    assert best[1]["model"] == "trend" and "validation origins 1900-1929" in best[1]["rule"]
+    assert set(best[1]["ranking"]) == {"trend", "arima"}  # neural models are never a baseline
+    assert evaluate.strongest_baselines(pd.DataFrame(test), [1]) == {}
+
+
+def test_identical_models_are_reported_as_coinciding():
+    frame = pd.DataFrame(_rows({"persistence": 0, "seasonal_naive": 0, "trend": 0.3}, "test"))
+    assert evaluate.coinciding(frame, [1]) == {1: [["persistence", "seasonal_naive"]]}

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from projects.climate_forecast import data
-from projects.climate_forecast.data import DataConfig, validate
+from projects.climate_forecast import prepared as prep
+from projects.climate_forecast.prepared import DataConfig, validate
 from shared.config import ConfigError
 from shared.io import DataError
 
@@ -46,14 +47,36 @@ def test_gaps_and_missing_markers_need_interpolate():
         validate(monthly([1, np.inf, 2]), "s")
 
 
-def test_default_source_is_prepared_offline(tmp_path):
-    prepared = data.prepare(DataConfig(covariates={"enso": "statsmodels"}, interpolate=True), tmp_path)
+def test_default_source_is_the_embedded_gistemp(tmp_path):
+    prepared = prep.prepare(DataConfig(), tmp_path / "raw", external=tmp_path / "none")
+    assert prepared.frequency == "annual" and prepared.steps == 12 and prepared.covariates == []
+    assert str(prepared.target.index[0]) == "1880" and str(prepared.target.index[-1]) == "2023"
+    assert "embedded" in prepared.manifest["files"]["gistemp"]
+    assert prepared.target["value"].loc["2023"] == pytest.approx(1.1692)
+
+
+def test_a_hand_placed_gistemp_file_replaces_the_embedded_copy(tmp_path):
+    ext = tmp_path / "external"
+    ext.mkdir()
+    header = "Year,Jan,Feb,Mar,Apr,May,Jun,Jul,Aug,Sep,Oct,Nov,Dec,J-D,D-N,DJF,MAM,JJA,SON"
+    rows = [f"{y}," + ",".join(f"{0.01 * (y - 1950) + 0.001 * m:.3f}" for m in range(12)) + f",{0.01 * (y - 1950):.2f}"
+            + ",***,***,***,***,***" for y in range(1950, 2025)]
+    (ext / "GLB.Ts+dSST.csv").write_text("Land-Ocean: Global Means\n" + header + "\n" + "\n".join(rows) + "\n")
+    prepared = prep.prepare(DataConfig(), tmp_path / "raw", external=ext)
+    assert str(prepared.target.index[-1]) == "2024"
+    assert prepared.manifest["files"]["gistemp"].endswith("GLB.Ts+dSST.csv")
+
+
+def test_statsmodels_co2_with_enso_is_prepared_offline(tmp_path):
+    cfg = DataConfig(source="statsmodels_co2", frequency="monthly", covariates={"enso": "statsmodels"},
+                     interpolate=True)
+    prepared = prep.prepare(cfg, tmp_path)
     assert prepared.frequency == "monthly" and prepared.steps == 1 and prepared.covariates == ["enso"]
     assert prepared.manifest["validation"]["monthly"]["interpolated"] == ["1958-06", "1958-10", "1964-02", "1964-03",
                                                                           "1964-04"]
     assert str(prepared.target.index[0]) == "1958-03" and str(prepared.target.index[-1]) == "2001-12"
     with pytest.raises(DataError, match="set data.interpolate: true"):
-        data.prepare(DataConfig(), tmp_path)  # CO2 has 5 empty months
+        prep.prepare(DataConfig(source="statsmodels_co2", frequency="monthly"), tmp_path)  # CO2 has 5 empty months
 
 
 def test_annual_target_keeps_monthly_inputs(tmp_path):
@@ -64,13 +87,13 @@ def test_annual_target_keeps_monthly_inputs(tmp_path):
     rows_m = [f"GISTEMP,{y}-{m:02d},{0.01 * (y - 1950):.3f}" for y in years for m in range(1, 13)]
     (ext / "annual.csv").write_text("Source,Year,Mean\n" + "\n".join(rows_a) + "\n")
     (ext / "monthly.csv").write_text("Source,Year,Mean\n" + "\n".join(rows_m) + "\n")
-    prepared = data.prepare(DataConfig(source="datahub", frequency="annual"), tmp_path / "raw", external=ext)
+    prepared = prep.prepare(DataConfig(source="datahub", frequency="annual"), tmp_path / "raw", external=ext)
     assert prepared.frequency == "annual" and prepared.steps == 12 and len(prepared.target) == 50
-    data.write_prepared(prepared, tmp_path / "prepared")
-    again = data.load_prepared(tmp_path / "prepared")
+    prep.write_prepared(prepared, tmp_path / "prepared")
+    again = prep.load_prepared(tmp_path / "prepared")
     assert again.steps == 12 and again.target["value"].iloc[-1] == pytest.approx(0.49)
     with pytest.raises(DataError, match="at least data.min_length=60"):
-        data.prepare(DataConfig(source="datahub", frequency="annual", min_length=60), tmp_path / "raw", external=ext)
+        prep.prepare(DataConfig(source="datahub", frequency="annual", min_length=60), tmp_path / "raw", external=ext)
 
 
 def test_too_short_for_frequency_and_bad_config(tmp_path):
@@ -79,22 +102,22 @@ def test_too_short_for_frequency_and_bad_config(tmp_path):
 
         from_mapping(DataConfig, {"sourse": "gistemp"})
     with pytest.raises(ValueError, match="is the target series itself"):
-        DataConfig(covariates={"co2": "statsmodels"})
+        DataConfig(source="statsmodels_co2", covariates={"co2": "statsmodels"})
 
 
 def test_stage_main_and_corrupt_outputs(params, tmp_path):
     out = tmp_path / "prepared"
     assert data.main(["--params", str(params), "--raw", str(tmp_path / "raw"), "--out", str(out)]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["source"] == "statsmodels_co2" and manifest["target_span"][0] == "1985-01"
+    assert manifest["source"] == "gistemp" and manifest["target_span"] == ["1950", "2023"]
     target = out / "target.csv"
     lines = target.read_text().splitlines()
-    target.write_text("\n".join(lines[:5] + [lines[5].split(",")[0] + ",nan,1.0"] + lines[6:]) + "\n")
+    target.write_text("\n".join(lines[:5] + [lines[5].split(",")[0] + ",nan"] + lines[6:]) + "\n")
     with pytest.raises(DataError, match="NaN"):
-        data.load_prepared(out)
+        prep.load_prepared(out)
     target.write_text("\n".join(lines[:5] + lines[6:]) + "\n")
     with pytest.raises(DataError, match="not consecutive"):
-        data.load_prepared(out)
+        prep.load_prepared(out)
     target.write_text("")
     with pytest.raises(DataError):
-        data.load_prepared(out)
+        prep.load_prepared(out)

@@ -131,11 +131,14 @@ def test_statsmodels_embedded_series():
 def test_offline_error_names_the_file_to_place(tmp_path, monkeypatch):
     monkeypatch.setitem(sources.URLS, "gistemp", (tmp_path / "nowhere" / "GLB.Ts+dSST.csv").as_uri())
     with pytest.raises(DataError, match=r"place the file at .*external.*GLB\.Ts\+dSST\.csv"):
-        sources.load_source("gistemp", tmp_path / "raw", external=tmp_path / "external")
+        sources.load_source("gistemp", tmp_path / "raw", external=tmp_path / "external", embedded=False)
+    embedded = sources.load_source("gistemp", tmp_path / "raw", external=tmp_path / "external")
+    assert "embedded" in embedded.files["gistemp"] and len(embedded.annual) == 144
     (tmp_path / "external").mkdir()
     (tmp_path / "external" / "GLB.Ts+dSST.csv").write_text(GISTEMP)
-    loaded = sources.load_source("gistemp", tmp_path / "raw", external=tmp_path / "external")
-    assert len(loaded.annual) == 3
+    for allowed in (True, False):  # the hand-placed file replaces the embedded copy
+        loaded = sources.load_source("gistemp", tmp_path / "raw", external=tmp_path / "external", embedded=allowed)
+        assert len(loaded.annual) == 3
 
 
 def test_download_from_a_url_lands_in_raw(tmp_path, monkeypatch):
@@ -143,5 +146,74 @@ def test_download_from_a_url_lands_in_raw(tmp_path, monkeypatch):
     served.parent.mkdir()
     served.write_text(GISTEMP)
     monkeypatch.setitem(sources.URLS, "gistemp", served.as_uri())
-    loaded = sources.load_source("gistemp", tmp_path / "raw", external=tmp_path / "external")
+    loaded = sources.load_source("gistemp", tmp_path / "raw", external=tmp_path / "external", embedded=False)
     assert (tmp_path / "raw" / "GLB.Ts+dSST.csv").is_file() and len(loaded.monthly) == 36
+
+
+@pytest.mark.parametrize("date_col", ["Year", "Date"])
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_datahub_layouts_across_versions(tmp_path, date_col, newest_first):
+    """Current files: Source,Year,Mean oldest-first; 2015-2016 ones: Source,Date,Mean newest-first, 'GCAG'."""
+    months = [f"{y}-{m:02d}" for y in (1990, 1991) for m in range(1, 13)]
+    rows = [f"{src},{d},{0.01 * k + (0.1 if src == 'GCAG' else 0):.3f}" for k, d in enumerate(months)
+            for src in ("GCAG", "GISTEMP")]
+    if newest_first:
+        rows = rows[::-1]
+    (tmp_path / "monthly.csv").write_text(f"Source,{date_col},Mean\n" + "\n".join(rows) + "\n")
+    gis = sources.read_datahub(tmp_path / "monthly.csv", "GISTEMP")
+    assert gis.index.is_monotonic_increasing and str(gis.index[0]) == "1990-01" and len(gis) == 24
+    assert gis.iloc[-1] == pytest.approx(0.23)
+    assert sources.read_datahub(tmp_path / "monthly.csv", "gcag").iloc[0] == pytest.approx(0.1)  # any case
+    (tmp_path / "odd.csv").write_text("Source,When,Mean\nGISTEMP,1990,0.1\n")
+    with pytest.raises(DataError, match=r"'Source,Date,Mean'.*found columns \['Source', 'When', 'Mean'\]"):
+        sources.read_datahub(tmp_path / "odd.csv")
+
+
+def test_embedded_gistemp_is_complete():
+    monthly, annual = sources.embedded_gistemp()
+    assert (str(monthly.index[0]), str(monthly.index[-1]), len(monthly)) == ("1880-01", "2023-12", 1728)
+    assert (str(annual.index[0]), str(annual.index[-1])) == ("1880", "2023") and np.isfinite(annual).all()
+    means = monthly.groupby(monthly.index.year).mean().to_numpy()
+    np.testing.assert_allclose(means, annual.to_numpy(), atol=1e-3)  # J-D means of the months
+
+
+def _gridded(path, time_values, units, calendar):
+    import xarray as xr
+
+    from shared.io import write_netcdf
+
+    n = len(time_values)
+    lat, lon = np.array([45.0, -45.0]), np.array([0.0, 180.0])
+    field = np.arange(n, dtype="float32")[:, None, None] * np.ones((n, 2, 2), "float32")
+    ds = xr.Dataset({"tas": (("time", "latitude", "longitude"), field)},
+                    coords={"time": ("time", np.asarray(time_values, float), {"units": units, "calendar": calendar}),
+                            "latitude": lat, "longitude": lon})
+    write_netcdf(path, ds)
+    return path
+
+
+@pytest.mark.parametrize(("units", "calendar", "values"), [
+    ("days since 1850-01-01", "360_day", 15.0 + 30.0 * np.arange(36)),
+    ("days since 1850-01-01 00:00:00", "noleap", np.cumsum([0] + [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] * 3)[
+        :36] + 14.5),
+    ("days since 1850-01-01", "365_day", np.arange(36) * 365.0 / 12 + 10),
+    ("days since 1850-01-01", "all_leap", np.arange(36) * 366.0 / 12 + 10),
+    ("days since 1850-01-01", "proleptic_gregorian", np.arange(36) * 30.44 + 15),
+    ("days since 1850-01-01", "julian", np.arange(36) * 30.44 + 15),
+    ("hours since 1850-01-01", "standard", (np.arange(36) * 30.44 + 15) * 24),
+    ("months since 1850-01-01", "standard", np.arange(36) + 0.5),
+    ("months since 1850-1-1", "360_day", np.arange(36, dtype=float)),
+    ("years since 1850-01-01", "365_day", np.arange(36) / 12.0),
+])
+def test_gridded_time_encodings_map_to_monthly_periods(tmp_path, units, calendar, values):
+    series = sources.read_gridded(_gridded(tmp_path / "g.nc", values, units, calendar))
+    assert series.index.freqstr == "M" and len(series) == 36
+    assert str(series.index[0]) == "1850-01" and str(series.index[-1]) == "1852-12"
+    np.testing.assert_allclose(series.to_numpy(), np.arange(36))
+
+
+def test_gridded_time_errors_name_units_and_calendar(tmp_path):
+    with pytest.raises(DataError, match="units 'fortnights since 1850-01-01'"):
+        sources.read_gridded(_gridded(tmp_path / "a.nc", np.arange(12.0), "fortnights since 1850-01-01", "360_day"))
+    with pytest.raises(DataError, match="several time steps fall in month"):
+        sources.read_gridded(_gridded(tmp_path / "b.nc", np.arange(12.0), "days since 1850-01-01", "360_day"))

@@ -7,8 +7,10 @@ import sys
 import pytest
 
 from projects.climate_forecast import backtest, data, evaluate, stationarity, train
+from projects.climate_forecast.prepared import load_prepared
 from shared.config import ConfigError
 from shared.io import DataError
+from shared.metrics import validate_headline
 
 
 @pytest.mark.slow
@@ -18,42 +20,46 @@ def test_stages_end_to_end(params, tmp_path):
     assert data.main([*common, "--raw", str(tmp_path / "raw"), "--out", str(prepared)]) == 0
     assert stationarity.main([*common, "--data", str(prepared), "--out", str(results)]) == 0
     assert train.main([*common, "--data", str(prepared), "--work", str(tmp_path / "w"), "--out", str(model)]) == 0
-    assert sorted(p.name for p in model.iterdir()) == ["gru", "lstm", "summary.json"]
+    assert sorted(p.name for p in model.iterdir()) == ["hybrid", "summary.json"]
     assert backtest.main([*common, "--data", str(prepared), "--work", str(tmp_path / "wb"), "--out", str(bt)]) == 0
     assert evaluate.main([*common, "--data", str(prepared), "--backtest", str(bt), "--model", str(model),
                           "--stationarity", str(results / "stationarity.json"), "--out", str(results)]) == 0
     metrics = json.loads((results / "metrics.json").read_text())
-    assert {"network_mae_h1", "gain_vs_trend_h1", "coverage95_h24", "backtest_time_s"} <= set(metrics["targets"])
-    assert {"gru h1", "arima h12", "seasonal_naive h24", "lstm h24"} <= set(metrics["backtest"])
-    assert set(metrics["diebold_mariano"]) == {"h1", "h12", "h24"}
+    assert set(metrics["targets"]) == {"mae_1y", "ratio_to_baseline_3y", "coverage95_1y", "coverage95_3y",
+                                       "backtest_time_s"}
+    assert {"hybrid 1y", "arima 3y", "gru 3y", "trend_residual 1y"} <= set(metrics["backtest"])
+    assert set(metrics["diebold_mariano"]) == {"1y", "3y"}
+    head = validate_headline(metrics["headline"])
+    assert head["model"].startswith("hybrid") and head["metric"] == "MAE at h=1y" and len(head["also"]) == 1
+    assert head["baseline"] == metrics["strongest_baseline"]["1y"]["model"] != "hybrid"
+    assert "validation origins 2006-" in head["baseline_rule"] and head["significance"]["test"].startswith("Diebold")
+    assert metrics["setup"]["validation_origins"] > 0 and metrics["setup"]["covariates"] == "none"
     forecast = (results / "plots" / "forecast.csv").read_text()
-    assert "2004-12" in forecast and "gru" in forecast
+    assert "2030" in forecast and "hybrid" in forecast
     assert (results / "errors.csv").stat().st_size > 1000
 
 
-def test_train_resumes_a_finished_ensemble(params, tmp_path, caplog, monkeypatch):
+def test_train_publishes_nothing_after_a_kill(params, tmp_path, monkeypatch):
+    from projects.climate_forecast.baselines import ClassicalConfig
     from projects.climate_forecast.model import NetworkConfig
     from projects.climate_forecast.networks import TrainConfig
 
     data.main(["--params", str(params), "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "prepared")])
-    prepared = data.load_prepared(tmp_path / "prepared")
-    cfg = TrainConfig(network=NetworkConfig(units=2, members=1), window=6, horizon=2, epochs=1, validation_years=1)
-    real = train.train_network
+    prepared = load_prepared(tmp_path / "prepared")
+    cfg = TrainConfig(network=NetworkConfig(units=2, members=1), window=6, horizon=2, epochs=1, validation_years=3,
+                      trend_years=10)
+    real = train.train_hybrid
 
-    def killed_on_gru(series, c, **kw):
-        if c.network.cell == "gru":
-            raise KeyboardInterrupt("simulated kill")
-        return real(series, c, **kw)
+    def killed(*args, **kw):
+        raise KeyboardInterrupt("simulated kill")
 
-    monkeypatch.setattr(train, "train_network", killed_on_gru)
+    monkeypatch.setattr(train, "train_hybrid", killed)
     with pytest.raises(KeyboardInterrupt):
-        train.train_all(prepared, cfg, tmp_path / "work", tmp_path / "model")
+        train.train_all(prepared, cfg, ClassicalConfig(), tmp_path / "work", tmp_path / "model")
     assert not (tmp_path / "model").exists()  # nothing half-written
-    monkeypatch.setattr(train, "train_network", real)
-    caplog.set_level("INFO")
-    train.train_all(prepared, cfg, tmp_path / "work", tmp_path / "model")
-    assert "lstm ensemble: finished in an earlier run" in caplog.text
-    assert (tmp_path / "model" / "gru" / "model.keras").exists()
+    monkeypatch.setattr(train, "train_hybrid", real)
+    summary = train.train_all(prepared, cfg, ClassicalConfig(), tmp_path / "work", tmp_path / "model")
+    assert (tmp_path / "model" / "hybrid" / "model.keras").exists() and 0 <= summary["hybrid"]["alpha"] <= 1
     assert not any((tmp_path / "work").iterdir())
 
 
@@ -69,7 +75,7 @@ def test_unknown_param_key_names_key_and_file(tiny_params):
 
 def test_missing_inputs_are_reported(params, tmp_path):
     with pytest.raises(DataError, match="run the data stage first|file not found"):
-        data.load_prepared(tmp_path)
+        load_prepared(tmp_path)
     data.main(["--params", str(params), "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "prepared")])
     with pytest.raises(DataError, match="run the backtest stage first"):
         evaluate.main(["--params", str(params), "--data", str(tmp_path / "prepared"), "--backtest", str(tmp_path),
@@ -90,10 +96,10 @@ def test_cli_forecast_stationarity_and_sources(capsys, tmp_path):
     assert cli.main(["climate_forecast", "forecast", "--horizon", "3", "--models", "persistence,trend,trend_residual",
                      "--raw", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "statsmodels_co2 (monthly, ppm)" in out and "2002-03" in out and "trend_residual" in out
+    assert "gistemp (annual, °C anomaly (1951-1980))" in out and "2026" in out and "trend_residual" in out
     assert cli.main(["climate_forecast", "stationarity", "--raw", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "verdict:" in out and "KPSS" in out
     assert cli.main(["climate_forecast", "sources"]) == 0
     assert "GLB.Ts+dSST.csv" in capsys.readouterr().out
-    assert cli.main(["climate_forecast", "forecast", "--source", "gistemp", "--raw", str(tmp_path / "raw")]) == 2
+    assert cli.main(["climate_forecast", "forecast", "--source", "gridded", "--raw", str(tmp_path / "raw")]) == 2
