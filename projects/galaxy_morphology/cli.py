@@ -12,7 +12,6 @@ import argparse
 from pathlib import Path
 
 DEFAULT_MODEL = "data/galaxy_morphology/model"
-IMAGE_SUFFIXES = (".fits", ".fit", ".fts", ".jpg", ".jpeg", ".png")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +24,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--pattern", default="{band}/{id}.fits", help="per-band FITS file pattern under the folder")
     p.add_argument("--crop-fraction", type=float, default=None,
                    help="centre crop before resizing (default: as trained)")
+    p.add_argument("--nan-policy", choices=("error", "mask"), default=None,
+                   help="NaN/inf pixels (mosaic edges): stop, or fill them with the background as the data stage "
+                        "does with data.preprocess.nan_policy: mask (default: as trained)")
     p.add_argument("--mc-samples", type=int, default=30, help="Monte-Carlo dropout samples for the uncertainty")
     p.add_argument("--gradcam", default=None, metavar="DIR", help="write a Grad-CAM overlay PNG per image here")
     p.set_defaults(func=cmd_classify)
@@ -32,6 +34,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--class", dest="cls", required=True, help="class name (see `classes`)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shifted", action="store_true", help="use the shifted acquisition conditions of params.yaml")
+    p.add_argument("--split", default=None, help="use the acquisition conditions of this split of params.yaml")
     p.add_argument("--params", default="projects/galaxy_morphology/params.yaml")
     p.add_argument("--out", required=True, help="FITS file to write")
     p.set_defaults(func=cmd_simulate)
@@ -61,15 +64,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.cls not in CLASSES:
         raise SystemExit(f"unknown class {args.cls!r}; classes: {', '.join(CLASSES)}")
     cfg = load_section(args.params, "simulate", SimulateConfig)
-    cond = cfg.splits.get("shifted" if args.shifted else "train", Conditions())
+    split = args.split or ("shifted" if args.shifted else "test")
+    if split not in cfg.splits:
+        raise SystemExit(f"no split {split!r} in {args.params}; splits: {', '.join(cfg.splits)}")
+    cond = cfg.splits.get(split, Conditions())
     cube, info = render(args.cls, args.seed, cond, cfg.stamp, cfg.pixel_scale)
-    write_cube(args.out, cube, fits_header(args.cls, args.seed, "cli", info, cond.sky_level, cfg.pixel_scale))
+    write_cube(args.out, cube, fits_header(args.cls, args.seed, "cli", info, cfg.pixel_scale))
     print(f"{args.out}: {args.cls}, seed {args.seed}, PSF FWHM {info['psf_fwhm']:.2f}\", shape {cube.shape}")
     return 0
 
 
 def _collect(paths: list[str], per_band: bool) -> list[tuple[str, Path]]:
-    """``(name, path)`` of every input; a folder yields its images (or, per band, its object ids)."""
+    """``(name, path)`` of every input; a folder yields the files that ``read_any`` reads (FITS, also
+    ``.fz`` and ``.fits.gz``, and images), or, per band, its object ids.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+    """
+    from projects.galaxy_morphology.loaders import is_readable
+
     found: list[tuple[str, Path]] = []
     for raw in paths:
         path = Path(raw)
@@ -78,7 +91,7 @@ def _collect(paths: list[str], per_band: bool) -> list[tuple[str, Path]]:
         if per_band:
             found.append(("", path))
         elif path.is_dir():
-            found += [(p.name, p) for p in sorted(path.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+            found += [(p.name, p) for p in sorted(path.rglob("*")) if p.is_file() and is_readable(p)]
         else:
             found.append((path.name, path))
     return found
@@ -102,12 +115,22 @@ def _per_band_ids(folder: Path, bands: list[str], pattern: str) -> list[str]:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    """Print class, calibrated probability, MC-dropout entropy and runner-up for every input.
+
+    Inputs: FITS cubes (C, H, W) or (H, W, C) in any layout ``read_fits`` reads, JPEG/PNG/TIFF colour
+    images, folders of them, or per-band FITS folders (``--bands``); each is preprocessed as in
+    training (background, noise units, crop, resize, stretch) with the trained ``nan_policy`` unless
+    ``--nan-policy`` overrides it.
+
+    Raises:
+        DataError: no readable input, a wrong band count, NaN pixels under ``nan_policy: error``
+            (the message names ``--nan-policy mask``), or a corrupt file or model folder.
+    """
     import numpy as np
 
-    from projects.galaxy_morphology.loaders import read_any, read_fits_object
-    from projects.galaxy_morphology.model import grad_cam, mc_dropout, predict_logits, softmax
+    from projects.galaxy_morphology.loaders import read_any, read_fits_object, stem
+    from projects.galaxy_morphology.model import grad_cam, load_trained, mc_dropout, predict_logits, softmax
     from projects.galaxy_morphology.preprocess import PreprocessConfig, network_input, prepare_image
-    from projects.galaxy_morphology.train import load_trained
     from shared import config as config_lib
     from shared.io import DataError
 
@@ -115,6 +138,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
     pre = config_lib.from_mapping(PreprocessConfig, info["preprocess"], where=f"{args.model}/train.json")
     if args.crop_fraction is not None:
         pre = config_lib.replace(pre, crop_fraction=args.crop_fraction)
+    if args.nan_policy is not None:
+        pre = config_lib.replace(pre, nan_policy=args.nan_policy)
+    hint = "; classify with --nan-policy mask to fill them with the background"
     classes, n_bands, temperature = info["classes"], len(info["bands"]), float(calib["temperature"])
     names, images = [], []
     for name, path in _collect(args.paths, bool(args.bands)):
@@ -123,13 +149,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 raise DataError(f"the model takes {n_bands} bands ({', '.join(info['bands'])}), got {args.bands}")
             for obj in _per_band_ids(path, args.bands, args.pattern):
                 raw = read_fits_object(path, obj, layout="per_band", bands=args.bands, pattern=args.pattern,
-                                       allow_nan=pre.nan_policy == "mask")
+                                       allow_nan=True)
                 names.append(obj)
-                images.append(prepare_image(raw, pre, n_bands, f"{path}:{obj}")[0])
+                images.append(prepare_image(raw, pre, n_bands, f"{path}:{obj}", nan_hint=hint)[0])
         else:
-            raw = read_any(path, allow_nan=pre.nan_policy == "mask")
+            raw = read_any(path, allow_nan=True)  # NaNs are judged by nan_policy in prepare_image
             names.append(name)
-            images.append(prepare_image(raw, pre, n_bands, str(path))[0])
+            images.append(prepare_image(raw, pre, n_bands, str(path), nan_hint=hint)[0])
     if not images:
         raise DataError(f"no images found in {', '.join(args.paths)}")
     x = network_input(np.stack(images), pre.stretch, pre.asinh_softening)
@@ -151,6 +177,6 @@ def cmd_classify(args: argparse.Namespace) -> int:
         for i, name in enumerate(names):
             fig = gradcam_figure(images[i], cams[i], f"{name}: {classes[int(probs[i].argmax())]} "
                                                      f"({probs[i].max():.2f})")
-            savefig(fig, out / f"{Path(name).stem or 'image'}_gradcam.png")
+            savefig(fig, out / f"{stem(name) or 'image'}_gradcam.png")
         print(f"Grad-CAM overlays written to {out}/")
     return 0

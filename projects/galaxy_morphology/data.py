@@ -4,7 +4,7 @@ Sources (``data.source.kind``):
 
 * ``fits``: a folder of FITS cutouts with a labels CSV; the default is the GalSim simulation
   written by the ``simulate`` stage (cubes, with a ``split`` column that keeps its
-  acquisition-shifted test split apart);
+  evaluation-only splits apart: shifted, harsher and the robustness-curve splits);
 * ``images``: a folder of JPEG/PNG cutouts with a labels CSV (Galaxy Zoo layout);
 * ``galaxy10``: the Galaxy10 DECaLS ``.h5`` (fetched with its sha256, or hand-placed in
   ``data/galaxy_morphology/external/``).
@@ -13,8 +13,8 @@ Every image goes through :func:`projects.galaxy_morphology.preprocess.prepare_im
 (sigma-clipped background, noise units, centre crop, resize). Rows without a ``split``
 column are split per class (stratified) by ``split_fractions``. Output:
 ``<out>/<split>.npz`` with ``x`` (N, S, S, C) float16, ``y``, ``ids``, ``noise`` (the per-band
-background noise that ``x`` is divided by), and ``manifest.json``
-(classes, bands, preprocessing, counts).
+background noise that ``x`` is divided by), and ``manifest.json`` (classes, bands, preprocessing,
+chirality pairs, counts, and the median acquisition conditions per split when the labels CSV has them).
 
     python -m projects.galaxy_morphology.data --params projects/galaxy_morphology/params.yaml \
         --out data/galaxy_morphology/prepared
@@ -41,7 +41,7 @@ from projects.galaxy_morphology.loaders import (
 from projects.galaxy_morphology.preprocess import PreprocessConfig, prepare_image
 from shared.config import load_section, to_dict
 from shared.data import split_indices
-from shared.io import DataError, atomic_dir, load_npz, read_json, save_npz, write_json
+from shared.io import DataError, atomic_dir, save_npz, write_json
 from shared.stage import run, stage_parser
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,9 @@ class SourceConfig:
     pattern: str = "{band}/{id}.fits"
     #: band names, blue to red; their number is the number of input channels
     bands: tuple[str, ...] = ("g", "r", "z")
+    #: pairs of classes that are mirror images of each other (clockwise and anticlockwise spirals):
+    #: a mirror flip in augmentation or test-time averaging swaps their labels
+    chirality_pairs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ class DataConfig:
 def open_source(cfg: DataConfig):
     """``(items, count, classes)`` of the configured source."""
     src = cfg.source
-    allow_nan = cfg.preprocess.nan_policy == "mask"
+    allow_nan = True  # NaN pixels are judged by preprocess.nan_policy (handle_nan), with the params key in the message
     if src.kind == "galaxy10":
         return read_galaxy10(galaxy10_path(src.path or None))
     folder = Path(src.path)
@@ -113,6 +116,26 @@ def stratified_split(labels: np.ndarray, fractions: Sequence[float], seed: int) 
     return [np.sort(np.concatenate(p)) for p in parts]
 
 
+def split_conditions(cfg: DataConfig) -> dict[str, dict[str, float]]:
+    """Median acquisition conditions per split from the labels CSV's ``psf_fwhm``, ``sky_level``,
+    ``size_scale`` and ``flux`` columns (the simulator writes them); empty for other sources."""
+    import pandas as pd
+
+    src = cfg.source
+    if src.kind == "galaxy10":
+        return {}
+    labels = Path(src.labels) if Path(src.labels).is_absolute() else Path(src.path) / src.labels
+    try:
+        frame = pd.read_csv(labels)
+    except Exception:  # read_labels already reported a broken file
+        return {}
+    columns = [c for c in ("psf_fwhm", "sky_level", "size_scale", "flux") if c in frame.columns]
+    if "split" not in frame.columns or not columns:
+        return {}
+    medians = frame.groupby("split")[columns].median()
+    return {str(split): {c: float(row[c]) for c in columns} for split, row in medians.iterrows()}
+
+
 def build(cfg: DataConfig, out: Path) -> dict:
     """Read, preprocess and split the source into ``out``; returns the manifest."""
     from tqdm.auto import tqdm
@@ -135,7 +158,8 @@ def build(cfg: DataConfig, out: Path) -> dict:
     if np.abs(x).max() >= np.finfo(np.float16).max:
         raise DataError("a preprocessed image exceeds the float16 range; check the background estimate")
     if all(s is not None for s in given):
-        splits = {s: np.flatnonzero(np.array(given) == s) for s in SPLITS if s in given}
+        order = list(SPLITS) + [s for s in dict.fromkeys(given) if s not in SPLITS]  # as the labels CSV lists them
+        splits = {s: np.flatnonzero(np.array(given) == s) for s in order if s in given}
     elif any(s is not None for s in given):
         raise DataError("the labels CSV gives a split for some rows only")
     else:
@@ -143,39 +167,19 @@ def build(cfg: DataConfig, out: Path) -> dict:
     for name in ("train", "val", "test"):
         if name not in splits or splits[name].size == 0:
             raise DataError(f"split {name!r} is empty; give more images or change split_fractions")
+    missing = sorted({c for pair in cfg.source.chirality_pairs for c in pair} - set(classes))
+    if missing:
+        raise DataError(f"data.source.chirality_pairs names {missing}, not classes of the source "
+                        f"({', '.join(classes)})")
     manifest = {"classes": list(classes), "bands": list(cfg.source.bands), "source": to_dict(cfg.source),
-                "preprocess": to_dict(cfg.preprocess), "counts": {}}
+                "preprocess": to_dict(cfg.preprocess),
+                "chirality_pairs": [list(p) for p in cfg.source.chirality_pairs], "counts": {},
+                "conditions": split_conditions(cfg)}
     for name, idx in splits.items():
         save_npz(out / f"{name}.npz", x=x[idx], y=y[idx], ids=ids[idx], noise=noise[idx])
         manifest["counts"][name] = {classes[k]: int(np.sum(y[idx] == k)) for k in range(len(classes))}
         log.info("%s: %d images", name, idx.size)
     write_json(out / "manifest.json", manifest)
-    return manifest
-
-
-def load_split(prepared: str | Path, split: str, *, with_noise: bool = False) -> tuple[np.ndarray, ...]:
-    """``(x, y, ids)`` (and ``noise`` if asked) of one prepared split, validated; x as float32 (N, S, S, C)."""
-    prepared = Path(prepared)
-    manifest = read_manifest(prepared)
-    if split not in manifest["counts"]:
-        raise DataError(f"{prepared} has no {split!r} split; it has {sorted(manifest['counts'])}")
-    arrays = load_npz(prepared / f"{split}.npz", required=("x", "y", "ids", "noise"))
-    x, y = arrays["x"].astype(np.float32), arrays["y"].astype(np.int64)
-    if x.ndim != 4 or x.shape[-1] != len(manifest["bands"]) or x.shape[0] != y.shape[0]:
-        raise DataError(f"{prepared / (split + '.npz')}: x has shape {x.shape}, expected (N, S, S, "
-                        f"{len(manifest['bands'])}) with one label per image")
-    if not np.all(np.isfinite(x)):
-        raise DataError(f"{prepared / (split + '.npz')}: x contains NaN or infinite values")
-    if y.size and (y.min() < 0 or y.max() >= len(manifest["classes"])):
-        raise DataError(f"{prepared / (split + '.npz')}: labels outside 0..{len(manifest['classes']) - 1}")
-    return (x, y, arrays["ids"], arrays["noise"]) if with_noise else (x, y, arrays["ids"])
-
-
-def read_manifest(prepared: str | Path) -> dict:
-    manifest = read_json(Path(prepared) / "manifest.json")
-    for key in ("classes", "bands", "preprocess", "counts"):
-        if key not in manifest:
-            raise DataError(f"{prepared}/manifest.json lacks {key!r}; rerun the data stage")
     return manifest
 
 

@@ -17,12 +17,14 @@ Every problem (missing or corrupt file, unknown class, wrong band count, NaNs) r
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+import shared.io as shared_io
 from shared.io import DataError, read_fits, read_image
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,10 @@ GALAXY10_SHA256 = "19aefc477c41bb7f77ff07599a6b82a038dc042f889a111b0d4d98bb755c1
 GALAXY10_CLASSES: tuple[str, ...] = (
     "disturbed", "merging", "round_smooth", "in_between_round_smooth", "cigar_shaped_smooth", "barred_spiral",
     "unbarred_tight_spiral", "unbarred_loose_spiral", "edge_on_without_bulge", "edge_on_with_bulge")
-SPLITS = ("train", "val", "test", "shifted")
+#: the splits every labelled source has; a ``split`` column may add evaluation-only splits of any name
+#: (``shifted``, ``harsher``, ``curve_*``), never used for training or model choice
+SPLITS = ("train", "val", "test")
+SPLIT_NAME = r"[a-z][a-z0-9_]*"
 
 
 @dataclass(frozen=True)
@@ -52,11 +57,13 @@ class LabelRow:
 
 def read_labels(path: str | Path, classes: Sequence[str], *, filename_column: str = "filename",
                 class_column: str = "class") -> tuple[list[LabelRow], tuple[str, ...]]:
-    """Rows of a labels CSV and the class names.
+    """Rows of a labels CSV and the class names (Raises DataError for a missing or broken file, a missing
+    column, an unknown class or a malformed split name, with the row number).
 
     ``classes`` empty: the names found in the CSV, sorted. Class values may be names or
     integer indices into ``classes``; an unknown value stops with the row number. A ``split``
-    column (train/val/test/shifted), when present, fixes the split of each row.
+    column (train/val/test, or an evaluation-only split such as shifted), when present, fixes the split
+    of each row.
     """
     import pandas as pd
 
@@ -84,8 +91,9 @@ def read_labels(path: str | Path, classes: Sequence[str], *, filename_column: st
         else:
             raise DataError(f"{path}, row {i + 2}: unknown class {value!r}; known classes: {', '.join(classes)}")
         split = frame["split"].iloc[i].strip() if has_split else None
-        if split is not None and split not in SPLITS:
-            raise DataError(f"{path}, row {i + 2}: unknown split {split!r}; use {', '.join(SPLITS)}")
+        if split is not None and not re.fullmatch(SPLIT_NAME, split):
+            raise DataError(f"{path}, row {i + 2}: split {split!r} is not a name; use {', '.join(SPLITS)} or an "
+                            "evaluation split such as shifted (lower case letters, digits, _)")
         rows.append(LabelRow(str(name).strip(), label, split))
     if not rows:
         raise DataError(f"{path} lists no images")
@@ -93,7 +101,13 @@ def read_labels(path: str | Path, classes: Sequence[str], *, filename_column: st
 
 
 def colour_to_bands(image: np.ndarray, source: str) -> np.ndarray:
-    """An RGB(A) image as (H, W, 3) in band order blue → red (g, r, z-like); alpha is dropped."""
+    """An RGB(A) image (H, W, 3|4) as (H, W, 3) in band order blue → red (g, r, z-like); alpha is dropped.
+
+    A grey (H, W) image is returned as it is (the band-count check downstream names the file).
+
+    Raises:
+        DataError: a channel count other than 3 or 4 (e.g. grey + alpha).
+    """
     if image.ndim == 2:
         return image  # a single band: the band-count check downstream names the file
     if image.shape[-1] == 4:
@@ -106,7 +120,16 @@ def colour_to_bands(image: np.ndarray, source: str) -> np.ndarray:
 def read_image_folder(folder: str | Path, labels: str | Path, classes: Sequence[str] = (), *,
                       filename_column: str = "filename", class_column: str = "class"
                       ) -> tuple[Iterator[Item], int, tuple[str, ...]]:
-    """JPEG/PNG cutouts listed in a labels CSV (paths relative to ``folder``)."""
+    """JPEG/PNG/TIFF cutouts listed in a labels CSV (paths relative to ``folder``).
+
+    Returns:
+        ``(items, count, classes)``: a lazy iterator of :class:`Item` (image (H, W, 3) in band order
+        blue → red, as the file's bit depth, or (H, W) for grey), the number of rows, the class names.
+
+    Raises:
+        DataError: the labels file is missing, unreadable, lacks a column or names an unknown class or
+            split (at once); a listed image is missing or corrupt (when the iterator reaches it).
+    """
     folder = Path(folder)
     rows, classes = read_labels(labels, classes, filename_column=filename_column, class_column=class_column)
 
@@ -121,7 +144,13 @@ def read_image_folder(folder: str | Path, labels: str | Path, classes: Sequence[
 
 def read_fits_object(folder: str | Path, name: str, *, layout: str = "cube", bands: Sequence[str] = (),
                      pattern: str = "{band}/{id}.fits", allow_nan: bool = False) -> np.ndarray:
-    """One object's image: a cube file, or the files of its bands stacked as (C, H, W)."""
+    """One object's image: a cube file as stored ((C, H, W) or (H, W, C)), or the files of its bands
+    stacked as (C, H, W), in physical units (BSCALE/BZERO applied by astropy).
+
+    Raises:
+        DataError: an unknown layout, no bands for ``per_band``, a missing or corrupt file, a band file
+            that is not 2-D, bands of different shapes, or NaN pixels when ``allow_nan`` is false.
+    """
     folder = Path(folder)
     if layout == "cube":
         data, _ = read_fits(folder / name, allow_nan=allow_nan)
@@ -146,7 +175,16 @@ def read_fits_folder(folder: str | Path, labels: str | Path, classes: Sequence[s
                      bands: Sequence[str] = (), pattern: str = "{band}/{id}.fits", allow_nan: bool = False,
                      filename_column: str = "filename", class_column: str = "class"
                      ) -> tuple[Iterator[Item], int, tuple[str, ...]]:
-    """FITS cutouts listed in a labels CSV: file names (cube) or object ids (per_band)."""
+    """FITS cutouts listed in a labels CSV: file names (cube) or object ids (per_band).
+
+    Returns:
+        ``(items, count, classes)`` as :func:`read_image_folder`, each image as :func:`read_fits_object`
+        returns it.
+
+    Raises:
+        DataError: as :func:`read_labels` (at once) and :func:`read_fits_object` (when the iterator
+            reaches the file).
+    """
     rows, classes = read_labels(labels, classes, filename_column=filename_column, class_column=class_column)
 
     def items() -> Iterator[Item]:
@@ -159,7 +197,12 @@ def read_fits_folder(folder: str | Path, labels: str | Path, classes: Sequence[s
 
 
 def galaxy10_path(path: str | None = None) -> Path:
-    """The Galaxy10 DECaLS file: ``path`` if given, else the hand-placed or downloaded copy (sha256-checked)."""
+    """The Galaxy10 DECaLS file: ``path`` if given, else the hand-placed or downloaded copy (sha256-checked).
+
+    Raises:
+        shared.data.FetchError: offline and no copy in ``data/galaxy_morphology/external/`` (the message
+            says what to download and where to put it); ChecksumError: a copy with the wrong sha256.
+    """
     if path:
         return Path(path)
     from shared.data import fetch
@@ -170,7 +213,16 @@ def galaxy10_path(path: str | None = None) -> Path:
 
 
 def read_galaxy10(path: str | Path, chunk: int = 512) -> tuple[Iterator[Item], int, tuple[str, ...]]:
-    """Galaxy10 DECaLS from its ``.h5``, read in chunks (the full file is 2.7 GB)."""
+    """Galaxy10 DECaLS from its ``.h5``, read in chunks of ``chunk`` images (the full file is 2.7 GB).
+
+    Returns:
+        ``(items, count, classes)``: images (256, 256, 3) uint8, the file's RGB (z, r, g) reversed to band
+        order g, r, z (blue → red), labels 0-9 of :data:`GALAXY10_CLASSES`.
+
+    Raises:
+        DataError: a missing or non-HDF5 file, missing ``images``/``ans`` datasets, wrong shapes, or a label
+            outside 0-9 (when the iterator reaches it).
+    """
     import h5py
 
     path = Path(path)
@@ -207,11 +259,47 @@ def read_galaxy10(path: str | Path, chunk: int = 512) -> tuple[Iterator[Item], i
     return items(), n, GALAXY10_CLASSES
 
 
-def read_any(path: str | Path, *, bands: Sequence[str] = (), pattern: str = "{band}/{id}.fits",
-             allow_nan: bool = False) -> np.ndarray:
-    """One unlabelled file for inference: a FITS cube or a JPEG/PNG (colour images → blue-to-red bands)."""
+#: what :func:`read_any` reads, and so what a folder scan of ``classify`` picks up: every FITS file
+#: astropy opens (plain, gzip-compressed, tile-compressed ``.fz``) and every image ``read_image`` reads
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fz", ".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz")
+IMAGE_SUFFIXES = tuple(shared_io.IMAGE_SUFFIXES)
+
+
+def is_fits(path: str | Path) -> bool:
+    """Whether ``path``'s name ends with one of :data:`FITS_SUFFIXES` (case-insensitive)."""
+    return Path(path).name.lower().endswith(FITS_SUFFIXES)
+
+
+def is_readable(path: str | Path) -> bool:
+    """Whether :func:`read_any` reads ``path`` (a FITS or image suffix); folder scans use exactly this."""
+    return is_fits(path) or Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def stem(path: str | Path) -> str:
+    """The file name without its FITS or image suffix (``a.fits.gz`` → ``a``)."""
+    name = Path(path).name
+    for suffix in sorted(FITS_SUFFIXES + IMAGE_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
+
+
+def read_any(path: str | Path, *, allow_nan: bool = False) -> np.ndarray:
+    """One unlabelled file for inference: a FITS image/cube or a colour or grey image.
+
+    Returns:
+        FITS: the array as stored, (H, W) or (C, H, W) (or (H, W, C)), physical units (BSCALE/BZERO
+        applied, length-1 axes dropped); images: (H, W, 3) in band order blue → red, or (H, W).
+
+    Raises:
+        DataError: an unsupported suffix (the message lists the accepted ones), a missing or corrupt
+            file, or NaN pixels when ``allow_nan`` is false.
+    """
     path = Path(path)
-    if path.suffix.lower() in (".fits", ".fit", ".fts", ".fz") or path.name.lower().endswith(".fits.gz"):
+    if is_fits(path):
         data, _ = read_fits(path, allow_nan=allow_nan)
         return data
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise DataError(f"{path}: unsupported file type; classify reads FITS ({', '.join(FITS_SUFFIXES)}) and "
+                        f"images ({', '.join(IMAGE_SUFFIXES)})")
     return colour_to_bands(read_image(path), str(path))

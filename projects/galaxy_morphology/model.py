@@ -17,6 +17,7 @@ once, the dropout masks T times), and :func:`grad_cam`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import keras
@@ -86,7 +87,8 @@ def build_model(cfg: ModelConfig, input_shape: tuple[int, int, int], n_classes: 
 
 # --------------------------------------------------------------------------- inference
 def dihedral_views(x: np.ndarray) -> list[np.ndarray]:
-    """The 8 images of the dihedral group D4 (4 rotations by 90°, with and without a flip) of (N, H, W, C)."""
+    """The 8 images of the dihedral group D4 of x (N, H, W, C): 4 rotations by 90°, then the same 4 of the
+    mirror image (the last 4 are mirrored)."""
     views = []
     for flip in (False, True):
         base = x[:, :, ::-1] if flip else x
@@ -105,9 +107,20 @@ def predict_logits(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> 
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
 
 
-def predict_tta(model: keras.Model, x: np.ndarray, temperature: float = 1.0, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities averaged over the 8 dihedral views."""
-    probs = [softmax(predict_logits(model, v, batch_size), temperature) for v in dihedral_views(x)]
+def predict_tta(model: keras.Model, x: np.ndarray, temperature: float = 1.0, batch_size: int = 256,
+                mirror: np.ndarray | None = None) -> np.ndarray:
+    """Class probabilities (N, K) of images x (N, H, W, C) averaged over the 8 dihedral views.
+
+    The 4 mirrored views see the mirror image of each galaxy: with ``mirror`` (the class → mirrored
+    class permutation of :func:`projects.galaxy_morphology.augment.mirror_permutation`) their
+    probabilities are mapped back (P(k | x) = P(mirror[k] | mirrored x)) before averaging, so that
+    a clockwise spiral's mirrored views vote for clockwise, not anticlockwise.
+    """
+    views = dihedral_views(x)
+    probs = [softmax(predict_logits(model, v, batch_size), temperature) for v in views]
+    if mirror is not None:
+        perm = np.asarray(mirror)
+        probs = probs[:4] + [p[:, perm] for p in probs[4:]]
     return np.mean(probs, axis=0)
 
 
@@ -156,3 +169,21 @@ def grad_cam(model: keras.Model, x: np.ndarray, classes: np.ndarray | None = Non
     cam = tf.image.resize(cam[..., None], x.shape[1:3], method="bilinear")[..., 0].numpy()
     peak = cam.reshape(len(cam), -1).max(axis=1).reshape(-1, 1, 1)
     return np.where(peak > 0, cam / np.where(peak > 0, peak, 1), 0.0)
+
+
+def load_trained(model_dir: str | Path) -> tuple[keras.Model, dict, dict]:
+    """``(keras model, train.json, calibration.json)`` of a trained model folder (the train stage's output).
+
+    Raises:
+        DataError: the folder holds no ``model.keras``, or it cannot be loaded, or a JSON file is missing.
+    """
+    from shared.io import DataError, read_json
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "model.keras").exists():
+        raise DataError(f"{model_dir} holds no model.keras; run the train stage first")
+    try:
+        model = keras.saving.load_model(model_dir / "model.keras", compile=False)
+    except Exception as exc:
+        raise DataError(f"{model_dir / 'model.keras'} cannot be loaded (corrupt?): {exc}") from exc
+    return model, read_json(model_dir / "train.json"), read_json(model_dir / "calibration.json")

@@ -55,13 +55,19 @@ def to_hwc(image: np.ndarray, bands: int, source: str) -> np.ndarray:
     return hwc.astype(np.float32, copy=False)
 
 
-def handle_nan(image: np.ndarray, policy: str, source: str) -> np.ndarray:
+def handle_nan(image: np.ndarray, policy: str, source: str, hint: str | None = None) -> np.ndarray:
+    """NaN/inf pixels of an (H, W, C) image: ``policy`` "error" raises, "mask" fills each band's with its median.
+
+    Raises:
+        DataError: NaN pixels under "error" (``hint`` says how to mask; default: the params key), or a
+            band without any finite pixel.
+    """
     bad = ~np.isfinite(image)
     if not bad.any():
         return image
     if policy == "error":
-        raise DataError(f"{source} has {int(bad.sum())} NaN or infinite pixel(s); set data.preprocess.nan_policy: "
-                        "mask to fill them with the background")
+        hint = hint or "; set data.preprocess.nan_policy: mask to fill them with the background"
+        raise DataError(f"{source} has {int(bad.sum())} NaN or infinite pixel(s){hint}")
     image = image.copy()
     for b in range(image.shape[-1]):
         band = image[..., b]
@@ -104,10 +110,15 @@ def crop_resize(image: np.ndarray, crop_fraction: float, size: int) -> np.ndarra
     return image.astype(np.float32, copy=False)
 
 
-def prepare_image(image: np.ndarray, cfg: PreprocessConfig, bands: int, source: str) -> tuple[np.ndarray, np.ndarray]:
+def prepare_image(image: np.ndarray, cfg: PreprocessConfig, bands: int, source: str,
+                  nan_hint: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Raw image or cube → (size, size, bands) linear, background-subtracted, noise-normalised image,
-    and the per-band background noise in the input's units (to recover fluxes and colours)."""
-    hwc = handle_nan(to_hwc(image, bands, source), cfg.nan_policy, source)
+    and the per-band background noise in the input's units (to recover fluxes and colours).
+
+    Raises:
+        DataError: a wrong band count or shape, or NaN pixels under ``nan_policy: error``.
+    """
+    hwc = handle_nan(to_hwc(image, bands, source), cfg.nan_policy, source, nan_hint)
     normalised, noise = subtract_background(hwc.astype(np.float64), cfg.clip_sigma)
     return crop_resize(normalised, cfg.crop_fraction, cfg.size), noise
 

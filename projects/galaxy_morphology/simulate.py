@@ -71,8 +71,8 @@ class Conditions:
     #: r-band PSF FWHM in arcsec (Moffat)
     psf_fwhm: tuple[float, float] = (1.0, 1.6)
     moffat_beta: float = 3.5
-    #: sky level in ADU per pixel (gain 1): the sky's Poisson noise sets the noise floor
-    sky_level: float = 400.0
+    #: sky level in ADU per pixel (gain 1), drawn log-uniformly: the sky's Poisson noise sets the noise floor
+    sky_level: tuple[float, float] = (400.0, 400.0)
     read_noise: float = 5.0
     #: multiplies every radius (stands for distance / redshift)
     size_scale: tuple[float, float] = (0.8, 1.2)
@@ -83,12 +83,12 @@ class Conditions:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("psf_fwhm", "size_scale", "flux"):
+        for name in ("psf_fwhm", "size_scale", "flux", "sky_level"):
             low, high = getattr(self, name)
             if not 0 < low <= high:
                 raise ValueError(f"{name} must be a range 0 < low ≤ high, got {[low, high]}")
-        if self.count < 0 or self.sky_level <= 0 or self.read_noise < 0 or self.moffat_beta <= 1:
-            raise ValueError("count ≥ 0, sky_level > 0, read_noise ≥ 0 and moffat_beta > 1 are required")
+        if self.count < 0 or self.read_noise < 0 or self.moffat_beta <= 1:
+            raise ValueError("count ≥ 0, read_noise ≥ 0 and moffat_beta > 1 are required")
         if self.field_objects < 0:
             raise ValueError("field_objects (a mean count) must be ≥ 0")
 
@@ -322,6 +322,8 @@ def render(cls: str, seed: int, cond: Conditions, stamp: int = 64,
     shift = rng.normal(0, 0.5, 2) * pixel_scale  # imperfect centring (sub-arcsec)
     field = field_objects(rng, cond, flux, stamp, pixel_scale)
     cube = np.empty((len(BANDS), stamp, stamp), dtype=np.float32)
+    low, high = cond.sky_level
+    sky = low if low == high else math.exp(rng.uniform(math.log(low), math.log(high)))
     fwhms = []
     for b in range(len(BANDS)):
         psf = galsim.Moffat(beta=cond.moffat_beta, fwhm=fwhm * PSF_BAND_FACTOR[b])
@@ -333,14 +335,15 @@ def render(cls: str, seed: int, cond: Conditions, stamp: int = 64,
             image += galsim.Convolve(others, psf).drawImage(nx=stamp, ny=stamp, scale=pixel_scale).array
         # CCD noise with gain 1 (GalSim's CCDNoise model, drawn with NumPy, which is ~50x faster here):
         # Poisson noise of the galaxy and the sky, Gaussian read noise, then the sky subtracted
-        image = (rng.poisson(np.clip(image + cond.sky_level, 0, None)) - cond.sky_level
+        image = (rng.poisson(np.clip(image + sky, 0, None)) - sky
                  + rng.normal(0, cond.read_noise, image.shape))
         # imperfect sky subtraction upstream: a residual pedestal and a faint gradient
         yy, xx = np.mgrid[:stamp, :stamp] / stamp - 0.5
-        pedestal = rng.normal(0, 0.05) * math.sqrt(cond.sky_level) * 3
-        gradient = rng.normal(0, 0.03, 2) * math.sqrt(cond.sky_level)
+        pedestal = rng.normal(0, 0.05) * math.sqrt(sky) * 3
+        gradient = rng.normal(0, 0.03, 2) * math.sqrt(sky)
         cube[b] = image + pedestal + gradient[0] * xx + gradient[1] * yy
-    info.update(psf_fwhm=fwhm, psf_fwhm_bands=fwhms, size_scale=size, flux=flux, field_objects=len(field))
+    info.update(psf_fwhm=fwhm, psf_fwhm_bands=fwhms, size_scale=size, flux=flux, sky_level=sky,
+                field_objects=len(field))
     return cube, info
 
 
@@ -358,12 +361,11 @@ def write_cube(path: str | Path, cube: np.ndarray, header: dict[str, Any]) -> Pa
     return Path(path)
 
 
-def fits_header(cls: str, seed: int, split: str, info: dict[str, Any], sky_level: float,
-                pixel_scale: float) -> dict[str, Any]:
+def fits_header(cls: str, seed: int, split: str, info: dict[str, Any], pixel_scale: float) -> dict[str, Any]:
     header: dict[str, Any] = {
         "BANDS": ",".join(BANDS), "PIXSCALE": (pixel_scale, "arcsec / pixel"),
         "PSFFWHM": (round(info["psf_fwhm"], 4), "r-band Moffat FWHM, arcsec"),
-        "SKYLEVEL": (sky_level, "ADU / pixel, subtracted"), "GAIN": 1.0,
+        "SKYLEVEL": (round(info["sky_level"], 2), "ADU / pixel, subtracted"), "GAIN": 1.0,
         "CLASS": CLASSES.index(cls), "CLASSNAM": cls, "SEED": seed, "SPLIT": split,
         "SIZESCL": round(info["size_scale"], 4), "FLUX": round(info["flux"], 1),
     }
@@ -381,9 +383,9 @@ def _render_one(task: tuple) -> dict[str, Any]:
     cls, seed, split, cond, stamp, scale, out = task
     cube, info = render(cls, seed, cond, stamp, scale)
     name = f"{split}/{split}_{seed:010d}.fits"
-    write_cube(Path(out) / name, cube, fits_header(cls, seed, split, info, cond.sky_level, scale))
+    write_cube(Path(out) / name, cube, fits_header(cls, seed, split, info, scale))
     return {"filename": name, "class": cls, "split": split, "seed": seed, "psf_fwhm": info["psf_fwhm"],
-            "sky_level": cond.sky_level, "size_scale": info["size_scale"], "flux": info["flux"]}
+            "sky_level": info["sky_level"], "size_scale": info["size_scale"], "flux": info["flux"]}
 
 
 def tasks_for(cfg: SimulateConfig, out: Path) -> list[tuple]:

@@ -26,9 +26,9 @@ from typing import Literal
 
 import numpy as np
 
-from projects.galaxy_morphology.augment import AugmentConfig, eval_arrays, train_dataset
+from projects.galaxy_morphology.augment import AugmentConfig, eval_arrays, mirror_permutation, train_dataset
 from projects.galaxy_morphology.calibration import expected_calibration_error, fit_temperature, nll
-from projects.galaxy_morphology.data import load_split, read_manifest
+from projects.galaxy_morphology.dataset import load_split, read_manifest
 from projects.galaxy_morphology.model import ModelConfig, build_model, predict_logits, softmax
 from shared.config import load_section, to_dict
 from shared.io import atomic_dir, write_json
@@ -104,8 +104,12 @@ def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Se
     n_classes = len(classes)
     set_seed(cfg.seed, deterministic=False)
     steps = max(1, len(x_train) // cfg.batch_size)
+    pairs = manifest.get("chirality_pairs", [])
+    mirror = mirror_permutation(classes, pairs)
+    if pairs:
+        log.info("chirality pairs %s: a mirrored training image takes the paired label", pairs)
     train_ds = train_dataset(x_train, y_train, n_classes, batch_size=cfg.batch_size, augment=cfg.augment,
-                             stretch=stretch, softening=soft, seed=cfg.seed)
+                             stretch=stretch, softening=soft, seed=cfg.seed, mirror=mirror)
     val_x = eval_arrays(x_val, stretch, soft)
     val_ds = (val_x, np.eye(n_classes, dtype=np.float32)[y_val])
     model = build_model(cfg.model, x_train.shape[1:], n_classes)
@@ -134,28 +138,13 @@ def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Se
         write_json(tmp / "calibration.json", calibration)
         write_json(tmp / "history.json", history)
         write_json(tmp / "train.json", {"config": to_dict(cfg), "classes": classes, "bands": manifest["bands"],
+                                        "chirality_pairs": pairs,
                                         "preprocess": pre, "parameters": int(model.count_params()),
                                         "train_images": len(x_train), "wall_time_s": wall,
                                         "epochs_run": len(history.get("epoch", []))})
     shutil.rmtree(workdir, ignore_errors=True)
     keras.backend.clear_session()
     return calibration
-
-
-def load_trained(model_dir: str | Path):
-    """``(keras model, train.json, calibration.json)`` of a trained model folder."""
-    import keras
-
-    from shared.io import DataError, read_json
-
-    model_dir = Path(model_dir)
-    if not (model_dir / "model.keras").exists():
-        raise DataError(f"{model_dir} holds no model.keras; run the train stage first")
-    try:
-        model = keras.saving.load_model(model_dir / "model.keras", compile=False)
-    except Exception as exc:
-        raise DataError(f"{model_dir / 'model.keras'} cannot be loaded (corrupt?): {exc}") from exc
-    return model, read_json(model_dir / "train.json"), read_json(model_dir / "calibration.json")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,14 +10,15 @@ CLASSES = ["smooth_round", "smooth_inbetween", "smooth_cigar", "edge_on_disk", "
 
 #: params for a pipeline that runs in seconds: 32-pixel stamps, a few images per split, two tiny stages
 TINY = {
-    "simulate": {"stamp": 32, "workers": 1, "splits": {"__replace__": True,
-                                                        "train": {"count": 48, "seed": 1},
-                                                        "val": {"count": 16, "seed": 2},
-                                                        "test": {"count": 16, "seed": 3},
-                                                        "shifted": {"count": 16, "seed": 4, "sky_level": 900.0}}},
-    "data": {"preprocess": {"size": 32}, "workers": 1},
+    "simulate": {"stamp": 32, "workers": 1, "splits": {
+        "__replace__": True, "train": {"count": 48, "seed": 1}, "val": {"count": 16, "seed": 2},
+        "test": {"count": 16, "seed": 3}, "shifted": {"count": 16, "seed": 4, "sky_level": [900.0, 900.0]},
+        "curve_seeing_1": {"count": 8, "seed": 5, "psf_fwhm": [2.0, 2.2]}}},
+    # a made-up chirality pair: exercises label-aware augmentation, TTA and the pair's report
+    "data": {"preprocess": {"size": 32}, "workers": 1, "source": {"chirality_pairs": [["spiral", "barred_spiral"]]}},
     "train": {"epochs": 2, "batch_size": 16, "verbose": 0, "model": {"widths": [8, 16]}},
-    "baseline": {"random_forest_trees": 10, "workers": 1},
+    "baseline": {"random_forest_trees": 10, "workers": 1, "max_train": 24, "max_val": 8, "max_eval": 8,
+                 "max_curve": 4},
     "evaluate": {"mc_samples": 3, "throughput_images": 32, "confident_errors": 3},
 }
 

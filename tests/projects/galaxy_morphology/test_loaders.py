@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from projects.galaxy_morphology import loaders
-from projects.galaxy_morphology.data import DataConfig, SourceConfig, build, load_split
+from projects.galaxy_morphology.data import DataConfig, SourceConfig, build
+from projects.galaxy_morphology.dataset import load_split
 from shared.data import ChecksumError, FetchError, fetch, sha256sum
 from shared.io import DataError, write_fits, write_image
 
@@ -173,3 +174,22 @@ def test_prepared_split_errors(tmp_path):
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(DataError, match="corrupt or truncated"):
         load_split(tmp_path / "prepared", "train")
+
+
+def test_read_any_accepts_exactly_the_suffixes_a_folder_scan_picks(tmp_path):
+    cube = np.random.default_rng(0).normal(10, 1, (3, 8, 8)).astype(np.float32)
+    for name in ("a.fits", "b.FIT", "c.fts", "d.fits.gz", "e.fz"):
+        assert loaders.is_readable(name) and loaders.is_fits(name)
+    write_fits(tmp_path / "a.fits", cube)
+    np.testing.assert_array_equal(loaders.read_any(tmp_path / "a.fits"), cube)
+    assert loaders.is_readable("x.png") and loaders.is_readable("x.JPEG") and not loaders.is_readable("x.txt")
+    assert loaders.stem("round.fits.gz") == "round" and loaders.stem("s.fits.fz") == "s"
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(DataError, match="unsupported file type"):
+        loaders.read_any(tmp_path / "notes.txt")
+
+
+def test_evaluation_splits_of_any_name_and_bad_split_names(tmp_path):
+    (tmp_path / "labels.csv").write_text("filename,class,split\na.fits,spiral,curve_sky_1\nb.fits,spiral,Test!\n")
+    with pytest.raises(DataError, match="row 3: split 'Test!' is not a name"):
+        loaders.read_labels(tmp_path / "labels.csv", ["spiral"])

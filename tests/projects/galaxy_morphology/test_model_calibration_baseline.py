@@ -1,10 +1,13 @@
-"""Network, TTA invariance, MC dropout, Grad-CAM, calibration and the CAS baseline features."""
+"""Network, TTA invariance (label-aware for chirality pairs), MC dropout, Grad-CAM, calibration, the statmorph
+baseline features and the paired test."""
 
 import keras
 import numpy as np
 import pytest
 
-from projects.galaxy_morphology import baseline, calibration
+from projects.galaxy_morphology import calibration, evaluate, morphology
+from projects.galaxy_morphology.augment import AugmentConfig, Augmenter, mirror_permutation, train_dataset
+from projects.galaxy_morphology.baseline import subset
 from projects.galaxy_morphology.model import (
     ModelConfig,
     build_model,
@@ -102,31 +105,85 @@ def test_ece_and_temperature_scaling_on_synthetic_logits():
     assert rel["count"].sum() == n
 
 
-def test_cas_features_on_shapes_with_known_answers(blob):
-    f = dict(zip(baseline.FEATURES, baseline.morphology_features(blob, detect_sigma=2.0)))
-    # a noiseless symmetric blob: no asymmetry, axis ratio 1; a Gaussian has C = 5 log10(r80/r20) = 2.14
-    assert abs(f["asymmetry"]) < 0.05
-    assert f["axis_ratio"] == pytest.approx(1.0, abs=0.02)
-    assert f["concentration"] == pytest.approx(5 * np.log10(np.sqrt(np.log(5)) / np.sqrt(np.log(1.25))), abs=0.15)
-    assert f["colour_1"] == pytest.approx(0.0, abs=1e-6)
-    # an elongated Gaussian (axis ratio 0.5; a grid large enough that its segment is not cut) and a lopsided one
-    yy, xx = np.mgrid[:81, :81] - 40.0
-    ellipse = 100 * np.exp(-(xx**2 / (2 * 6.0**2) + yy**2 / (2 * 3.0**2)))
-    g = dict(zip(baseline.FEATURES, baseline.morphology_features(np.repeat(ellipse[..., None], 3, -1))))
-    assert g["axis_ratio"] == pytest.approx(0.5, abs=0.07) and g["ellipticity"] == pytest.approx(0.5, abs=0.07)
-    lopsided = ellipse + 80 * np.exp(-((xx - 8) ** 2 + (yy - 3) ** 2) / 4.0)
-    h = dict(zip(baseline.FEATURES, baseline.morphology_features(np.repeat(lopsided[..., None], 3, -1))))
-    assert h["asymmetry"] > 0.15 > g["asymmetry"] + 0.1
+def test_chirality_aware_tta_and_mirror_permutation():
+    perm = mirror_permutation(["round", "cw", "acw", "edge"], [["cw", "acw"]])
+    assert perm.tolist() == [0, 2, 1, 3]
+    with pytest.raises(ValueError, match="two distinct classes"):
+        mirror_permutation(["a", "b"], [["a", "c"]])
+    with pytest.raises(ValueError, match="two chirality pairs"):
+        mirror_permutation(["a", "b", "c"], [["a", "b"], ["b", "c"]])
+    # a "network" that reads handedness: a pinwheel pattern P, unchanged by 90° rotations, negated by a mirror;
+    # logits (0, s, -s, 0) with s = <x, P>
+    a = np.random.default_rng(0).normal(size=(8, 8))
+    b = sum(np.rot90(a, k) for k in range(4))
+    pinwheel = b - b[:, ::-1]
+    pinwheel /= np.abs(pinwheel).sum()
+    np.testing.assert_allclose(np.rot90(pinwheel), pinwheel, atol=1e-12)
+    np.testing.assert_allclose(pinwheel[:, ::-1], -pinwheel, atol=1e-12)
+    x = pinwheel[None, :, :, None].astype(np.float32)
+    inputs = keras.Input((8, 8, 1))
+    dense = keras.layers.Dense(4)
+    net = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+    weight = 5 / np.sum(pinwheel**2) * pinwheel.reshape(-1, 1) * np.array([[0.0, 1.0, -1.0, 0.0]])
+    dense.set_weights([weight.astype(np.float32), np.zeros(4, np.float32)])
+    plain = predict_tta(net, x)
+    aware = predict_tta(net, x, mirror=perm)
+    # label-blind TTA averages the mirrored views' opposite votes into a tie; label-aware TTA keeps the handedness
+    assert plain[0, 1] == pytest.approx(plain[0, 2], abs=1e-6)
+    assert aware[0, 1] > aware[0, 2] + 0.4
+
+
+def test_augmenter_mirror_swaps_paired_labels():
+    cfg = AugmentConfig(rotate=False, shift=0.0, zoom=(1.0, 1.0), blur_p=0.0, noise_p=0.0)
+    image = np.zeros((8, 8, 1), np.float32)
+    image[:, 1] = 1.0
+    outs = [Augmenter(cfg, seed)(image) for seed in range(16)]
+    assert {m for _, m in outs} == {True, False}
+    for out, mirrored in outs:
+        np.testing.assert_array_equal(out, image[:, ::-1] if mirrored else image)
+    # through the tf.data pipeline: a mirrored image (bright column on the right) carries the paired label
+    x = np.repeat(image[None], 32, axis=0)
+    ds = train_dataset(x, np.full(32, 1), 3, batch_size=32, augment=cfg, stretch="linear", softening=1.0,
+                       mirror=np.array([0, 2, 1]))
+    images, onehots = next(iter(ds))
+    right = images.numpy()[:, :, 6, 0].sum(axis=1) > 0
+    labels = onehots.numpy().argmax(1)
+    assert right.any() and (~right).any()
+    np.testing.assert_array_equal(labels, np.where(right, 2, 1))
+
+
+def _noisy(image, seed=0):
+    return image + np.random.default_rng(seed).normal(0, 1.0, image.shape)
+
+
+def test_statmorph_features_on_shapes_with_known_answers():
+    yy, xx = np.mgrid[:64, :64] - 31.5
+    blob = 400 * np.exp(-(xx**2 + yy**2) / (2 * 4.0**2))
+    f = dict(zip(morphology.FEATURES, morphology.morphology_features(_noisy(np.repeat(blob[..., None], 3, -1)))))
+    assert f["statmorph_flag"] < 2 and abs(f["asymmetry"]) < 0.05 and f["ellipticity_asymmetry"] < 0.08
+    # a Gaussian's C = 5 log10(r80 / r20) = 2.14 (statmorph measures within 1.5 Petrosian radii)
+    assert f["concentration"] == pytest.approx(2.14, abs=0.2)
+    assert f["colour_1"] == pytest.approx(0.0, abs=0.02)
+    ellipse = 400 * np.exp(-(xx**2 / (2 * 6.0**2) + yy**2 / (2 * 3.0**2)))
+    g = dict(zip(morphology.FEATURES, morphology.morphology_features(_noisy(np.repeat(ellipse[..., None], 3, -1)))))
+    assert g["ellipticity_asymmetry"] == pytest.approx(0.5, abs=0.08)
+    lopsided = ellipse + 300 * np.exp(-((xx - 8) ** 2 + (yy - 3) ** 2) / 4.0)
+    h = dict(zip(morphology.FEATURES, morphology.morphology_features(_noisy(np.repeat(lopsided[..., None], 3, -1)))))
+    assert h["asymmetry"] > g["asymmetry"] + 0.1
     assert h["n_peaks"] == 2 and h["second_peak_ratio"] > 0.3
+    assert g["gini"] > 0.3 and -3 < g["m20"] < 0
+    # nothing to detect: zeros and statmorph's "catastrophic" flag
+    empty = morphology.morphology_features(np.random.default_rng(1).normal(0, 1, (32, 32, 3)), detect_sigma=50)
+    assert empty[-1] == 4 and not empty[:-1].any()
 
 
-def test_gini_and_m20_limits():
-    assert baseline.gini(np.ones(100)) == pytest.approx(0.0)
-    point = np.zeros(100)
-    point[0] = 1
-    assert baseline.gini(point) == pytest.approx(1.0)
-    image = np.zeros((21, 21))
-    image[10, 10] = 1.0
-    image[0, 0] = 1e-3
-    mask = np.ones_like(image, bool)
-    assert baseline.m20(image, mask, 10.0, 10.0) < -2
+def test_stratified_subset_and_mcnemar():
+    labels = np.repeat([0, 1, 2], [50, 30, 20])
+    idx = subset(labels, 10, seed=0)
+    assert idx.size == 10 and np.bincount(labels[idx]).tolist() == [5, 3, 2] and np.all(np.diff(idx) > 0)
+    assert subset(labels, 500, 0).size == 100
+    a = np.array([True] * 30 + [False] * 5)
+    b = np.array([False] * 20 + [True] * 10 + [True] * 5)
+    result = evaluate.mcnemar(a, b)
+    assert result["statistic"] == 20 and result["b_only"] == 5 and result["p_value"] < 0.01
+    assert evaluate.mcnemar(a, a)["p_value"] == 1.0

@@ -46,7 +46,7 @@ def test_spiral_pattern_has_unit_flux_and_m_fold_symmetry():
 
 def test_fits_cube_round_trip_with_header_keys(tmp_path):
     cube, info = render("barred_spiral", 3, Conditions(), stamp=32)
-    header = fits_header("barred_spiral", 3, "test", info, 400.0, 0.262)
+    header = fits_header("barred_spiral", 3, "test", info, 0.262)
     path = write_cube(tmp_path / "g.fits", cube, header)
     data, read_header = read_fits(path)
     assert data.shape == (3, 32, 32)

@@ -48,17 +48,29 @@ def test_stages_end_to_end(pipeline):
     assert len(list((raw / "train").glob("*.fits"))) == 48 and (raw / "labels.csv").exists()
     manifest = json.loads((pipeline["prepared"] / "manifest.json").read_text())
     assert {k: sum(v.values()) for k, v in manifest["counts"].items()} == {"train": 48, "val": 16, "test": 16,
-                                                                          "shifted": 16}
+                                                                          "shifted": 16, "curve_seeing_1": 8}
+    assert manifest["conditions"]["curve_seeing_1"]["psf_fwhm"] > 2.0
+    assert manifest["chirality_pairs"] == [["spiral", "barred_spiral"]]
     assert sorted(p.name for p in pipeline["model"].iterdir()) == ["calibration.json", "history.json",
                                                                     "model.keras", "train.json"]
     metrics = json.loads((pipeline["results"] / "metrics.json").read_text())
     assert set(metrics["targets"]) == {"test_accuracy", "test_macro_f1", "test_ece_scaled",
-                                       "margin_over_random_forest_points", "shifted_accuracy",
-                                       "throughput_images_per_s"}
-    assert set(metrics["test"]) == {"cnn", "cnn_tta8", "cnn_mc_dropout", "logistic_regression", "random_forest"}
-    for name in ("confusion.csv", "reliability.csv", "history.csv"):
+                                       "margin_over_best_baseline_points", "shifted_accuracy",
+                                       "chirality_pair_min_f1", "throughput_images_per_s"}
+    assert set(metrics["test"]) == {"cnn", "cnn_tta8", "cnn_mc_dropout", "cnn_on_baseline_images",
+                                    "logistic_regression", "random_forest"}
+    assert metrics["test"]["random_forest"]["images"] == 8 and metrics["test"]["cnn"]["images"] == 16
+    head = metrics["headline"]
+    assert head["baseline"].startswith("statmorph") and head["significance"]["test"] == "McNemar (exact)"
+    assert [b["data"].split(", ")[1] for b in head["also"]][0].startswith("shifted")
+    assert {"spiral|barred_spiral"} <= set(metrics["chirality"]["test"])
+    curve = {(r["split"], r["model"]) for r in metrics["robustness_curve"]}
+    assert ("curve_seeing_1", "cnn") in curve and ("test", "random_forest") in curve
+    for name in ("confusion.csv", "reliability.csv", "history.csv", "robustness.csv"):
         assert (pipeline["results"] / "plots" / name).stat().st_size > 0
     assert (pipeline["results"] / "predictions.csv").read_text().count("\n") == 33
+    train_info = json.loads((pipeline["model"] / "train.json").read_text())
+    assert train_info["chirality_pairs"] == [["spiral", "barred_spiral"]]
 
 
 @pytest.mark.slow
@@ -74,6 +86,31 @@ def test_cli_classifies_fits_and_jpeg_with_gradcam(pipeline, tmp_path, capsys):
     out = capsys.readouterr().out
     assert fits_files[0].name in out and "x.png" in out and "entropy" in out
     assert len(list((tmp_path / "cams").glob("*.png"))) == 3
+    # a folder of compressed FITS (.fz, .fits.gz) beside a plain one: all three classified
+    import gzip
+
+    from astropy.io import fits
+
+    folder = tmp_path / "fz"
+    folder.mkdir()
+    cube = fits.getdata(fits_files[0]).astype(np.float32)
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(cube)]).writeto(folder / "a.fits.fz")
+    (folder / "b.fits.gz").write_bytes(gzip.compress(fits_files[1].read_bytes()))
+    (folder / "c.fits").write_bytes(fits_files[1].read_bytes())
+    (folder / "notes.txt").write_text("not an image")
+    args = parser.parse_args(["classify", str(folder), "--model", str(pipeline["model"]), "--mc-samples", "2"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("a.fits.fz", "b.fits.gz", "c.fits")) and "notes" not in out
+    # NaN pixels at a mosaic edge: an error that names --nan-policy mask, then classified with it
+    cube[:, :, -4:] = np.nan
+    fits.PrimaryHDU(cube).writeto(tmp_path / "edge.fits")
+    args = parser.parse_args(["classify", str(tmp_path / "edge.fits"), "--model", str(pipeline["model"])])
+    with pytest.raises(DataError, match="--nan-policy mask"):
+        args.func(args)
+    args = parser.parse_args(["classify", str(tmp_path / "edge.fits"), "--model", str(pipeline["model"]),
+                              "--nan-policy", "mask", "--mc-samples", "2"])
+    assert args.func(args) == 0 and "edge.fits" in capsys.readouterr().out
     args = parser.parse_args(["simulate", "--class", "spiral", "--out", str(tmp_path / "s.fits"), "--params",
                               str(pipeline["params"])])
     assert args.func(args) == 0 and (tmp_path / "s.fits").exists()
