@@ -8,9 +8,11 @@ An initial-value problem ``y' = f(t, y, p)``, ``y(t0) = y0`` is written in a few
     )
 
 ``rhs`` receives ``t``, the state ``y`` (indexable by component) and the parameter dict
-``p`` and returns one expression per component. It must use only arithmetic and
-``keras.ops`` functions, so that the same code runs on NumPy scalars (the reference solver)
-and on TensorFlow tensors of shape ``(N, 1)`` (the network's residual).
+``p`` and returns one expression per component, written as for ``scipy.integrate.solve_ivp``:
+NumPy functions, Python ``if``, ``return np.array([...])``, vectorised ``-k * y``, ``keras.ops``.
+The reference solver calls it point by point; the PINN calls it on batches of ``(N, 1)`` columns
+through the stand-ins of :mod:`projects.pinn_ode.rhs`, and ``ODEProblem()`` checks that both agree
+(or refuses ``rhs`` with a one-line :class:`ProblemError` saying what to write instead).
 
 This module imports no TensorFlow.
 """
@@ -36,6 +38,18 @@ class ProblemError(DataError):
 
 @dataclass(frozen=True)
 class ODEProblem:
+    """An initial-value problem ``y' = rhs(t, y, p)``, ``y(t_span[0]) = y0``.
+
+    ``t_span`` is in the problem's own time unit; ``y0`` has one entry per component; ``params``
+    maps parameter names to floats. Construction validates everything and probes ``rhs``.
+
+    Raises:
+        ProblemError: ``rhs`` is not callable, fails at ``(t0, y0)``, returns the wrong number of
+            components, or cannot be evaluated on a batch (see :mod:`projects.pinn_ode.rhs`);
+            ``t_span`` is not increasing and finite; ``y0`` or a parameter is not finite; the
+            component names or ``positive`` do not match.
+    """
+
     rhs: Callable[[Any, Any, Mapping[str, Any]], Sequence[Any]]
     t_span: tuple[float, float]
     y0: tuple[float, ...]

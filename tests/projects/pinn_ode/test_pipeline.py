@@ -11,6 +11,7 @@ def test_dvc_repro_on_tiny_params(repo_copy):
                   "overrides": {"__replace__": True, "parametric": {"lbfgs_steps": 3}},
                   "network": {"width": 8, "depth": 1, "fourier_features": 2},
                   "training": {"adam_steps": 40, "steps_per_epoch": 20, "lbfgs_steps": 5, "n_collocation": 32}},
-        "benchmark": {"deepxde": False, "variants": {"__replace__": True, "configured": {}}},
+        "benchmark": {"deepxde": False, "variants": {"__replace__": True, "configured": {}},
+                      "comparison": {"adam_steps": 40, "lbfgs_steps": 5, "check_every": 20}},
     })
     repo_copy.check_pipeline("pinn_ode", "forward_rel_l2")

@@ -95,6 +95,16 @@ def test_refused_in_one_line_saying_what_to_write(rhs, y0, fragment):
     assert "\n" not in str(err.value)
 
 
+def _batched(tf, evaluate_tf, rhs, problem):
+    @tf.function
+    def batched(t, y):
+        cols = evaluate_tf(rhs, t, [y[:, i:i + 1] for i in range(problem.dim)],
+                           {k: tf.constant(v, tf.float32) for k, v in problem.params.items()})
+        return tf.concat(cols, axis=1)
+
+    return batched
+
+
 def test_tensorflow_batch_matches_numpy_and_has_gradients():
     tf = pytest.importorskip("tensorflow")
     from projects.pinn_ode.rhs import evaluate_tf
@@ -105,11 +115,7 @@ def test_tensorflow_batch_matches_numpy_and_has_gradients():
         y = reference_solution(problem, t)
         expected = evaluate_numpy(rhs, t, y, problem.params)
 
-        @tf.function
-        def f(tt, yy, rhs=rhs, problem=problem):
-            cols = evaluate_tf(rhs, tt, [yy[:, i:i + 1] for i in range(problem.dim)],
-                               {k: tf.constant(v, tf.float32) for k, v in problem.params.items()})
-            return tf.concat(cols, axis=1)
+        f = _batched(tf, evaluate_tf, rhs, problem)
 
         yy = tf.constant(y, tf.float32)
         with tf.GradientTape() as tape:
@@ -120,6 +126,7 @@ def test_tensorflow_batch_matches_numpy_and_has_gradients():
         assert np.all(np.isfinite(tape.gradient(total, yy).numpy())), name
 
 
+@pytest.mark.slow
 def test_pinn_solves_a_solve_ivp_style_system():
     """Piecewise forcing with a Python if, np.sin and np.array: the PINN against solve_ivp."""
     pytest.importorskip("tensorflow")
