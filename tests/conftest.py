@@ -61,6 +61,9 @@ class RepoCopy:
                 (dst / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src / rel, dst / rel)
         subprocess.run(["git", "init", "-q"], cwd=dst, check=True)
+        # one commit, as in a real clone: dvclive's Live() fails in a git repo that has none (it asks for HEAD)
+        subprocess.run(["git", "-c", "user.name=capstone-tests", "-c", "user.email=tests@localhost", "commit", "-q",
+                        "--allow-empty", "-m", "copy of the working tree"], cwd=dst, check=True)
         self.root = dst
         bin_dir = str(Path(sys.executable).parent)
         self.env = {**os.environ, "PYTHONPATH": str(dst), "CAPSTONE_ROOT": str(dst),
