@@ -118,7 +118,9 @@ display(Markdown(f"**F1 per class** (CNN, and {best_baseline.replace('_', ' ')} 
 # %%
 sweeps = {"seeing": ("psf_fwhm", "r-band seeing FWHM (arcsec)", (0.8, 2.6)),
           "sky": ("sky_level", "sky level (ADU / pixel; noise ∝ √sky)", (250, 1600))}
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+sweeps = {k: v for k, v in sweeps.items() if v[0] in robustness.columns and (robustness["sweep"] == k).any()}
+fig, axes = plt.subplots(1, max(len(sweeps), 1), figsize=(11, 3.8), squeeze=False)
+axes = axes[0]
 for ax, (sweep, (column, label, band)) in zip(axes, sweeps.items()):
     rows = robustness[(robustness["sweep"] == sweep) | (robustness["split"] == "test")]
     for k, (name, sub) in enumerate(rows.groupby("model", sort=False)):
@@ -130,7 +132,11 @@ for ax, (sweep, (column, label, band)) in zip(axes, sweeps.items()):
     ax.set_ylim(0, 1)
     ax.legend(frameon=False, fontsize=8)
 fig.tight_layout()
-display(Markdown(render_table({f"{r.split} ({r.model})": {"seeing": r.psf_fwhm, "sky": r.sky_level,
+if not sweeps:
+    axes[0].set_axis_off()
+    axes[0].set_title("no robustness sweep in this source (the simulator makes them)")
+display(Markdown(render_table({f"{r.split} ({r.model})": {"seeing": getattr(r, "psf_fwhm", None),
+                                                          "sky": getattr(r, "sky_level", None),
                                                           "accuracy": r.accuracy, "images": r.images}
                                for r in robustness.itertuples()}, "split")))
 
