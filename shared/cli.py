@@ -78,20 +78,30 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_keys(project: str, keys: Sequence[str]) -> None:
-    """Refuse ``section.key`` overrides that name no key of the project's params.yaml (a typo runs nothing).
+def _check_keys(project: str, keys: Sequence[str]) -> set[str]:
+    """Refuse ``section.key`` overrides whose section (or a parent mapping) is not in the project's params.yaml.
+
+    A leaf key that params.yaml leaves to its dataclass default is allowed (it is added with DVC's ``++``
+    override); the stage's config class then checks it and names it if it is misspelt.
+
+    Returns:
+        the keys that params.yaml does not hold yet.
 
     Raises:
-        ConfigError: naming the first unknown section or key and the keys that exist there.
+        ConfigError: naming the first unknown section or parent key and what exists there.
     """
     from shared.config import ConfigError, read_yaml
 
     path = repo_root() / "projects" / project / "params.yaml"
     params = read_yaml(path)
+    new = set()
     for dotted in keys:
         node: object = params
         parts = dotted.split(".")
         for depth, part in enumerate(parts):
+            if isinstance(node, dict) and part not in node and depth == len(parts) - 1 and depth > 0:
+                new.add(dotted)
+                break
             if not isinstance(node, dict) or part not in node:
                 where = ".".join(parts[:depth]) or "top level"
                 known = ", ".join(sorted(node)) if isinstance(node, dict) else "nothing (not a section)"
@@ -99,6 +109,7 @@ def _check_keys(project: str, keys: Sequence[str]) -> None:
                 raise ConfigError(f"unknown {kind} {part!r} in {dotted!r} ({where} of {path.relative_to(repo_root())} "
                                   f"has: {known})")
             node = node[part]
+    return new
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -137,10 +148,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides[key.strip()] = value
     if not overrides:
         return _dvc("repro", *(["--force"] if args.force else []), target)
-    _check_keys(args.project, list(overrides))
+    new = _check_keys(args.project, list(overrides))
     sets = []
     for key, value in overrides.items():
-        sets += ["-S", f"projects/{args.project}/params.yaml:{key}={value}"]
+        sets += ["-S", f"projects/{args.project}/params.yaml:{'++' if key in new else ''}{key}={value}"]
     return _dvc("exp", "run", *(["--name", name] if name else []), *sets, *(["--force"] if args.force else []),
                 target)
 

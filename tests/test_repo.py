@@ -77,11 +77,14 @@ def test_cli_list_and_run(repo_root, monkeypatch, capsys):
     # a misspelt section or key stops before DVC runs, naming it
     calls.clear()
     assert cli.main(["run", "pinn_ode", "-S", "trian.epochs=3"]) == 2
-    assert cli.main(["run", "pinn_ode", "-S", "train.no_such_key=3"]) == 2
+    assert cli.main(["run", "pinn_ode", "-S", "train.no_such_section.key=3"]) == 2
     assert cli.main(["run", "pinn_ode", "--profile", "no_such_profile"]) == 2
     assert calls == []
     err = capsys.readouterr().err
-    assert "unknown section 'trian'" in err and "'no_such_key'" in err and "no_such_profile" in err
+    assert "unknown section 'trian'" in err and "'no_such_section'" in err and "no_such_profile" in err
+    # a leaf key that params.yaml leaves to its default is added (DVC's ++), and the stage checks it
+    assert cli.main(["run", "pinn_ode", "-S", "train.not_in_params_yet=3"]) == 0
+    assert calls[-1][-2] == "projects/pinn_ode/params.yaml:++train.not_in_params_yet=3"
 
 
 @pytest.mark.parametrize("project", project_names())
