@@ -37,6 +37,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_problems(args: argparse.Namespace) -> int:
+    """``capstone pinn_ode problems``: one line per built-in problem (``t_span``, ``y0``, parameters)."""
     from projects.pinn_ode.problems import BUILTIN, get_problem
 
     for name in BUILTIN:
@@ -58,6 +59,20 @@ def _parse_sets(items: list[str]) -> dict[str, dict]:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
+    """``capstone pinn_ode solve``: train a PINN on a built-in problem and print its error against solve_ivp.
+
+    Prints the rel-L2 error (forward; parametric: at 5 values of the parameter) or the identified parameter
+    (inverse), then a table of ``--points`` times with each component, PINN and reference, in the problem's units.
+
+    Returns:
+        0.
+
+    Raises:
+        ProblemError: ``--problem`` is not built in, or a ``--param`` name is not one of its parameters.
+        ConfigError: ``--params`` is missing or invalid, or a ``--set`` key or value is invalid.
+        SystemExit: a ``--set`` item is not ``network.KEY=VALUE`` or ``training.KEY=VALUE``.
+        ValueError: a ``--param`` item is not ``NAME=VALUE`` with a number (``float()`` fails).
+    """
     import numpy as np
 
     from projects.pinn_ode.cases import TrainStageConfig, case_config

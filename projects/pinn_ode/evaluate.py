@@ -268,6 +268,13 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model: Path, out: Path) -> dic
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``evaluate`` stage.
+
+    Raises:
+        ConfigError: the ``evaluate`` section of ``--params`` is missing or invalid.
+        DataError: ``--model`` holds no ``summary.json`` (the train stage has not run), or a prepared file or a
+            saved solution is missing or broken.
+    """
     args = stage_parser(__doc__, inputs=("data", "model"), outputs=("out",)).parse_args(argv)
     cfg = load_section(args.params, "evaluate", EvaluateConfig)
     model = Path(args.model)
