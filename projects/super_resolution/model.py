@@ -31,6 +31,12 @@ PACKAGE = "super_resolution"
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """One network: ESPCN or EDSR at an upscaling factor ``scale``.
+
+    Raises:
+        ValueError: ``scale`` is not 2, 3 or 4; ``channels`` < 1 or ``blocks`` < 0.
+    """
+
     arch: Literal["espcn", "edsr"] = "edsr"
     scale: int = 2
     #: edsr: residual blocks and channels; espcn: channels of the first conv (the second has half)
@@ -135,7 +141,15 @@ class ResidualBlock(keras.layers.Layer):
 
 
 def build_model(cfg: ModelConfig, name: str | None = None) -> keras.Model:
-    """The network described by ``cfg`` (uncompiled)."""
+    """The network described by ``cfg`` (uncompiled).
+
+    Input ``(batch, h, w, 1)`` luma in [0, 1]; output ``(batch, s·h, s·w, 1)`` luma in about [0, 1], ``s`` =
+    ``cfg.scale``.
+
+    Raises:
+        ValueError: ``cfg.arch`` is neither ``espcn`` nor ``edsr`` (only possible for a ``ModelConfig`` built
+            directly: :func:`shared.config.from_mapping` checks the ``Literal``).
+    """
     s, c = cfg.scale, cfg.channels
     seed = iter(range(cfg.seed * 1000, cfg.seed * 1000 + 1000))
     init = lambda: keras.initializers.HeNormal(seed=next(seed))
