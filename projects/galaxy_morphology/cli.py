@@ -43,6 +43,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_classes(args: argparse.Namespace) -> int:
+    """``classes``: the simulated classes with their label index."""
     from projects.galaxy_morphology.simulate import CLASSES
 
     for i, name in enumerate(CLASSES):
@@ -51,6 +52,16 @@ def cmd_classes(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    """``simulate``: render one GalSim galaxy of a class and write it as a FITS cube.
+
+    The cube is ``(3, stamp, stamp)`` in ADU (bands g, r, z), stored as int16 with BSCALE/BZERO, with
+    ``pixel_scale`` arcsec per pixel, under the conditions of ``--split`` (default ``test``; ``--shifted``:
+    ``shifted``).
+
+    Raises:
+        SystemExit: ``--class`` is not a simulated class, or the split is not in the ``simulate`` section.
+        ConfigError: ``--params`` is missing or its ``simulate`` section is invalid.
+    """
     from projects.galaxy_morphology.simulate import (
         CLASSES,
         Conditions,

@@ -43,7 +43,12 @@ def load_split(prepared: str | Path, split: str, *, with_noise: bool = False) ->
 
 
 def read_manifest(prepared: str | Path) -> dict:
-    """``manifest.json`` of a prepared folder. Raises DataError when it is missing or lacks a key."""
+    """``manifest.json`` of a prepared folder.
+
+    Raises:
+        DataError: the file is missing, empty or not valid JSON, or lacks ``classes``, ``bands``, ``preprocess`` or
+            ``counts``.
+    """
     manifest = read_json(Path(prepared) / "manifest.json")
     for key in ("classes", "bands", "preprocess", "counts"):
         if key not in manifest:
