@@ -210,8 +210,8 @@ def load_fields(path: str | os.PathLike) -> FieldData:
         a :class:`FieldData`: ``u``, ``v`` (units of the freestream speed), ``cp``, ``sdf`` (chords) float32 and
         ``mask`` bool, each ``(n, ny, nx)``; ``meta`` with ``alpha`` (deg), ``cl``, ``cl_pressure``, ``cm``,
         ``m``, ``p``, ``t`` (max camber, its position, max thickness; chords, may be NaN) ``(n,)``,
-        ``contour_x``/``contour_y`` and ``surface_cp`` ``(n, K)``, ``shape_params`` ``(n, F)``, ``name`` and
-        ``family``; the grid.
+        ``contour_x``/``contour_y`` ``(n, K+1)`` (chords) and ``surface_cp`` ``(n, K)`` (K panels),
+        ``shape_params`` ``(n, F)``, ``name`` and ``family``; the grid.
 
     Raises:
         DataError: the file is missing or not a readable NetCDF, lacks a variable, holds no samples, or a
