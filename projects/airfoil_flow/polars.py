@@ -165,7 +165,14 @@ def naca_designation(name: str) -> str | None:
 
 
 def find_reference_polars(folder: str | os.PathLike) -> list[dict]:
-    """Every polar file under ``folder/<label>/``: label, file, airfoil designation, data."""
+    """Every polar file under ``folder/<label>/``: label, file, airfoil designation, data.
+
+    A missing ``folder`` gives an empty list; ``data`` is :func:`read_polar`'s frame.
+
+    Raises:
+        DataError: a polar file (``.csv``, ``.json``, ``.dat``, ``.txt``, ``.pol``) cannot be read (see
+            :func:`read_polar`).
+    """
     folder = Path(folder)
     found = []
     if not folder.is_dir():
