@@ -162,6 +162,12 @@ def _log_spaced(n: int, k: int) -> list[int]:
 
 
 def evaluate(cfg: EvaluateConfig, prepared: Path, model: Path, out: Path) -> dict[str, Any]:
+    """Score every trained case against the prepared references; write the tables and plot data to ``out``.
+
+    Raises:
+        DataError: ``summary.json``, a saved solution or a prepared file is missing or broken.
+        ProblemError: a saved solution is of another problem than its case folder says.
+    """
     summary = read_json(model / "summary.json")
     train_cfg = summary["config"]
     headline = train_cfg["headline"]
