@@ -66,13 +66,16 @@ class Archive:
     """Reads simulations from an unpacked ``Dataset/`` folder or from the zip itself.
 
     Raises:
-        DataError: the zip holds no ``manifest.json``, or the folder has none at its top.
-        zipfile.BadZipFile: ``path`` is a file but not a zip archive (raised by :mod:`zipfile`, not converted).
+        DataError: ``path`` is a file but not a zip archive (a truncated download, for one), the zip holds no
+            ``manifest.json``, or the folder has none at its top.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.zip = zipfile.ZipFile(self.path) if self.path.is_file() else None
+        try:
+            self.zip = zipfile.ZipFile(self.path) if self.path.is_file() else None
+        except zipfile.BadZipFile as exc:
+            raise DataError(f"{self.path} is not a zip archive ({exc}): download Dataset.zip again") from exc
         if self.zip is not None:
             manifests = [n for n in self.zip.namelist() if n.endswith("manifest.json")]
             if not manifests:

@@ -116,8 +116,7 @@ def read_polar(path: str | os.PathLike) -> pd.DataFrame:
     Raises:
         DataError: the file is missing or empty, invalid JSON or JSON lists of different lengths, an unreadable
             CSV, or a table the format's parser refuses (see :func:`parse_xfoil`, :func:`parse_table`); no
-            alpha or C_L column.
-        StopIteration: a file that holds only ``#`` comment lines (not converted to ``DataError``).
+            alpha or C_L column; a file that holds only ``#`` comment lines.
     """
     path = Path(path)
     if not path.is_file():
@@ -137,7 +136,9 @@ def read_polar(path: str | os.PathLike) -> pd.DataFrame:
         return _normalise(frame, str(path))
     if re.search(r"^\s*alpha\s+CL\b", text, re.I | re.M) and "---" in text:
         return parse_xfoil(text, str(path))
-    first = next(ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))
+    first = next((ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), None)
+    if first is None:
+        raise DataError(f"{path} holds only '#' comment lines: no polar table")
     if re.search(r"[A-Za-z]", first) and "," in first:
         from io import StringIO
 

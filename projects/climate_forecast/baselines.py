@@ -368,7 +368,7 @@ def make_forecaster(name: str, cfg: ClassicalConfig) -> Forecaster:
     """A classical forecaster by name: one of :data:`SIMPLE`, ``arima`` or ``ets``.
 
     Raises:
-        KeyError: ``name`` is none of these (the key is the name).
+        ConfigError: ``name`` is none of these (the message lists the names).
     """
     if name in SIMPLE:
         return SIMPLE[name](cfg.baseline)
@@ -376,4 +376,6 @@ def make_forecaster(name: str, cfg: ClassicalConfig) -> Forecaster:
         return Arima(cfg.arima, cfg.baseline)
     if name == "ets":
         return Ets(cfg.ets)
-    raise KeyError(name)
+    from shared.config import ConfigError
+
+    raise ConfigError(f"unknown classical model {name!r}; choose from {', '.join([*SIMPLE, 'arima', 'ets'])}")

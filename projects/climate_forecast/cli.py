@@ -66,9 +66,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     Values are in the source's units (``°C anomaly`` for the temperature sources); rows are target periods.
 
     Raises:
-        ConfigError: ``--params`` is missing or its ``data``, ``backtest`` or ``train`` section is invalid.
+        ConfigError: ``--params`` is missing or its ``data``, ``backtest`` or ``train`` section is invalid; a name
+            in ``--models`` is not a classical model (see :func:`make_forecaster`).
         DataError: the source or a covariate cannot be read or downloaded, or fails validation.
-        KeyError: a name in ``--models`` is not a classical model (see :func:`make_forecaster`).
     """
     import numpy as np
 

@@ -297,6 +297,8 @@ def _read_frame(path: Path, freq: str | None = None) -> pd.DataFrame:
         raise DataError(f"{path} is not a readable CSV (corrupt or truncated?): {exc}") from exc
     if "period" not in frame.columns or "value" not in frame.columns:
         raise DataError(f"{path}: columns 'period' and 'value' expected; found {list(frame.columns)}")
+    if frame.empty:
+        raise DataError(f"{path} has a header but no rows (truncated?); run the data stage again")
     freq = freq or ("Y" if frame["period"].str.fullmatch(r"\d{4}").all() else "M")
     try:
         index = pd.PeriodIndex([pd.Period(p, freq=freq) for p in frame["period"]], freq=freq)
@@ -321,7 +323,7 @@ def load_prepared(directory: str | Path) -> Prepared:
 
     Raises:
         DataError: ``manifest.json``, ``target.csv`` or ``inputs.csv`` is missing or unreadable; a CSV lacks
-            ``period`` or ``value``, has a bad period, NaN, infinite or non-numeric values, or periods that are
+            ``period`` or ``value``, has no rows, a bad period, NaN, infinite or non-numeric values, or periods that are
             not consecutive; the two CSVs hold different columns, or the input rows are not 1 or 12 per target
             period.
     """
