@@ -331,15 +331,9 @@ class TrainedNetwork:
 
     def save(self, directory: str | os.PathLike) -> Path:
         from shared.config import to_dict
-        from shared.io import atomic_path, write_json
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        with atomic_path(directory / "model.keras") as tmp:
-            self.model.save(tmp)
-        write_json(directory / "network.json", {"config": to_dict(self.cfg), "state": self.state,
-                                                "sigma": self.sigma.tolist(), "info": self.info})
-        return directory
+        return save_model_dir(directory, self.model, "network.json", {"config": to_dict(self.cfg), "state": self.state,
+                                                                      "sigma": self.sigma.tolist(), "info": self.info})
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> TrainedNetwork:
@@ -350,22 +344,49 @@ class TrainedNetwork:
                 readable Keras model.
             ConfigError: the saved config does not match :class:`TrainConfig`.
         """
-        import keras
-
-        from shared.config import from_mapping
-        from shared.io import read_json
-
-        directory = Path(directory)
-        meta = read_json(directory / "network.json")
-        path = directory / "model.keras"
-        if not path.is_file():
-            raise DataError(f"{path} missing; run the train stage")
-        try:
-            model = keras.saving.load_model(path)
-        except Exception as exc:
-            raise DataError(f"{path} is not a readable Keras model (corrupt or truncated?): {exc}") from exc
-        cfg = from_mapping(TrainConfig, meta["config"], where=str(directory / "network.json"))
+        model, meta, cfg = load_model_dir(directory, "network.json")
         return cls(model, cfg, meta["state"], np.asarray(meta["sigma"]), meta.get("info", {}))
+
+
+def save_model_dir(directory: str | os.PathLike, model: Any, meta_file: str, meta: dict[str, Any]) -> Path:
+    """Write ``model.keras`` and the JSON ``meta_file`` (config, state, ...) into ``directory``, each atomically.
+
+    Returns:
+        ``directory``.
+    """
+    from shared.io import atomic_path, write_json
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / "model.keras") as tmp:
+        model.save(tmp)
+    write_json(directory / meta_file, meta)
+    return directory
+
+
+def load_model_dir(directory: str | os.PathLike, meta_file: str) -> tuple[Any, dict[str, Any], TrainConfig]:
+    """Read what :func:`save_model_dir` wrote: ``(keras model, meta dict, TrainConfig of meta["config"])``.
+
+    Raises:
+        DataError: ``meta_file`` is missing, empty or not valid JSON; ``model.keras`` is missing or not a readable
+            Keras model.
+        ConfigError: the saved config does not match :class:`TrainConfig`.
+    """
+    import keras
+
+    from shared.config import from_mapping
+    from shared.io import read_json
+
+    directory = Path(directory)
+    meta = read_json(directory / meta_file)
+    path = directory / "model.keras"
+    if not path.is_file():
+        raise DataError(f"{path} missing; run the train stage")
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as exc:
+        raise DataError(f"{path} is not a readable Keras model (corrupt or truncated?): {exc}") from exc
+    return model, meta, from_mapping(TrainConfig, meta["config"], where=str(directory / meta_file))
 
 
 def _extend(sigma: np.ndarray, horizon: int) -> np.ndarray:
