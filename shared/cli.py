@@ -113,7 +113,17 @@ def _check_keys(project: str, keys: Sequence[str]) -> set[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``capstone run``: dvc repro of everything or one project, a ``-S`` experiment, or a profile."""
+    """``capstone run``: dvc repro of everything or one project, a ``-S`` experiment, or a profile.
+
+    Returns:
+        the exit status: 2 for a missing or unknown PROJECT (or ``-S``/``--profile`` with ``--all``), else DVC's.
+
+    Raises:
+        ConfigError: a ``-S`` item is not SECTION.KEY=VALUE, a key's section or parent key is not in the
+            project's params.yaml, params.yaml is missing or not YAML, or the profile does not exist or is
+            malformed.
+        DataError: files the profile needs are missing (the message lists them).
+    """
     from shared.config import ConfigError
 
     if args.all:

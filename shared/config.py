@@ -33,7 +33,14 @@ class ConfigError(ValueError):
 
 
 def read_yaml(path: str | os.PathLike) -> dict:
-    """Read a YAML mapping, with clear errors for a missing file or bad syntax."""
+    """Read a YAML mapping, with clear errors for a missing file or bad syntax.
+
+    Returns:
+        the top-level mapping; ``{}`` for an empty file.
+
+    Raises:
+        ConfigError: the file does not exist, is not valid YAML, or its top level is not a mapping.
+    """
     import yaml
 
     path = Path(path)
@@ -121,7 +128,14 @@ def load_section(path: str | os.PathLike, section: str, cls: type[T]) -> T:
 
 
 def from_mapping(cls: type[T], mapping: Mapping[str, Any], where: str = "config") -> T:
-    """Recursively convert a mapping into the (frozen) dataclass ``cls``."""
+    """Recursively convert a mapping into the (frozen) dataclass ``cls``.
+
+    Raises:
+        TypeError: ``cls`` is not a dataclass.
+        ConfigError: ``mapping`` is not a mapping, has a key that is not a field, lacks a field without a
+            default, holds a value of the wrong type, or the dataclass rejects the values (a ``TypeError`` or
+            ``ValueError`` of its ``__post_init__``). ``where`` is named in the message.
+    """
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls!r} is not a dataclass")
     if not isinstance(mapping, Mapping):
@@ -166,6 +180,10 @@ def replace(cfg: T, **changes: Any) -> T:
 
     A mapping given for a nested *dataclass* field updates only the keys it names; a mapping
     given for a plain ``dict`` field replaces it (so a dict field can also be emptied).
+
+    Raises:
+        ConfigError: a change names an unknown field, has the wrong type, or fails the dataclass's validation
+            (see :func:`from_mapping`).
     """
     merged = to_dict(cfg)
     nested = {f.name for f in dataclasses.fields(cfg) if dataclasses.is_dataclass(getattr(cfg, f.name))}

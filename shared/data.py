@@ -82,6 +82,13 @@ def fetch(
     ``data/<project>/external/``, the project inferred from ``dest``). ``sha256=None`` is
     allowed only for sources that are updated in place (e.g. monthly climate series); the
     hash of what was used is then logged so that the run can be reproduced.
+
+    Raises:
+        ChecksumError: a hand-placed copy, a ``file://`` source or a download does not have ``sha256``
+            (a cached copy at ``dest`` that fails it is downloaded again instead).
+        FetchError: a ``file://`` source does not exist, or the download failed (offline, HTTP error, ...);
+            the message says where to place the file by hand.
+        ValueError: pooch rejected the request for another reason than the hash (re-raised as is).
     """
     dest = Path(dest)
     project = project or _project_of(dest)
@@ -141,7 +148,14 @@ def fetch(
 
 # --------------------------------------------------------------------------- splits
 def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[np.ndarray]:
-    """Shuffle ``range(n)`` with ``seed`` and cut it by ``fractions`` (which must sum to 1)."""
+    """Shuffle ``range(n)`` with ``seed`` and cut it by ``fractions`` (which must sum to 1).
+
+    Returns:
+        one sorted int array of indices per fraction, together a partition of ``range(n)``.
+
+    Raises:
+        ValueError: a fraction is negative or they do not sum to 1 (``np.isclose``).
+    """
     fractions = np.asarray(fractions, dtype=float)
     if np.any(fractions < 0) or not np.isclose(fractions.sum(), 1.0):
         raise ValueError(f"split fractions must be non-negative and sum to 1, got {fractions.tolist()}")

@@ -41,6 +41,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
 
     The temporary name keeps the target's suffix (``suffix`` overrides it), so libraries
     that choose a format by extension (matplotlib, imageio, Keras) behave the same.
+
+    Raises:
+        DataError: the block left a folder, not a file, at the temporary path (the target is not touched).
+            An exception raised inside the block propagates unchanged; the temporary file is removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,6 +134,11 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file.
+
+    Raises:
+        DataError: the file is missing, empty, or not valid JSON (corrupt or truncated).
+    """
     path = _existing(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -164,7 +173,15 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
 
 
 def load_npz(path: str | os.PathLike, required: Sequence[str] = ()) -> dict[str, np.ndarray]:
-    """Load every array of an ``.npz``; checks that ``required`` keys are present."""
+    """Load every array of an ``.npz``; checks that ``required`` keys are present.
+
+    Returns:
+        array name → array, with the shapes and dtypes stored in the file.
+
+    Raises:
+        DataError: the file is missing, empty, not a readable ``.npz`` archive (corrupt, truncated, or one
+            that needs pickle), or lacks a ``required`` array.
+    """
     import zipfile
 
     path = _existing(path)
@@ -194,6 +211,11 @@ def check_array(
 
     ``shape`` may hold ``None`` for free axes; ``dtype`` is a numpy kind string such as
     ``"f"`` (float), ``"iu"`` (integer) or ``"fiu"`` (any number).
+
+    Raises:
+        DataError: ``array`` cannot be converted (ragged), its dtype kind is not in ``dtype``, its number of
+            dimensions is not ``ndim``, its shape does not match ``shape``, or (``finite=True``) a float or
+            complex array holds NaN or infinite values. The message names ``name`` and ``source``.
     """
     where = f"{name}" + (f" in {source}" if source else "")
     try:
@@ -492,6 +514,11 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
 
 # --------------------------------------------------------------------------- TIFF
 def read_tiff(path: str | os.PathLike) -> np.ndarray:
+    """Read a TIFF with tifffile as stored (all pages and samples; no orientation or colour handling).
+
+    Raises:
+        DataError: the file is missing, empty, not a readable TIFF, or holds no image data.
+    """
     import tifffile
 
     path = _existing(path)
@@ -519,7 +546,13 @@ def write_tiff(path: str | os.PathLike, array: np.ndarray, **kwargs: Any) -> Pat
 
 # --------------------------------------------------------------------------- NetCDF
 def read_netcdf(path: str | os.PathLike, variables: Sequence[str] = (), *, load: bool = True):
-    """Open a NetCDF file with xarray; checks that ``variables`` exist."""
+    """Open a NetCDF file with xarray; checks that ``variables`` exist.
+
+    ``load=True`` reads the data into memory and closes the file.
+
+    Raises:
+        DataError: the file is missing, empty, not a readable NetCDF file, or lacks one of ``variables``.
+    """
     import xarray as xr
 
     path = _existing(path)

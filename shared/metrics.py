@@ -14,7 +14,14 @@ from shared.io import write_json
 
 
 def rel_l2(pred: Any, ref: Any) -> float:
-    """Relative L2 error ‖pred − ref‖ / ‖ref‖ over all entries."""
+    """Relative L2 error ‖pred − ref‖ / ‖ref‖ over all entries.
+
+    Both are read as float arrays of the same shape (any); where ‖ref‖ = 0 the absolute error ‖pred − ref‖
+    is returned.
+
+    Raises:
+        ValueError: ``pred`` and ``ref`` have different shapes.
+    """
     pred, ref = np.asarray(pred, dtype=float), np.asarray(ref, dtype=float)
     if pred.shape != ref.shape:
         raise ValueError(f"rel_l2: shapes differ, {pred.shape} vs {ref.shape}")

@@ -105,6 +105,11 @@ def render_metrics(metrics: Mapping[str, Any]) -> str:
 
 
 def replace_block(text: str, name: str, content: str) -> str:
+    """``text`` with the ``name`` block between its BEGIN and END markers replaced by ``content``.
+
+    Raises:
+        ValueError: ``text`` has no such block.
+    """
     begin, end = BEGIN.format(name=name), END.format(name=name)
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     block = f"{begin}\n{content.strip()}\n{end}"

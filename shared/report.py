@@ -50,6 +50,11 @@ def notebook_parameters(notebook: str | os.PathLike) -> set[str]:
 
 
 def check_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any], where: str) -> None:
+    """Refuse parameters that the notebook's ``parameters`` cell does not define.
+
+    Raises:
+        ConfigError: a key of ``parameters`` is not assigned in that cell (``where`` names the source).
+    """
     from shared.config import ConfigError
 
     known = notebook_parameters(notebook)
@@ -62,7 +67,12 @@ def check_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any],
 def execute_notebook(notebook: str | os.PathLike, html: str | os.PathLike, *,
                      parameters: Mapping[str, Any] | None = None, cwd: str | os.PathLike | None = None,
                      ipynb: str | os.PathLike | None = None, timeout: int = 1800) -> Path:
-    """Execute a jupytext notebook with papermill and write it as HTML (inputs hidden)."""
+    """Execute a jupytext notebook with papermill and write it as HTML (inputs hidden).
+
+    Raises:
+        FileNotFoundError: ``notebook`` is not a file.
+        papermill.PapermillExecutionError: a cell raised (propagated from papermill; nothing is written).
+    """
     import jupytext
     import nbformat
     import papermill as pm
@@ -131,6 +141,13 @@ def drop_library_noise(nb) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The report stage: execute ``--notebook`` with the ``report`` section of ``--params`` and ``-p`` values.
+
+    Raises:
+        ConfigError: ``--params`` is missing or not YAML, or a parameter is not in the notebook's parameters cell.
+        FileNotFoundError: the notebook does not exist.
+        SystemExit: a ``-p`` item is not KEY=VALUE (``argparse`` error, status 2).
+    """
     import argparse
 
     parser = argparse.ArgumentParser(description="Execute a project notebook and export it to HTML.")

@@ -45,6 +45,9 @@ def get_strategy(name: str = "auto"):
     ``auto``: ``MirroredStrategy`` over all GPUs when there are several, else the default
     strategy; ``default``; ``mirrored``; ``one_device`` (first GPU, else CPU).
     Multi-worker training comes with its own path (Keras' ``fit`` does not support it).
+
+    Raises:
+        ValueError: ``name`` is none of ``auto``, ``default``, ``mirrored``, ``one_device``.
     """
     import tensorflow as tf
 

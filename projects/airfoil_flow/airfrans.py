@@ -42,7 +42,15 @@ NAME = re.compile(r"^airFoil2D_SST_(?P<u>[-\d.eE+]+)_(?P<alpha>[-\d.eE+]+)_(?P<p
 
 
 def parse_name(name: str) -> dict[str, Any]:
-    """Freestream speed, angle of attack (deg) and NACA parameters from a simulation name."""
+    """Freestream speed, angle of attack (deg) and NACA parameters from a simulation name.
+
+    Returns:
+        ``{"u_inf": m/s, "alpha": deg, "series": "naca4" | "naca5", "params": [3 or 4 floats]}``.
+
+    Raises:
+        DataError: the name is not ``airFoil2D_SST_<U>_<alpha>_<params>``, or it has neither 3 nor 4 shape
+            parameters.
+    """
     match = NAME.match(name)
     if not match:
         raise DataError(f"not an AirfRANS simulation name: {name!r} (expected airFoil2D_SST_<U>_<alpha>_<params>)")
@@ -55,11 +63,19 @@ def parse_name(name: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- the archive
 class Archive:
-    """Reads simulations from an unpacked ``Dataset/`` folder or from the zip itself."""
+    """Reads simulations from an unpacked ``Dataset/`` folder or from the zip itself.
+
+    Raises:
+        DataError: ``path`` is a file but not a zip archive (a truncated download, for one), the zip holds no
+            ``manifest.json``, or the folder has none at its top.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.zip = zipfile.ZipFile(self.path) if self.path.is_file() else None
+        try:
+            self.zip = zipfile.ZipFile(self.path) if self.path.is_file() else None
+        except zipfile.BadZipFile as exc:
+            raise DataError(f"{self.path} is not a zip archive ({exc}): download Dataset.zip again") from exc
         if self.zip is not None:
             manifests = [n for n in self.zip.namelist() if n.endswith("manifest.json")]
             if not manifests:
@@ -69,6 +85,11 @@ class Archive:
             raise DataError(f"{self.path} holds no manifest.json: not the unpacked AirfRANS Dataset folder")
 
     def manifest(self) -> dict[str, list[str]]:
+        """The archive's ``manifest.json``: list name (``full_train``, ``aoa_test``, ...) → simulation names.
+
+        Raises:
+            DataError: the manifest is not valid JSON (or not UTF-8).
+        """
         try:
             if self.zip is not None:
                 return json.loads(self.zip.read(self.prefix + "manifest.json"))
@@ -78,7 +99,11 @@ class Archive:
 
     @contextmanager
     def internal(self, name: str) -> Iterator[Path]:
-        """A local path of ``<name>_internal.vtu`` (extracted to a temporary file from a zip)."""
+        """A local path of ``<name>_internal.vtu`` (extracted to a temporary file from a zip).
+
+        Raises:
+            DataError: the simulation's ``.vtu`` is not in the folder or the zip.
+        """
         member = f"{name}/{name}_internal.vtu"
         if self.zip is None:
             path = self.path / member
@@ -99,7 +124,13 @@ class Archive:
 
 
 def locate(cfg) -> Archive:
-    """The AirfRANS archive: unpacked folder, hand-placed zip, or a checksummed download."""
+    """The AirfRANS archive: unpacked folder, hand-placed zip, or a checksummed download.
+
+    Raises:
+        FetchError: the zip is neither hand-placed nor downloadable (the message says where to put it).
+        ChecksumError: a hand-placed or downloaded zip does not have ``cfg.sha256``.
+        DataError: the zip holds no ``manifest.json``.
+    """
     ext = external_dir("airfoil_flow")
     for folder in (ext / "Dataset", ext / "AirfRANS" / "Dataset"):
         if (folder / "manifest.json").is_file():
@@ -115,7 +146,15 @@ def locate(cfg) -> Archive:
 
 # --------------------------------------------------------------------------- one simulation
 def read_vtu(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Points (P, 2), 2-D cells as node lists, U (P, 2) and p (P,) of an AirfRANS ``.vtu``."""
+    """Points (P, 2), 2-D cells as node lists, U (P, 2) and p (P,) of an AirfRANS ``.vtu``.
+
+    Units as stored by AirfRANS: points in m (unit chord), U in m/s, p the kinematic pressure in m²/s².
+
+    Raises:
+        DataError: the file is missing or not a readable VTU; it lacks the point field ``U`` or ``p``; points,
+            ``U`` or ``p`` have the wrong shape or dtype or hold NaN/inf; it holds no quad, triangle or polygon
+            cells.
+    """
     import meshio
 
     path = Path(path)
@@ -141,7 +180,15 @@ def read_vtu(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def wall_contour(sim: dict[str, np.ndarray], source: str = "mesh") -> np.ndarray:
-    """The airfoil: the mesh boundary edges whose nodes have zero velocity, chained into a loop."""
+    """The airfoil: the mesh boundary edges whose nodes have zero velocity, chained into a loop.
+
+    Returns:
+        the closed contour (K+1, 2), starting at the trailing edge (largest x).
+
+    Raises:
+        DataError: fewer than 5 no-slip boundary edges, a wall that is not a single closed loop, or a contour
+            that :func:`check_contour` refuses (``source`` names the simulation).
+    """
     wall = np.all(sim["U"] == 0.0, axis=1)
     edges = []
     for block in sim["cells"]:
@@ -176,7 +223,15 @@ def wall_contour(sim: dict[str, np.ndarray], source: str = "mesh") -> np.ndarray
 
 
 def to_grid(sim: dict[str, np.ndarray], grid: Grid, mask: np.ndarray, source: str = "mesh") -> dict[str, np.ndarray]:
-    """Linear (Delaunay) interpolation of U and p onto the fluid cells of ``grid``."""
+    """Linear (Delaunay) interpolation of U and p onto the fluid cells of ``grid``.
+
+    Returns:
+        ``{"U": (2, ny, nx), "p": (ny, nx)}`` in the units of ``sim``; cells where ``mask`` (ny, nx) is true
+        (the body) are 0.
+
+    Raises:
+        DataError: a fluid cell of the grid lies outside the mesh (the box is too large).
+    """
     from scipy.interpolate import LinearNDInterpolator
 
     pts = grid.points()
@@ -198,7 +253,17 @@ def to_grid(sim: dict[str, np.ndarray], grid: Grid, mask: np.ndarray, source: st
 
 
 def load_case(path: str | os.PathLike, name: str, grid: Grid, n_panels: int) -> dict[str, Any]:
-    """One simulation as a prepared case (the same keys as the data stage's ``solve_case``)."""
+    """One simulation as a prepared case (the same keys as the data stage's ``solve_case``).
+
+    ``u``, ``v`` (in units of the freestream speed), ``cp``, ``sdf`` (chords) and ``mask`` are ``(ny, nx)``
+    (0 inside the body for the flow fields); ``surface_cp`` is ``(n_panels,)`` at the panel midpoints of
+    ``contour`` ``(n_panels + 1, 2)``; ``alpha`` is in degrees.
+
+    Raises:
+        DataError: the name or the file is not an AirfRANS simulation, the wall cannot be found, or the grid
+            box leaves the mesh.
+        GeometryError: the wall contour cannot be repanelled.
+    """
     info = parse_name(name)
     sim = read_vtu(path)
     wall = wall_contour(sim, name)
@@ -225,7 +290,17 @@ def load_case(path: str | os.PathLike, name: str, grid: Grid, n_panels: int) -> 
 
 
 def load_airfrans(cfg, grid: Grid, n_panels: int) -> list[dict[str, Any]]:
-    """Read the simulations listed under ``cfg.manifest_keys`` (at most ``cfg.max_samples``)."""
+    """Read the simulations listed under ``cfg.manifest_keys`` (at most ``cfg.max_samples``).
+
+    Returns:
+        one dict per simulation, as :func:`load_case`.
+
+    Raises:
+        FetchError: the archive is not available (see :func:`locate`).
+        ChecksumError: the archive does not have ``cfg.sha256``.
+        DataError: a manifest key is not in the manifest, or a simulation is missing or unreadable.
+        GeometryError: a wall contour cannot be repanelled.
+    """
     from tqdm import tqdm
 
     archive = locate(cfg)

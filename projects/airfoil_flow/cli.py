@@ -74,6 +74,17 @@ def _field_figure(fields: dict, grid, title: str, foil=None):
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
+    """``solve``: panel-method C_L (circulation and pressure), C_D,p and C_M,c/4 at ``--alpha`` (deg), and a polar.
+
+    ``--plot`` writes the surface Cp against x/c; ``--field`` u, v (in units of the freestream speed) and Cp on
+    the grid of ``--params`` (in chords).
+
+    Raises:
+        DataError: ``--alpha`` is not finite or beyond ±30°.
+        GeometryError: ``--naca`` is not a 4-digit designation, ``--dat`` cannot be read, or ``--panels`` is odd
+            or below 8.
+        ConfigError: ``--params`` exists but its ``data`` section is invalid.
+    """
     import numpy as np
 
     from projects.airfoil_flow.panel import check_alpha, field, polar, single_thread_blas, solve
@@ -115,6 +126,19 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """``predict``: the surrogate's fields and C_L for one airfoil at ``--alpha`` (deg).
+
+    Writes ``field.nc`` (u, v in units of the freestream speed, Cp, and the body mask, each ``(ny, nx)`` on the
+    model's grid, x and y in chords) and ``field.png`` into ``--out``, and prints C_L from the circulation of the
+    predicted velocity and from the predicted surface Cp (``--compare``: the RMSE against the panel solver).
+
+    Raises:
+        DataError: ``--alpha`` is not finite or beyond ±30°, there is no trained model of that experiment and
+            design, or a C_L contour leaves the grid or crosses the body.
+        GeometryError: ``--naca`` is not a 4-digit designation, ``--dat`` cannot be read, or ``--panels`` is odd
+            or below 8.
+        ConfigError: ``--params`` exists but its ``data`` section is invalid.
+    """
     import numpy as np
 
     from projects.airfoil_flow.lift import circulation_cl, surface_cl

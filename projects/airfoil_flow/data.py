@@ -208,7 +208,13 @@ def make_splits(ds, cfg: SplitConfig, uiuc: UIUCConfig | None = None) -> dict[st
 
 
 def generate(cfg: DataConfig, out: Path) -> dict[str, Any]:
-    """Solve every case and write ``fields.nc`` and ``splits.json`` into ``out``."""
+    """Solve every case and write ``fields.nc`` and ``splits.json`` into ``out``.
+
+    Raises:
+        DataError: the requested UIUC source is not available (``naca``), or the AirfRANS archive or one of its
+            simulations is missing or unreadable (``airfrans``; :class:`FetchError` and :class:`ChecksumError`
+            are ``DataError`` subclasses).
+    """
     grid = cfg.grid
     attrs: dict[str, Any] = {"source": cfg.source, "grid": f"{grid.nx}x{grid.ny}",
                              "x_range": list(grid.x_range), "y_range": list(grid.y_range), "n_panels": cfg.n_panels}

@@ -35,6 +35,10 @@ class UIUCConfig:
     the letter prefix of its file name (``e`` Eppler, ``s``/``sd`` Selig, ``fx`` Wortmann, ``goe``
     Göttingen, ``mh`` Hepperle, ``naca`` …); whole families are held out for validation and
     test (``val_fraction``, ``test_fraction`` of the sections, at least one family each).
+
+    Raises:
+        ValueError: ``n_shapes`` < 3 or ``alphas_per_shape`` < 1, or ``val_fraction`` or ``test_fraction``
+            outside (0, 0.5).
     """
 
     source: Literal["auto", "uiuc_dir", "aerosandbox", "karman_trefftz", "none"] = "auto"
@@ -56,6 +60,12 @@ class UIUCConfig:
 
 @dataclass(frozen=True)
 class SplitConfig:
+    """The splits of the prepared samples: random, α-extrapolation and shape (thickness) extrapolation.
+
+    Raises:
+        ValueError: ``val_fraction`` or ``test_fraction`` outside (0, 0.5), or ``thick_quantile`` outside [0.5, 1).
+    """
+
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     #: α-extrapolation: train on α in this range (deg), test outside it
@@ -87,6 +97,13 @@ class AirfRANSConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
+    """The ``data`` section: the source, the sampled shapes and angles, the grid and the splits.
+
+    Raises:
+        ValueError: ``n_samples`` < 10, or ``m_range``, ``p_range``, ``t_range`` (chords) or ``alpha_range``
+            (deg) not ordered or outside [0, 0.1], [0.05, 0.95], [0.01, 0.4], [-30, 30].
+    """
+
     source: Literal["naca", "airfrans"] = "naca"
     n_samples: int = 1000
     seed: int = 0
@@ -187,7 +204,20 @@ class FieldData:
 
 
 def load_fields(path: str | os.PathLike) -> FieldData:
-    """Read ``fields.nc`` and check shapes, dtypes and finiteness of every variable."""
+    """Read ``fields.nc`` and check shapes, dtypes and finiteness of every variable.
+
+    Returns:
+        a :class:`FieldData`: ``u``, ``v`` (units of the freestream speed), ``cp``, ``sdf`` (chords) float32 and
+        ``mask`` bool, each ``(n, ny, nx)``; ``meta`` with ``alpha`` (deg), ``cl``, ``cl_pressure``, ``cm``,
+        ``m``, ``p``, ``t`` (max camber, its position, max thickness; chords, may be NaN) ``(n,)``,
+        ``contour_x``/``contour_y`` ``(n, K+1)`` (chords) and ``surface_cp`` ``(n, K)`` (K panels),
+        ``shape_params`` ``(n, F)``, ``name`` and ``family``; the grid.
+
+    Raises:
+        DataError: the file is missing or not a readable NetCDF, lacks a variable, holds no samples, or a
+            variable has the wrong shape or dtype or holds NaN/inf (``m``, ``p``, ``t`` may be NaN).
+        ValueError: the x/y coordinates describe a grid that :class:`Grid` refuses.
+    """
     path = Path(path)
     ds = read_netcdf(path, (*FIELDS, *PER_SAMPLE, "name", "family", "contour_x", "contour_y", "surface_cp",
                                    "shape_params"))
@@ -215,6 +245,11 @@ def load_fields(path: str | os.PathLike) -> FieldData:
 
 
 def load_splits(path: str | os.PathLike, n_samples: int) -> dict[str, dict[str, np.ndarray]]:
+    """``splits.json``: experiment → part (``train``, ``val``, ``test``, ...) → sample indices (int arrays).
+
+    Raises:
+        DataError: the file is missing, empty or not valid JSON, or an index lies outside ``0 … n_samples − 1``.
+    """
     splits = read_json(path)
     out = {}
     for name, parts in splits.items():

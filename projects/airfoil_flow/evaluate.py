@@ -93,6 +93,11 @@ class EvaluateConfig:
 
 # --------------------------------------------------------------------------- models
 def load_models(model_dir: Path) -> tuple[dict, dict[tuple[str, str], Any]]:
+    """``summary.json`` of the train stage and its models, ``(experiment, design)`` → Keras model.
+
+    Raises:
+        DataError: ``summary.json`` is missing, empty or not valid JSON, or a listed model cannot be loaded.
+    """
     import keras
 
     import projects.airfoil_flow.model  # noqa: F401  (registers the custom layers)
@@ -427,6 +432,12 @@ def make_headline(cfg: EvaluateConfig, tables: dict, cl_preds: dict, val_table: 
 
 def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, validation: Path | None, out: Path,
              with_speed: bool = True) -> dict[str, Any]:
+    """Score every trained model and the baselines on its experiment's test split; write the results to ``out``.
+
+    Raises:
+        DataError: the prepared files or the models are missing or broken (see :func:`load_fields`,
+            :func:`load_models`), or a model's experiment is not in ``splits.json``.
+    """
     fields = load_fields(prepared / "fields.nc")
     splits = load_splits(prepared / "splits.json", len(fields))
     summary, models = load_models(model_dir)
@@ -511,6 +522,13 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, validation: P
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``evaluate`` stage.
+
+    Raises:
+        ConfigError: the ``evaluate`` section of ``--params`` is missing or invalid.
+        DataError: ``--model`` holds no ``summary.json`` (the train stage has not run), or an input is missing
+            or broken (see :func:`evaluate`).
+    """
     parser = stage_parser(__doc__, inputs=("data", "model"), outputs=("out",))
     parser.add_argument("--validation", default=None, help="validation.json of the validate stage (optional)")
     parser.add_argument("--no-speed", action="store_true", help="skip the timing measurements")

@@ -118,6 +118,9 @@ def karman_trefftz(eps_x: float, eps_y: float, te_angle_deg: float, n_points: in
     transform with trailing-edge angle ``te_angle_deg``. Returns the airfoil scaled to unit
     chord (x extent, leading edge at x = 0, not rotated) and ``(radius, beta)`` in units of that
     chord, so that the exact lift is ``C_L = 8π · radius · sin(α + beta)``.
+
+    Raises:
+        GeometryError: not 0 < ``eps_x`` < 0.5, 0 ≤ ``eps_y`` < 0.5 and 0 ≤ ``te_angle_deg`` < 45.
     """
     if not (0 < eps_x < 0.5 and 0 <= eps_y < 0.5 and 0 <= te_angle_deg < 45):
         raise GeometryError(f"Kármán–Trefftz parameters out of range: eps_x={eps_x}, eps_y={eps_y}, "

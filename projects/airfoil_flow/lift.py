@@ -30,6 +30,11 @@ def _sample(field: np.ndarray, grid: Grid, pts: np.ndarray) -> np.ndarray:
 
 
 def contour_points(grid: Grid, centre=(0.5, 0.0), semi_axes=(0.9, 0.6), n: int = 720):
+    """``n`` points (n, 2) of an ellipse (in chords) and the line elements (n, 2) of the trapezoidal rule.
+
+    Raises:
+        DataError: the ellipse comes closer than one cell to the edge of the grid box.
+    """
     theta = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
     a, b = semi_axes
     pts = np.column_stack([centre[0] + a * np.cos(theta), centre[1] + b * np.sin(theta)])
@@ -44,7 +49,17 @@ def contour_points(grid: Grid, centre=(0.5, 0.0), semi_axes=(0.9, 0.6), n: int =
 
 def circulation_cl(u: np.ndarray, v: np.ndarray, grid: Grid, mask: np.ndarray | None = None,
                    centre=(0.5, 0.0), semi_axes=(0.9, 0.6), n: int = 720) -> float:
-    """C_L from the circulation of (u, v) around an ellipse (trapezoidal rule, spectrally accurate)."""
+    """C_L from the circulation of (u, v) around an ellipse (trapezoidal rule, spectrally accurate).
+
+    Args:
+        u, v: velocity ``(ny, nx)`` on ``grid`` in units of the freestream speed (so C_L = −2 Γ, Γ in
+            freestream speed × chord, counter-clockwise positive).
+        mask: ``(ny, nx)``, true inside the body; checked against the contour when given.
+        centre, semi_axes: the ellipse, in chords.
+
+    Raises:
+        DataError: the ellipse leaves the grid box (see :func:`contour_points`), or crosses the body.
+    """
     pts, dl = contour_points(grid, centre, semi_axes, n)
     if mask is not None and _sample(mask.astype(float), grid, pts).max() > 0:
         raise DataError("the circulation contour crosses the body; choose larger semi-axes")

@@ -29,6 +29,12 @@ OUTPUT_CHANNELS = ("u", "v", "cp")
 
 @dataclass(frozen=True)
 class UNetConfig:
+    """The field surrogate: U-Net design, width, depth and the basis-flow output scale.
+
+    Raises:
+        ValueError: ``filters`` < 1, ``levels`` outside 1 … 7, or ``scale_90`` ≤ 0.
+    """
+
     design: Literal["geometry", "plain"] = "geometry"
     #: filters of the first level; level k has filters · 2^k
     filters: int = 16
@@ -131,7 +137,14 @@ def _block(h, filters: int, cfg: UNetConfig, name: str, seed: int):
 
 
 def build_unet(cfg: UNetConfig, grid_shape: tuple[int, int], name: str | None = None) -> keras.Model:
-    """The field surrogate ``(H, W, 4) → (H, W, 3)`` (pure factory)."""
+    """The field surrogate ``(H, W, 4) → (H, W, 3)`` (pure factory).
+
+    Inputs per cell: SDF (chords), body mask, cos α, sin α; outputs u, v (units of the freestream speed) and
+    Cp. ``grid_shape`` is ``(H, W)``.
+
+    Raises:
+        ValueError: ``H`` or ``W`` is not divisible by ``2 ** (cfg.levels − 1)``.
+    """
     h_, w_ = grid_shape
     factor = 2 ** (cfg.levels - 1)
     if h_ % factor or w_ % factor:
@@ -198,6 +211,12 @@ def masked_rmse(channel: int, name: str):
 # --------------------------------------------------------------------------- C_L baseline
 @dataclass(frozen=True)
 class MLPConfig:
+    """The C_L baseline MLP.
+
+    Raises:
+        ValueError: ``width`` or ``depth`` < 1.
+    """
+
     width: int = 64
     depth: int = 3
     activation: str = "gelu"

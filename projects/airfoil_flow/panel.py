@@ -36,6 +36,11 @@ MAX_ALPHA_DEG = 30.0
 
 
 def check_alpha(alpha_deg, limit: float = MAX_ALPHA_DEG) -> np.ndarray:
+    """Angle(s) of attack in degrees, as a float array of the input's shape, checked.
+
+    Raises:
+        DataError: an angle is not finite or its magnitude exceeds ``limit`` (deg).
+    """
     alpha = np.asarray(alpha_deg, dtype=float)
     if not np.all(np.isfinite(alpha)):
         raise DataError(f"angle of attack must be finite, got {alpha_deg!r}")
@@ -71,6 +76,11 @@ class Panels:
 
     @classmethod
     def of(cls, foil: Airfoil) -> Panels:
+        """The panels between consecutive nodes of ``foil.coords`` (N+1, 2).
+
+        Raises:
+            DataError: two consecutive nodes coincide (a zero-length panel).
+        """
         nodes = np.asarray(foil.coords, dtype=float)
         d = np.diff(nodes, axis=0)
         length = np.hypot(d[:, 0], d[:, 1])
@@ -277,7 +287,12 @@ def polar(foil: Airfoil, alphas_deg) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- fields
 @dataclass(frozen=True)
 class Grid:
-    """A Cartesian grid of cell centres over a chord-normalised box."""
+    """A Cartesian grid of cell centres over a chord-normalised box.
+
+    Raises:
+        ValueError: fewer than 8 cells along x or y, an empty box, or an x range that does not contain the
+            chord [0, 1] (strictly).
+    """
 
     nx: int = 128
     ny: int = 128

@@ -53,7 +53,12 @@ def _normalise(frame: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def parse_xfoil(text: str, source: str = "<string>") -> pd.DataFrame:
-    """XFoil's polar file: header, ``alpha CL CD ...`` column line, dashes, rows."""
+    """XFoil's polar file: header, ``alpha CL CD ...`` column line, dashes, rows.
+
+    Raises:
+        DataError: no ``alpha CL ...`` column line, a non-numeric row, a row whose length differs from the
+            columns, NaN/inf in alpha or C_L, or no rows (``source`` and the line number are named).
+    """
     lines = text.splitlines()
     head = next((i for i, ln in enumerate(lines) if re.match(r"\s*alpha\s+CL\b", ln, re.I)), None)
     if head is None:
@@ -78,7 +83,12 @@ def parse_xfoil(text: str, source: str = "<string>") -> pd.DataFrame:
 
 
 def parse_table(text: str, source: str = "<string>") -> pd.DataFrame:
-    """Whitespace columns alpha, C_L[, C_D[, C_M]] with ``#`` comments."""
+    """Whitespace columns alpha, C_L[, C_D[, C_M]] with ``#`` comments.
+
+    Raises:
+        DataError: a non-numeric value, no data rows, rows of different lengths or fewer than 2 columns, or
+            NaN/inf in alpha or C_L.
+    """
     rows = []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
@@ -98,7 +108,16 @@ def parse_table(text: str, source: str = "<string>") -> pd.DataFrame:
 
 
 def read_polar(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a polar file in any of the supported formats (see the module docstring)."""
+    """Read a polar file in any of the supported formats (see the module docstring).
+
+    Returns:
+        columns ``alpha`` (deg), ``cl`` and, where the file has them, ``cd``, ``cm``, ``re``.
+
+    Raises:
+        DataError: the file is missing or empty, invalid JSON or JSON lists of different lengths, an unreadable
+            CSV, or a table the format's parser refuses (see :func:`parse_xfoil`, :func:`parse_table`); no
+            alpha or C_L column; a file that holds only ``#`` comment lines.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"polar file not found: {path}")
@@ -117,7 +136,9 @@ def read_polar(path: str | os.PathLike) -> pd.DataFrame:
         return _normalise(frame, str(path))
     if re.search(r"^\s*alpha\s+CL\b", text, re.I | re.M) and "---" in text:
         return parse_xfoil(text, str(path))
-    first = next(ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))
+    first = next((ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), None)
+    if first is None:
+        raise DataError(f"{path} holds only '#' comment lines: no polar table")
     if re.search(r"[A-Za-z]", first) and "," in first:
         from io import StringIO
 
@@ -145,7 +166,14 @@ def naca_designation(name: str) -> str | None:
 
 
 def find_reference_polars(folder: str | os.PathLike) -> list[dict]:
-    """Every polar file under ``folder/<label>/``: label, file, airfoil designation, data."""
+    """Every polar file under ``folder/<label>/``: label, file, airfoil designation, data.
+
+    A missing ``folder`` gives an empty list; ``data`` is :func:`read_polar`'s frame.
+
+    Raises:
+        DataError: a polar file (``.csv``, ``.json``, ``.dat``, ``.txt``, ``.pol``) cannot be read (see
+            :func:`read_polar`).
+    """
     folder = Path(folder)
     found = []
     if not folder.is_dir():

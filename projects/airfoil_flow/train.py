@@ -40,6 +40,12 @@ DESIGNS = ("geometry", "plain")
 
 @dataclass(frozen=True)
 class FitConfig:
+    """Training of the U-Nets.
+
+    Raises:
+        ValueError: ``epochs`` or ``batch_size`` < 1, ``learning_rate`` ≤ 0, or ``final_lr_fraction`` outside (0, 1].
+    """
+
     epochs: int = 12
     batch_size: int = 16
     learning_rate: float = 2e-3
@@ -71,6 +77,12 @@ class MLPFitConfig:
 
 @dataclass(frozen=True)
 class TrainStageConfig:
+    """The ``train`` section: which designs are trained on which experiment, and how.
+
+    Raises:
+        ValueError: a design that is not ``geometry`` or ``plain``, or ``models`` is empty.
+    """
+
     #: experiment (a split of splits.json) → the U-Net designs trained on it
     models: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
         "random": DESIGNS, "alpha_extrapolation": DESIGNS, "shape_extrapolation": ("geometry",)})
@@ -97,6 +109,11 @@ class TrainStageConfig:
 
 
 def check_experiments(cfg: TrainStageConfig, splits: dict) -> None:
+    """Check that every experiment of ``cfg.models`` is a split of ``splits.json``.
+
+    Raises:
+        DataError: an experiment is missing from ``splits``.
+    """
     missing = [e for e in cfg.models if e not in splits]
     if missing:
         raise DataError(f"train.models names experiment(s) {missing} that splits.json lacks; it has {sorted(splits)}")
@@ -166,7 +183,11 @@ def train_unet(fields: FieldData, split: dict[str, np.ndarray], design: str, cfg
 
 
 def train_mlp(fields: FieldData, split: dict[str, np.ndarray], cfg: TrainStageConfig, workdir: Path):
-    """The C_L baseline from the Kulfan parameters and α; returns ``(model, info)``."""
+    """The C_L baseline from the Kulfan parameters and α; returns ``(model, info)``.
+
+    Raises:
+        DataError: a training sample has non-finite shape parameters.
+    """
     import keras
 
     from projects.airfoil_flow.model import build_cl_mlp
@@ -200,6 +221,11 @@ def save_model(model, info: dict[str, Any], folder: Path) -> None:
 
 
 def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path, live: Path | None = None) -> list[dict]:
+    """Train every (experiment, design) of ``cfg`` and the C_L MLPs (finished ones in ``work`` are kept).
+
+    Raises:
+        DataError: ``fields.nc`` or ``splits.json`` is missing or broken, or lacks an experiment of ``cfg``.
+    """
     from shared.data import sha256sum
     from shared.training import config_hash, publish_runs
 

@@ -58,6 +58,15 @@ def _load_done(path: Path) -> dict[tuple[str, int], list[dict]]:
 
 def backtest(prepared, train: TrainConfig, cfg: BacktestConfig, work: Path, out: Path, *, progress: bool = True
              ) -> pd.DataFrame:
+    """Rolling-origin forecasts of every model of ``cfg`` (validation origins, then test origins), resumable.
+
+    Writes ``forecasts.csv`` (one row per model, origin and horizon, in the series' units) and ``timing.json``
+    (seconds per model) into ``out``; returns the forecasts.
+
+    Raises:
+        DataError: ``train.strategy`` is ``direct`` and ``train.horizon`` is shorter than the largest backtest
+            horizon, or the series ends before the first origin plus the shortest horizon.
+    """
     from projects.climate_forecast.series import from_prepared
 
     series = from_prepared(prepared)
@@ -127,6 +136,13 @@ def config_lib_hash(prepared, train: TrainConfig, cfg: BacktestConfig) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``backtest`` stage.
+
+    Raises:
+        ConfigError: the ``train`` or ``backtest`` section of ``--params`` is missing or invalid.
+        DataError: the prepared files are missing or broken (see :func:`load_prepared`), or the backtest
+            cannot run on them (see :func:`backtest`).
+    """
     from projects.climate_forecast.prepared import load_prepared
 
     args = stage_parser(__doc__, inputs=("data",), outputs=("out",), work=True).parse_args(argv)

@@ -75,6 +75,14 @@ class Forecaster:
         pass
 
     def predict(self, history: Series, horizon: int) -> Forecast:
+        """The forecast of the ``horizon`` target periods after ``history``.
+
+        Returns:
+            a :class:`Forecast` whose ``mean`` and ``std`` are ``(horizon,)``, in the series' units.
+
+        Raises:
+            NotImplementedError: always, here; subclasses implement it.
+        """
         raise NotImplementedError
 
 
@@ -88,6 +96,11 @@ class SimpleForecaster(Forecaster):
         return self.cfg.trend_years * (history.season if history.season > 1 else 1)
 
     def point(self, history: Series, horizon: int) -> np.ndarray:
+        """The point forecast ``(horizon,)`` of the rule, in the series' units.
+
+        Raises:
+            NotImplementedError: always, here; subclasses implement it.
+        """
         raise NotImplementedError
 
     def calibration_origins(self, history: Series, horizon: int) -> np.ndarray:
@@ -352,10 +365,17 @@ class ClassicalConfig:
 
 
 def make_forecaster(name: str, cfg: ClassicalConfig) -> Forecaster:
+    """A classical forecaster by name: one of :data:`SIMPLE`, ``arima`` or ``ets``.
+
+    Raises:
+        ConfigError: ``name`` is none of these (the message lists the names).
+    """
     if name in SIMPLE:
         return SIMPLE[name](cfg.baseline)
     if name == "arima":
         return Arima(cfg.arima, cfg.baseline)
     if name == "ets":
         return Ets(cfg.ets)
-    raise KeyError(name)
+    from shared.config import ConfigError
+
+    raise ConfigError(f"unknown classical model {name!r}; choose from {', '.join([*SIMPLE, 'arima', 'ets'])}")

@@ -61,6 +61,15 @@ def _series(args: argparse.Namespace):
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
+    """``forecast``: mean and 95% interval of each model for ``--horizon`` periods after the series' end.
+
+    Values are in the source's units (``°C anomaly`` for the temperature sources); rows are target periods.
+
+    Raises:
+        ConfigError: ``--params`` is missing or its ``data``, ``backtest`` or ``train`` section is invalid; a name
+            in ``--models`` is not a classical model (see :func:`make_forecaster`).
+        DataError: the source or a covariate cannot be read or downloaded, or fails validation.
+    """
     import numpy as np
 
     from projects.climate_forecast.baselines import make_forecaster
@@ -102,6 +111,12 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def cmd_stationarity(args: argparse.Namespace) -> int:
+    """``stationarity``: DF/ADF/KPSS/PP statistics and p-values of the series and its differences, and the verdict.
+
+    Raises:
+        ConfigError: ``--params`` is missing or its ``data`` section is invalid.
+        DataError: the source or a covariate cannot be read or downloaded, or fails validation.
+    """
     from projects.climate_forecast.unitroot import analyse, table
 
     series, prepared = _series(args)
@@ -119,6 +134,7 @@ def cmd_stationarity(args: argparse.Namespace) -> int:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
+    """``sources``: every source with the file it is read from and its URL."""
     from projects.climate_forecast.sources import FILENAMES, URLS
 
     print("embedded (offline): statsmodels_co2 (Mauna Loa CO2, weekly → monthly), statsmodels_elnino (El Niño SST)")

@@ -55,6 +55,12 @@ DESCRIPTIONS = {
 
 @dataclass(frozen=True)
 class EvaluateConfig:
+    """The ``evaluate`` section: the model whose targets are checked, the targets and the future forecast.
+
+    Raises:
+        ValueError: ``model`` is not one of :data:`NEURAL`.
+    """
+
     #: the model the targets are checked on, declared before the run (hybrid, gru or lstm)
     model: str = "hybrid"
     #: the future forecast runs to the end of this year
@@ -438,6 +444,13 @@ def _hybrid_base(model_dir: Path | None, timing: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``evaluate`` stage.
+
+    Raises:
+        ConfigError: the ``evaluate`` or ``backtest`` section of ``--params`` is missing or invalid.
+        DataError: ``--stationarity`` or the prepared files are missing or broken, or the backtest or model
+            outputs are.
+    """
     parser = stage_parser(__doc__, inputs=("data", "backtest", "model"), outputs=("out",))
     parser.add_argument("--stationarity", default=None, help="stationarity.json of the stationarity stage")
     args = parser.parse_args(argv)

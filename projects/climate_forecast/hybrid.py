@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from projects.climate_forecast.baselines import ClassicalConfig, Forecast, Forecaster, make_forecaster
-from projects.climate_forecast.networks import Encoder, TrainConfig, direct_samples
+from projects.climate_forecast.networks import Encoder, TrainConfig, direct_samples, load_model_dir, save_model_dir
 from projects.climate_forecast.series import Series
 from shared.io import DataError
 
@@ -69,34 +69,21 @@ class TrainedHybrid:
 
     def save(self, directory: str | os.PathLike) -> Path:
         from shared.config import to_dict
-        from shared.io import atomic_path, write_json
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        with atomic_path(directory / "model.keras") as tmp:
-            self.model.save(tmp)
-        write_json(directory / "hybrid.json", {"config": to_dict(self.cfg), "state": self.state, "alpha": self.alpha,
-                                               "widen": self.widen, "info": self.info})
-        return directory
+        return save_model_dir(directory, self.model, "hybrid.json", {"config": to_dict(self.cfg), "state": self.state,
+                                                                     "alpha": self.alpha, "widen": self.widen,
+                                                                     "info": self.info})
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> TrainedHybrid:
-        """Raises: DataError when the files are missing or unreadable."""
-        import keras
+        """The hybrid that :meth:`save` wrote to ``directory``.
 
-        from shared.config import from_mapping
-        from shared.io import read_json
-
-        directory = Path(directory)
-        meta = read_json(directory / "hybrid.json")
-        path = directory / "model.keras"
-        if not path.is_file():
-            raise DataError(f"{path} missing; run the train stage")
-        try:
-            model = keras.saving.load_model(path)
-        except Exception as exc:
-            raise DataError(f"{path} is not a readable Keras model (corrupt or truncated?): {exc}") from exc
-        cfg = from_mapping(TrainConfig, meta["config"], where=str(directory / "hybrid.json"))
+        Raises:
+            DataError: ``hybrid.json`` is missing, empty or not valid JSON; ``model.keras`` is missing or not a
+                readable Keras model.
+            ConfigError: the saved config does not match :class:`TrainConfig`.
+        """
+        model, meta, cfg = load_model_dir(directory, "hybrid.json")
         return cls(model, cfg, meta["state"], float(meta["alpha"]), float(meta["widen"]), meta.get("info", {}))
 
 

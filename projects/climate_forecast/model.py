@@ -22,6 +22,12 @@ from keras import ops
 
 @dataclass(frozen=True)
 class NetworkConfig:
+    """The recurrent ensemble: cell, size, dropout, L2 and the number of members.
+
+    Raises:
+        ValueError: ``units``, ``layers`` or ``members`` < 1; ``dropout`` or ``input_dropout`` outside [0, 1).
+    """
+
     cell: Literal["lstm", "gru"] = "gru"
     units: int = 16
     layers: int = 1

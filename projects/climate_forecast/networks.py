@@ -52,6 +52,13 @@ class HybridConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """The ``train`` section: the network, the hybrid, the windows and targets, and the optimisation.
+
+    Raises:
+        ValueError: ``window`` < 2, ``horizon`` < 1 or ``trend_years`` < 3; ``validation_years``, ``epochs``,
+            ``batch_size`` or ``mc_samples`` < 1.
+    """
+
     network: NetworkConfig = field(default_factory=NetworkConfig)
     hybrid: HybridConfig = field(default_factory=HybridConfig)
     #: input rows per window (24 = the last two years of months)
@@ -189,7 +196,16 @@ def _safe_std(values: np.ndarray, axis=None):
 
 # --------------------------------------------------------------------------- samples
 def direct_samples(enc: Encoder, last: int, holdout: int) -> tuple[np.ndarray, ...]:
-    """Windows and targets of every origin ≤ ``last``; targets after ``last − holdout`` go to validation."""
+    """Windows and targets of every origin ≤ ``last``; targets after ``last − holdout`` go to validation.
+
+    Returns:
+        ``(x, train, val, origins)``: windows ``(O, window, columns)`` float32, scaled targets ``(O, horizon)``
+        float32 (NaN where a target belongs to the other part or is unknown) for training and for validation,
+        and the origins ``(O,)``.
+
+    Raises:
+        DataError: fewer than 4 origins before ``last`` (the series is too short for the window and the trend).
+    """
     origins = np.arange(enc.first_origin(), last)
     if len(origins) < 4:
         raise DataError(f"only {len(origins)} training windows before origin {last}: the series is too short for "
@@ -205,7 +221,15 @@ def direct_samples(enc: Encoder, last: int, holdout: int) -> tuple[np.ndarray, .
 
 
 def recursive_samples(enc: Encoder, last: int, holdout: int) -> tuple[np.ndarray, ...]:
-    """Windows ending at every input row, each with the next input row as target."""
+    """Windows ending at every input row, each with the next input row as target.
+
+    Returns:
+        ``(x, train, val, origins)``: windows ``(R, window, columns)`` float32, scaled next rows ``(R, columns)``
+        float32 (NaN in the other part) for training and for validation, and each window's origin ``(R,)``.
+
+    Raises:
+        DataError: fewer than 4 windows (the series is too short for the window).
+    """
     s = enc.series
     first_origin = enc.first_origin()
     ends = np.arange(enc.window_end(first_origin), enc.window_end(last))
@@ -246,6 +270,9 @@ class TrainedNetwork:
         """Forecast samples, shape ``(len(origins), draws, horizon)``, in the series' units.
 
         ``mc = 0``: members only, dropout off (draws = members); else ``mc`` dropout passes.
+
+        Raises:
+            ValueError: a ``direct`` network asked for more than the ``horizon`` it was trained for.
         """
         enc = self.encoder(series)
         passes = max(mc, 1)
@@ -287,6 +314,13 @@ class TrainedNetwork:
         return result
 
     def forecast(self, series: Series, horizon: int) -> Forecast:
+        """The forecast after the last period of ``series``: ``mean`` and ``std`` ``(horizon,)`` in its units.
+
+        ``std`` combines the spread of the draws with the held-out residual spread ``sigma``.
+
+        Raises:
+            ValueError: a ``direct`` network asked for more than the ``horizon`` it was trained for.
+        """
         draws = self.samples(series, [series.n - 1], horizon, mc=self.cfg.mc_samples if self._has_dropout() else 0)[0]
         sigma = _extend(self.sigma, horizon)
         return Forecast(draws.mean(axis=0), np.sqrt(draws.var(axis=0) + sigma ** 2))
@@ -297,34 +331,62 @@ class TrainedNetwork:
 
     def save(self, directory: str | os.PathLike) -> Path:
         from shared.config import to_dict
-        from shared.io import atomic_path, write_json
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        with atomic_path(directory / "model.keras") as tmp:
-            self.model.save(tmp)
-        write_json(directory / "network.json", {"config": to_dict(self.cfg), "state": self.state,
-                                                "sigma": self.sigma.tolist(), "info": self.info})
-        return directory
+        return save_model_dir(directory, self.model, "network.json", {"config": to_dict(self.cfg), "state": self.state,
+                                                                      "sigma": self.sigma.tolist(), "info": self.info})
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> TrainedNetwork:
-        import keras
+        """The network that :meth:`save` wrote to ``directory``.
 
-        from shared.config import from_mapping
-        from shared.io import read_json
-
-        directory = Path(directory)
-        meta = read_json(directory / "network.json")
-        path = directory / "model.keras"
-        if not path.is_file():
-            raise DataError(f"{path} missing; run the train stage")
-        try:
-            model = keras.saving.load_model(path)
-        except Exception as exc:
-            raise DataError(f"{path} is not a readable Keras model (corrupt or truncated?): {exc}") from exc
-        cfg = from_mapping(TrainConfig, meta["config"], where=str(directory / "network.json"))
+        Raises:
+            DataError: ``network.json`` is missing, empty or not valid JSON; ``model.keras`` is missing or not a
+                readable Keras model.
+            ConfigError: the saved config does not match :class:`TrainConfig`.
+        """
+        model, meta, cfg = load_model_dir(directory, "network.json")
         return cls(model, cfg, meta["state"], np.asarray(meta["sigma"]), meta.get("info", {}))
+
+
+def save_model_dir(directory: str | os.PathLike, model: Any, meta_file: str, meta: dict[str, Any]) -> Path:
+    """Write ``model.keras`` and the JSON ``meta_file`` (config, state, ...) into ``directory``, each atomically.
+
+    Returns:
+        ``directory``.
+    """
+    from shared.io import atomic_path, write_json
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / "model.keras") as tmp:
+        model.save(tmp)
+    write_json(directory / meta_file, meta)
+    return directory
+
+
+def load_model_dir(directory: str | os.PathLike, meta_file: str) -> tuple[Any, dict[str, Any], TrainConfig]:
+    """Read what :func:`save_model_dir` wrote: ``(keras model, meta dict, TrainConfig of meta["config"])``.
+
+    Raises:
+        DataError: ``meta_file`` is missing, empty or not valid JSON; ``model.keras`` is missing or not a readable
+            Keras model.
+        ConfigError: the saved config does not match :class:`TrainConfig`.
+    """
+    import keras
+
+    from shared.config import from_mapping
+    from shared.io import read_json
+
+    directory = Path(directory)
+    meta = read_json(directory / meta_file)
+    path = directory / "model.keras"
+    if not path.is_file():
+        raise DataError(f"{path} missing; run the train stage")
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as exc:
+        raise DataError(f"{path} is not a readable Keras model (corrupt or truncated?): {exc}") from exc
+    return model, meta, from_mapping(TrainConfig, meta["config"], where=str(directory / meta_file))
 
 
 def _extend(sigma: np.ndarray, horizon: int) -> np.ndarray:
@@ -379,7 +441,14 @@ def train_network(series: Series, cfg: TrainConfig, *, workdir: str | os.PathLik
 
 
 def heldout_sigma(trained: TrainedNetwork, series: Series, holdout: int) -> np.ndarray:
-    """RMS error per horizon of the ensemble mean on the held-out targets (the last ``holdout`` periods)."""
+    """RMS error per horizon of the ensemble mean on the held-out targets (the last ``holdout`` periods).
+
+    Returns:
+        ``(horizon,)`` in the series' units, ``horizon`` = ``trained.cfg.horizon``.
+
+    Raises:
+        DataError: some horizon has no held-out target (its RMS is not finite).
+    """
     cfg = trained.cfg
     last, horizon = series.n - 1, cfg.horizon
     cut = last - holdout

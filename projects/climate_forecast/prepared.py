@@ -37,6 +37,13 @@ Source = Literal["statsmodels_co2", "statsmodels_elnino", "gistemp", "hadcrut5",
 
 @dataclass(frozen=True)
 class DataConfig:
+    """The ``data`` section: the target source and frequency, covariates, gap handling and the span.
+
+    Raises:
+        ValueError: a covariate other than ``co2`` or ``enso``, a covariate that is the target series itself,
+            an unknown provider, ``max_gap`` < 1 or ``min_length`` < 10.
+    """
+
     source: Source = "gistemp"
     #: frequency of the forecast target; inputs stay monthly where the source has months
     frequency: Literal["annual", "monthly"] = "annual"
@@ -77,7 +84,13 @@ def _fmt(periods) -> str:
 
 
 def validate(series: pd.Series, where: str, *, interpolate: bool = False, max_gap: int = 3) -> tuple[pd.Series, dict]:
-    """Check order, duplicates, gaps and missing values; return the clean series and a report."""
+    """Check order, duplicates, gaps and missing values; return the clean series and a report.
+
+    Raises:
+        DataError: the index is not a ``PeriodIndex``, has duplicates or is not increasing; a value is
+            infinite; no value is valid; there are gaps or missing values and ``interpolate`` is false, or a
+            run of more than ``max_gap`` missing periods (``where`` names the series).
+    """
     if not isinstance(series.index, pd.PeriodIndex):
         raise DataError(f"{where}: expected a PeriodIndex, got {type(series.index).__name__}")
     index = series.index
@@ -284,6 +297,8 @@ def _read_frame(path: Path, freq: str | None = None) -> pd.DataFrame:
         raise DataError(f"{path} is not a readable CSV (corrupt or truncated?): {exc}") from exc
     if "period" not in frame.columns or "value" not in frame.columns:
         raise DataError(f"{path}: columns 'period' and 'value' expected; found {list(frame.columns)}")
+    if frame.empty:
+        raise DataError(f"{path} has a header but no rows (truncated?); run the data stage again")
     freq = freq or ("Y" if frame["period"].str.fullmatch(r"\d{4}").all() else "M")
     try:
         index = pd.PeriodIndex([pd.Period(p, freq=freq) for p in frame["period"]], freq=freq)
@@ -299,7 +314,19 @@ def _read_frame(path: Path, freq: str | None = None) -> pd.DataFrame:
 
 
 def load_prepared(directory: str | Path) -> Prepared:
-    """Read and check the output of this stage."""
+    """Read and check the output of this stage.
+
+    Returns:
+        a ``Prepared``: ``target`` (one row per target period, columns ``value`` and the covariates, indexed by
+        period) and ``inputs`` (the same columns at the input frequency: 1 or 12 rows per target period), in the
+        source's units, and the manifest.
+
+    Raises:
+        DataError: ``manifest.json``, ``target.csv`` or ``inputs.csv`` is missing or unreadable; a CSV lacks
+            ``period`` or ``value``, has no rows, a bad period, NaN, infinite or non-numeric values, or periods that are
+            not consecutive; the two CSVs hold different columns, or the input rows are not 1 or 12 per target
+            period.
+    """
     directory = Path(directory)
     manifest = read_json(directory / "manifest.json")
     target = _read_frame(directory / "target.csv")

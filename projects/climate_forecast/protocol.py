@@ -37,6 +37,13 @@ MODELS = (*SIMPLE, "arima", "ets", *NEURAL)
 
 @dataclass(frozen=True)
 class BacktestConfig:
+    """The ``backtest`` section: origins, horizons, models and refit interval.
+
+    Raises:
+        ValueError: an unknown model; ``horizons`` empty or with a horizon < 1, ``origin_step`` < 1 or
+            ``refit_every`` < 1; ``validation_first`` not before ``first_origin``.
+    """
+
     #: year of the first test origin (the last year, or the December, known to the models)
     first_origin: int = 1990
     #: year of the first validation origin (baselines only; None: no validation origins)

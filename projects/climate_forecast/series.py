@@ -17,6 +17,12 @@ from shared.io import DataError
 
 @dataclass(frozen=True)
 class Series:
+    """A target series and its inputs, as every forecaster sees them (see the module docstring).
+
+    Raises:
+        DataError: ``x`` is not 2-D, or ``x`` does not have ``len(y) * steps`` rows, or ``tx`` not ``len(x)``.
+    """
+
     y: np.ndarray  # (n,) target values
     t: np.ndarray  # (n,) mid-period times in years
     x: np.ndarray  # (n * steps, c) inputs; column 0 is the target variable
@@ -43,7 +49,11 @@ class Series:
         return 12 if self.steps == 12 or self.season == 12 else 1
 
     def upto(self, i: int) -> Series:
-        """Everything known at the end of target period ``i`` (0-based, inclusive)."""
+        """Everything known at the end of target period ``i`` (0-based, inclusive).
+
+        Raises:
+            IndexError: ``i`` outside ``0 … n − 1``.
+        """
         if not 0 <= i < self.n:
             raise IndexError(f"origin {i} outside 0..{self.n - 1}")
         k = (i + 1) * self.steps
@@ -123,7 +133,14 @@ def input_trend_at(series: Series, i: int, window: int, column: int) -> Trend:
 # --------------------------------------------------------------------------- windows
 def make_windows(x: np.ndarray, length: int, ends: np.ndarray | None = None) -> np.ndarray:
     """Moving windows of ``x`` (``(T, features)``) that end at rows ``ends`` (default: every row
-    that has ``length`` rows behind it): shape ``(samples, length, features)``."""
+    that has ``length`` rows behind it): shape ``(samples, length, features)``.
+
+    A 1-D ``x`` is read as ``(T, 1)``.
+
+    Raises:
+        DataError: ``length`` < 1, ``x`` has fewer than ``length`` rows, or an end lies outside
+            ``[length − 1, T − 1]``.
+    """
     x = np.asarray(x, float)
     if x.ndim == 1:
         x = x[:, None]

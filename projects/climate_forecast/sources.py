@@ -537,7 +537,17 @@ def load_source(name: str, raw_dir: str | Path, *, datahub_source: str = "GISTEM
 
 def load_covariate(name: str, provider: str, raw_dir: str | Path, *, external: str | Path | None = None,
                    getter: Callable[[str, Path, Path | None], Path] | None = None) -> tuple[pd.Series, str]:
-    """A monthly covariate: ``co2`` (statsmodels | gml | datahub) or ``enso`` (statsmodels | psl)."""
+    """A monthly covariate: ``co2`` (statsmodels | gml | datahub) or ``enso`` (statsmodels | psl).
+
+    Returns:
+        ``(series, origin)``: the monthly series and where it came from (a file or the statsmodels dataset).
+        CO2 is in ppm; ENSO is in °C (statsmodels: the El Niño region's sea-surface temperature; psl: the
+        tabulated index, e.g. Niño 3.4 anomalies).
+
+    Raises:
+        DataError: an unknown covariate or provider, or the file is missing, cannot be downloaded or is
+            malformed (see the readers).
+    """
     raw_dir = Path(raw_dir)
     ext = Path(external) if external is not None else None
     get = getter or _get

@@ -62,6 +62,12 @@ def write_outputs(result: dict, y: pd.Series, cfg: StationarityConfig, out: Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``stationarity`` stage.
+
+    Raises:
+        ConfigError: the ``stationarity`` section of ``--params`` is missing or invalid.
+        DataError: the prepared files are missing or broken (see :func:`load_prepared`).
+    """
     args = stage_parser(__doc__, inputs=("data",), outputs=("out",)).parse_args(argv)
     cfg = load_section(args.params, "stationarity", StationarityConfig)
     prepared = load_prepared(args.data)

@@ -54,6 +54,12 @@ def train_all(prepared, cfg: TrainConfig, classical: ClassicalConfig, work: Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``train`` stage.
+
+    Raises:
+        ConfigError: the ``train`` or ``backtest`` section of ``--params`` is missing or invalid.
+        DataError: the prepared files are missing or broken (see :func:`load_prepared`).
+    """
     args = stage_parser(__doc__, inputs=("data",), outputs=("out",), work=True).parse_args(argv)
     cfg = config_lib.load_section(args.params, "train", TrainConfig)
     classical = config_lib.load_section(args.params, "backtest", BacktestConfig).classical

@@ -44,6 +44,12 @@ NULLS = {"DF": "unit root", "ADF": "unit root", "PP": "unit root", "KPSS": "stat
 
 @dataclass(frozen=True)
 class StationarityConfig:
+    """The ``stationarity`` section: test level, ADF lag search and the plot data.
+
+    Raises:
+        ValueError: ``alpha`` outside (0, 0.5).
+    """
+
     alpha: float = 0.05
     #: ADF lag search: the largest lag tried (None: statsmodels' 12 (n/100)^{1/4})
     max_lag: int | None = None

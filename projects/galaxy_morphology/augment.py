@@ -25,6 +25,13 @@ from projects.galaxy_morphology.preprocess import network_input, stretch_image
 
 @dataclass(frozen=True)
 class AugmentConfig:
+    """Training augmentation: dihedral rotations and flips, shift, zoom, blur and added noise.
+
+    Raises:
+        ValueError: ``shift`` outside [0, 0.5) or not 0 < ``zoom[0]`` ≤ ``zoom[1]``; ``blur_p`` or ``noise_p``
+            outside [0, 1], or a negative bound of ``blur_sigma`` or ``noise``.
+    """
+
     rotate: bool = True
     flip: bool = True
     #: maximum shift as a fraction of the image size

@@ -42,6 +42,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BaselineConfig:
+    """The ``baseline`` section: statmorph features, the subsets they are measured on, the two classifiers.
+
+    Raises:
+        ValueError: ``detect_sigma`` is empty or has a threshold ≤ 0; ``max_train``, ``max_val``, ``max_eval`` or
+            ``max_curve`` < 1.
+    """
+
     random_forest_trees: int = 300
     #: candidate segmentation thresholds (noise units); each classifier keeps the best on the val split
     detect_sigma: tuple[float, ...] = (2.0,)
@@ -86,7 +93,11 @@ def classifiers(cfg: BaselineConfig) -> dict:
 
 
 def run_baseline(cfg: BaselineConfig, prepared: Path, out: Path) -> dict:
-    """Features, fits and predictions of both classifiers; returns the accuracy summary per split."""
+    """Features, fits and predictions of both classifiers; returns the accuracy summary per split.
+
+    Raises:
+        DataError: the prepared manifest or a split is missing or broken (see :func:`load_split`).
+    """
     manifest = read_manifest(prepared)
     n_classes = len(manifest["classes"])
     splits = list(manifest["counts"])

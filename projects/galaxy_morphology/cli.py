@@ -43,6 +43,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_classes(args: argparse.Namespace) -> int:
+    """``classes``: the simulated classes with their label index."""
     from projects.galaxy_morphology.simulate import CLASSES
 
     for i, name in enumerate(CLASSES):
@@ -51,23 +52,32 @@ def cmd_classes(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    """``simulate``: render one GalSim galaxy of a class and write it as a FITS cube.
+
+    The cube is ``(3, stamp, stamp)`` in ADU (bands g, r, z), stored as int16 with BSCALE/BZERO, with
+    ``pixel_scale`` arcsec per pixel, under the conditions of ``--split`` (default ``test``; ``--shifted``:
+    ``shifted``).
+
+    Raises:
+        ConfigError: ``--class`` is not a simulated class, the split is not in the ``simulate`` section, or
+            ``--params`` is missing or its ``simulate`` section is invalid.
+    """
     from projects.galaxy_morphology.simulate import (
         CLASSES,
-        Conditions,
         SimulateConfig,
         fits_header,
         render,
         write_cube,
     )
-    from shared.config import load_section
+    from shared.config import ConfigError, load_section
 
     if args.cls not in CLASSES:
-        raise SystemExit(f"unknown class {args.cls!r}; classes: {', '.join(CLASSES)}")
+        raise ConfigError(f"unknown class {args.cls!r}; classes: {', '.join(CLASSES)}")
     cfg = load_section(args.params, "simulate", SimulateConfig)
     split = args.split or ("shifted" if args.shifted else "test")
     if split not in cfg.splits:
-        raise SystemExit(f"no split {split!r} in {args.params}; splits: {', '.join(cfg.splits)}")
-    cond = cfg.splits.get(split, Conditions())
+        raise ConfigError(f"no split {split!r} in {args.params}; splits: {', '.join(cfg.splits)}")
+    cond = cfg.splits[split]
     cube, info = render(args.cls, args.seed, cond, cfg.stamp, cfg.pixel_scale)
     write_cube(args.out, cube, fits_header(args.cls, args.seed, "cli", info, cfg.pixel_scale))
     print(f"{args.out}: {args.cls}, seed {args.seed}, PSF FWHM {info['psf_fwhm']:.2f}\", shape {cube.shape}")

@@ -70,6 +70,12 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
+    """The ``data`` section: the source, its preprocessing and the split.
+
+    Raises:
+        ValueError: ``split_fractions`` has a negative entry or does not sum to 1; ``source.bands`` is empty.
+    """
+
     source: SourceConfig = field(default_factory=SourceConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     #: train/val/test fractions for sources without a split column (stratified per class)
@@ -137,7 +143,14 @@ def split_conditions(cfg: DataConfig) -> dict[str, dict[str, float]]:
 
 
 def build(cfg: DataConfig, out: Path) -> dict:
-    """Read, preprocess and split the source into ``out``; returns the manifest."""
+    """Read, preprocess and split the source into ``out``; returns the manifest.
+
+    Raises:
+        DataError: the source cannot be read (see :mod:`projects.galaxy_morphology.loaders`), an image has the
+            wrong band count or NaN pixels under ``nan_policy: error``, a preprocessed image exceeds the float16
+            range, the labels CSV gives a split for some rows only, ``train``, ``val`` or ``test`` is empty, or
+            ``source.chirality_pairs`` names a class the source does not have.
+    """
     from tqdm.auto import tqdm
 
     items, count, classes = open_source(cfg)

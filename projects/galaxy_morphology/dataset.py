@@ -23,8 +23,8 @@ def load_split(prepared: str | Path, split: str, *, with_noise: bool = False) ->
         noise (N, C) float32.
 
     Raises:
-        DataError: no such split, a missing or corrupt file, wrong shapes, non-finite pixels or labels
-            outside the manifest's classes.
+        DataError: no such split, a missing or corrupt file, wrong shapes, non-finite pixels, labels
+            outside the manifest's classes, or a ``noise`` array that is not (N, C), finite and positive.
     """
     prepared = Path(prepared)
     manifest = read_manifest(prepared)
@@ -39,11 +39,20 @@ def load_split(prepared: str | Path, split: str, *, with_noise: bool = False) ->
         raise DataError(f"{prepared / (split + '.npz')}: x contains NaN or infinite values")
     if y.size and (y.min() < 0 or y.max() >= len(manifest["classes"])):
         raise DataError(f"{prepared / (split + '.npz')}: labels outside 0..{len(manifest['classes']) - 1}")
-    return (x, y, arrays["ids"], arrays["noise"]) if with_noise else (x, y, arrays["ids"])
+    noise = arrays["noise"].astype(np.float32)
+    if noise.shape != (x.shape[0], x.shape[-1]) or not np.all(np.isfinite(noise)) or np.any(noise <= 0):
+        raise DataError(f"{prepared / (split + '.npz')}: noise has shape {noise.shape} or non-positive/non-finite "
+                        f"values; expected ({x.shape[0]}, {x.shape[-1]}) positive noise sigmas")
+    return (x, y, arrays["ids"], noise) if with_noise else (x, y, arrays["ids"])
 
 
 def read_manifest(prepared: str | Path) -> dict:
-    """``manifest.json`` of a prepared folder. Raises DataError when it is missing or lacks a key."""
+    """``manifest.json`` of a prepared folder.
+
+    Raises:
+        DataError: the file is missing, empty or not valid JSON, or lacks ``classes``, ``bands``, ``preprocess`` or
+            ``counts``.
+    """
     manifest = read_json(Path(prepared) / "manifest.json")
     for key in ("classes", "bands", "preprocess", "counts"):
         if key not in manifest:

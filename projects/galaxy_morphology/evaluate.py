@@ -137,7 +137,12 @@ def chirality_table(y: np.ndarray, preds: dict[str, np.ndarray], classes: Sequen
 
 
 def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, baseline_dir: Path, out: Path) -> dict:
-    """Every evaluation split of ``prepared``: the CNN against both baselines; writes the results to ``out``."""
+    """Every evaluation split of ``prepared``: the CNN against both baselines; writes the results to ``out``.
+
+    Raises:
+        DataError: the model was trained on other classes than the prepared data has, or the manifest, a split,
+            the trained model folder or the baseline's ``predictions.npz``/``baseline.json`` is missing or broken.
+    """
     from sklearn.metrics import f1_score
 
     manifest = read_manifest(prepared)
@@ -312,6 +317,13 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, baseline_dir:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``evaluate`` stage.
+
+    Raises:
+        ConfigError: the ``evaluate`` section of ``--params`` is missing or invalid.
+        DataError: ``--baseline`` holds no ``predictions.npz`` (the baseline stage has not run), or an input is
+            missing or broken (see :func:`evaluate`).
+    """
     args = stage_parser(__doc__, inputs=("data", "model", "baseline"), outputs=("out",)).parse_args(argv)
     cfg = load_section(args.params, "evaluate", EvaluateConfig)
     baseline = Path(args.baseline)

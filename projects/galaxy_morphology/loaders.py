@@ -57,13 +57,17 @@ class LabelRow:
 
 def read_labels(path: str | Path, classes: Sequence[str], *, filename_column: str = "filename",
                 class_column: str = "class") -> tuple[list[LabelRow], tuple[str, ...]]:
-    """Rows of a labels CSV and the class names (Raises DataError for a missing or broken file, a missing
-    column, an unknown class or a malformed split name, with the row number).
+    """Rows of a labels CSV and the class names.
 
     ``classes`` empty: the names found in the CSV, sorted. Class values may be names or
     integer indices into ``classes``; an unknown value stops with the row number. A ``split``
     column (train/val/test, or an evaluation-only split such as shifted), when present, fixes the split
     of each row.
+
+    Raises:
+        DataError: the file does not exist or is not a readable CSV, lacks ``filename_column`` or
+            ``class_column``, a row has an unknown class or a split that is not a name (lower case letters,
+            digits, ``_``; the message gives the row number), or it lists no rows.
     """
     import pandas as pd
 

@@ -29,6 +29,13 @@ FEATURES, POOL, LOGITS = "features", "pool", "logits"
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """The classifier: a small ResNet or EfficientNet-B0 backbone, pooling, dropout and a logits layer.
+
+    Raises:
+        ValueError: ``widths`` is empty or has a width < 1, ``blocks_per_stage`` < 1, ``stem_stride`` not 1 or 2;
+            ``dropout`` outside [0, 1) or ``bn_momentum`` outside (0, 1).
+    """
+
     backbone: Literal["resnet", "efficientnet_b0"] = "resnet"
     #: channels of the stages; every stage after the first halves the resolution
     widths: tuple[int, ...] = (16, 32, 64, 128)
@@ -97,6 +104,7 @@ def dihedral_views(x: np.ndarray) -> list[np.ndarray]:
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Probabilities (..., K) float64 of logits (..., K) divided by ``temperature``, along the last axis."""
     z = np.asarray(logits, dtype=np.float64) / temperature
     z -= z.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -104,6 +112,7 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 
 def predict_logits(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Logits (N, K) of stretched network inputs x (N, S, S, C) (see :func:`.preprocess.network_input`)."""
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
 
 
@@ -136,6 +145,12 @@ def mc_dropout(model: keras.Model, x: np.ndarray, samples: int = 30, temperature
 
     Dropout sits only between the pooled features and the logits, so the backbone runs once
     and each sample draws a new mask on the features (scaled by 1/(1 - rate), as in training).
+
+    Args:
+        x: stretched network inputs (N, S, S, C).
+
+    Returns:
+        ``(mean, entropy)``: mean probabilities (N, K) and the entropy of the mean (N,) in nats.
     """
     rate = float(model.get_layer("dropout").rate)
     kernel, bias = (np.asarray(w) for w in model.get_layer(LOGITS).get_weights())

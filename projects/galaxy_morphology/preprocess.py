@@ -21,6 +21,12 @@ Stretch = Literal["asinh", "zscale", "linear"]
 
 @dataclass(frozen=True)
 class PreprocessConfig:
+    """Background subtraction, noise normalisation, crop, resize and stretch of the raw cutouts.
+
+    Raises:
+        ValueError: ``size`` < 8, ``crop_fraction`` outside (0, 1], ``clip_sigma`` ≤ 0 or ``asinh_softening`` ≤ 0.
+    """
+
     #: output size in pixels (square)
     size: int = 64
     #: fraction of the (square) image kept around the centre before resizing
@@ -39,7 +45,14 @@ class PreprocessConfig:
 
 
 def to_hwc(image: np.ndarray, bands: int, source: str) -> np.ndarray:
-    """(H, W, C) float32 from (C, H, W) FITS cubes or (H, W, C) images; checks the band count."""
+    """(H, W, C) float32 from (C, H, W) FITS cubes or (H, W, C) images; checks the band count.
+
+    An array whose first and last axes both have ``bands`` entries is read as (C, H, W).
+
+    Raises:
+        DataError: a 2-D image (one band), an array that is not 3-D, or one with no axis of ``bands`` entries
+            first or last (``source`` names the input).
+    """
     image = np.asarray(image)
     if image.ndim == 2:
         raise DataError(f"{source} has 1 band, expected {bands}: give {bands} bands (one file per band, a cube "
@@ -124,7 +137,14 @@ def prepare_image(image: np.ndarray, cfg: PreprocessConfig, bands: int, source: 
 
 
 def stretch_image(image: np.ndarray, kind: str = "asinh", softening: float = 3.0) -> np.ndarray:
-    """Per-band stretch of a noise-normalised (H, W, C) image, then per-image brightness normalisation."""
+    """Per-band stretch of a noise-normalised (H, W, C) image, then per-image brightness normalisation.
+
+    ``softening`` is in noise units (asinh only). The result, (H, W, C) float32, is divided by its 99.5th
+    percentile when that is positive.
+
+    Raises:
+        ValueError: ``kind`` is not ``asinh``, ``zscale`` or ``linear``.
+    """
     image = np.asarray(image, dtype=np.float32)
     if kind == "asinh":
         out = np.arcsinh(image / softening)

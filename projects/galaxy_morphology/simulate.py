@@ -65,7 +65,12 @@ PSF_BAND_FACTOR = (1.1, 1.0, 0.92)
 
 @dataclass(frozen=True)
 class Conditions:
-    """Acquisition conditions of one split; ranges are [low, high], drawn uniformly per object."""
+    """Acquisition conditions of one split; ranges are [low, high], drawn uniformly per object.
+
+    Raises:
+        ValueError: a range of ``psf_fwhm``, ``size_scale``, ``flux`` or ``sky_level`` is not 0 < low ≤ high;
+            ``count`` < 0, ``read_noise`` < 0, ``moffat_beta`` ≤ 1 or ``field_objects`` < 0.
+    """
 
     count: int = 1000
     #: r-band PSF FWHM in arcsec (Moffat)
@@ -95,6 +100,13 @@ class Conditions:
 
 @dataclass(frozen=True)
 class SimulateConfig:
+    """The ``simulate`` section: stamp size, pixel scale, class weights and the conditions of each split.
+
+    Raises:
+        ValueError: ``class_weights`` does not have one non-negative weight per class or sums to ≤ 0; ``stamp`` < 16
+            or ``pixel_scale`` ≤ 0; two splits share a seed.
+    """
+
     stamp: int = 64
     pixel_scale: float = 0.262
     #: class frequencies (relative weights, in the order of ``classes``); imbalance is allowed

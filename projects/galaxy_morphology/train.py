@@ -40,6 +40,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """The ``train`` section: network, augmentation and optimisation.
+
+    Raises:
+        ValueError: ``epochs`` < 1, ``batch_size`` < 1, ``learning_rate`` ≤ 0 or ``warmup_epochs`` < 0;
+            ``label_smoothing`` outside [0, 1) or ``weight_decay`` < 0.
+    """
+
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     epochs: int = 20
@@ -91,7 +98,13 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
 
 
 def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Sequence = ()) -> dict:
-    """Train, calibrate and save; ``callbacks``: extra Keras callbacks (tests interrupt a run with one)."""
+    """Train, calibrate and save; ``callbacks``: extra Keras callbacks (tests interrupt a run with one).
+
+    Raises:
+        DataError: the prepared manifest, the train or the val split is missing or broken (see
+            :func:`load_split`).
+        ValueError: the manifest's chirality pairs are not pairs of distinct known classes, or a class is in two.
+    """
     import keras
 
     from shared.training import fit, set_seed

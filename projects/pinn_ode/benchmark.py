@@ -68,6 +68,12 @@ class ComparisonConfig:
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
+    """The ``benchmark`` section: the ablation variants and the comparison against DeepXDE.
+
+    Raises:
+        ValueError: a variant has a section other than ``network`` and ``training``.
+    """
+
     problem: str = "damped_oscillator"
     seeds: tuple[int, ...] = (0,)
     #: name → {network: {...}, training: {...}} changes to the configured forward solve

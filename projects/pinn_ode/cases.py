@@ -22,6 +22,15 @@ MODES: tuple[str, ...] = ("forward", "inverse", "parametric")
 
 @dataclass(frozen=True)
 class TrainStageConfig:
+    """The ``train`` section: the cases to solve and their network and training settings.
+
+    Raises:
+        ProblemError: a name in ``problems`` is not a built-in problem.
+        ValueError: ``headline`` is not in ``problems``; ``seeds`` is empty; an ``overrides`` key is neither a
+            problem, a mode nor a ``problem/mode`` pair.
+        ConfigError: an ``overrides`` entry changes an unknown or invalid :class:`TrainConfig` field.
+    """
+
     problems: tuple[str, ...] = tuple(BUILTIN)
     modes: tuple[Mode, ...] = MODES
     #: the problem whose targets are measured over several seeds
@@ -65,7 +74,13 @@ def case_config(cfg: TrainStageConfig, problem: str, mode: str, seed: int) -> PI
 
 def run_case(name: str, mode: str, pcfg: PINNConfig, prepared: str | Path, *, workdir: Path | None = None,
              verbose: int | str = 0) -> Solution:
-    """Solve one problem in one mode with the prepared references and observations."""
+    """Solve one problem in one mode with the prepared references and observations.
+
+    Raises:
+        ValueError: ``mode`` is not ``forward``, ``inverse`` or ``parametric``.
+        DataError: the prepared files of ``name`` are missing or broken (see :func:`load_prepared`).
+        ProblemError: ``name`` is not a built-in problem, or the solve is ill-posed (see :func:`solve`).
+    """
     meta, arrays = load_prepared(prepared, name)
     problem = get_problem(name)
     param = meta["inverse_parameter"]

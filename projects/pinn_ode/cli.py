@@ -9,9 +9,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import yaml
+
+from shared.config import ConfigError
 
 DEFAULT_PARAMS = "projects/pinn_ode/params.yaml"
 
@@ -37,6 +40,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_problems(args: argparse.Namespace) -> int:
+    """``capstone pinn_ode problems``: one line per built-in problem (``t_span``, ``y0``, parameters)."""
     from projects.pinn_ode.problems import BUILTIN, get_problem
 
     for name in BUILTIN:
@@ -52,12 +56,40 @@ def _parse_sets(items: list[str]) -> dict[str, dict]:
         key, sep, value = item.partition("=")
         section, dot, name = key.partition(".")
         if not sep or not dot or section not in ("network", "training"):
-            raise SystemExit(f"--set takes network.KEY=VALUE or training.KEY=VALUE, got {item!r}")
+            raise ConfigError(f"--set takes network.KEY=VALUE or training.KEY=VALUE, got {item!r}")
         changes.setdefault(section, {})[name] = yaml.safe_load(value)
     return changes
 
 
+def _parse_params(items: list[str]) -> dict[str, float]:
+    physical: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not sep or not name.strip() or not math.isfinite(number):
+            raise ConfigError(f"--param takes NAME=NUMBER (e.g. xi=0.2), got {item!r}")
+        physical[name.strip()] = number
+    return physical
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
+    """``capstone pinn_ode solve``: train a PINN on a built-in problem and print its error against solve_ivp.
+
+    Prints the rel-L2 error (forward; parametric: at 5 values of the parameter) or the identified parameter
+    (inverse), then a table of ``--points`` times with each component, PINN and reference, in the problem's units.
+
+    Returns:
+        0.
+
+    Raises:
+        ProblemError: ``--problem`` is not built in, or a ``--param`` name is not one of its parameters.
+        ConfigError: ``--params`` is missing or invalid, a ``--set`` item is not ``network.KEY=VALUE`` or
+            ``training.KEY=VALUE`` or its key or value is invalid, or a ``--param`` item is not ``NAME=VALUE``
+            with a finite number.
+    """
     import numpy as np
 
     from projects.pinn_ode.cases import TrainStageConfig, case_config
@@ -73,7 +105,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from shared import config as config_lib
     from shared.metrics import rel_l2
 
-    physical = {k: float(v) for k, _, v in (p.partition("=") for p in args.param)}
+    physical = _parse_params(args.param)
     problem = get_problem(args.problem, **physical)
     stage_cfg = config_lib.load_section(args.params, "train", TrainStageConfig)
     data_cfg = config_lib.load_section(args.params, "data", DataConfig)

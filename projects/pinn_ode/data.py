@@ -39,6 +39,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DataConfig:
+    """The ``data`` section: the problems to prepare, the reference grid and the noisy observations.
+
+    Raises:
+        ProblemError: a name in ``problems`` is not a built-in problem.
+        ValueError: ``grid_points`` < 10, ``n_observations`` < 1 or ``parametric_values`` < 2; ``noise`` outside
+            ``[0, 1)``; a key of ``observed`` is not a built-in problem.
+    """
+
     problems: tuple[str, ...] = tuple(BUILTIN)
     grid_points: int = 2001
     n_observations: int = 50

@@ -162,6 +162,12 @@ def _log_spaced(n: int, k: int) -> list[int]:
 
 
 def evaluate(cfg: EvaluateConfig, prepared: Path, model: Path, out: Path) -> dict[str, Any]:
+    """Score every trained case against the prepared references; write the tables and plot data to ``out``.
+
+    Raises:
+        DataError: ``summary.json``, a saved solution or a prepared file is missing or broken.
+        ProblemError: a saved solution is of another problem than its case folder says.
+    """
     summary = read_json(model / "summary.json")
     train_cfg = summary["config"]
     headline = train_cfg["headline"]
@@ -268,6 +274,13 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model: Path, out: Path) -> dic
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``evaluate`` stage.
+
+    Raises:
+        ConfigError: the ``evaluate`` section of ``--params`` is missing or invalid.
+        DataError: ``--model`` holds no ``summary.json`` (the train stage has not run), or a prepared file or a
+            saved solution is missing or broken.
+    """
     args = stage_parser(__doc__, inputs=("data", "model"), outputs=("out",)).parse_args(argv)
     cfg = load_section(args.params, "evaluate", EvaluateConfig)
     model = Path(args.model)

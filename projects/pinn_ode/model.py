@@ -22,6 +22,13 @@ from keras import ops
 
 @dataclass(frozen=True)
 class NetworkConfig:
+    """The PINN network: an MLP of ``depth`` hidden layers of ``width`` units, with optional Fourier features.
+
+    Raises:
+        ValueError: ``width`` or ``depth`` < 1; ``fourier_features`` < 0 or ``fourier_scale`` ≤ 0; ``dtype`` is
+            not ``float32`` or ``float64``.
+    """
+
     width: int = 64
     depth: int = 3
     activation: str = "tanh"
@@ -45,7 +52,11 @@ class NetworkConfig:
 
 @keras.saving.register_keras_serializable(package="pinn_ode")
 class Rescale(keras.layers.Layer):
-    """Maps column ``j`` from ``[low[j], high[j]]`` to ``[-1, 1]``."""
+    """Maps column ``j`` from ``[low[j], high[j]]`` to ``[-1, 1]``.
+
+    Raises:
+        ValueError: ``low`` and ``high`` differ in length, or ``high[j]`` ≤ ``low[j]`` for a column.
+    """
 
     def __init__(self, low: Sequence[float], high: Sequence[float], **kwargs):
         super().__init__(**kwargs)

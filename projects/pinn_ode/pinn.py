@@ -51,6 +51,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Settings of the Adam and L-BFGS phases, the collocation points and the loss terms.
+
+    Raises:
+        ValueError: ``adam_steps`` or ``lbfgs_steps`` is negative or both are 0; ``adam_steps`` (when > 0) is not
+            a multiple of ``steps_per_epoch``; ``n_collocation`` < 8; ``causal_eps`` < 0 or ``causal_bins`` < 1.
+    """
+
     adam_steps: int = 3000
     learning_rate: float = 3e-3
     #: the learning rate is multiplied by ``decay_rate`` every ``decay_steps`` Adam steps
@@ -98,6 +105,9 @@ class PINNTrainer(keras.Model):
 
     State that must survive a resume lives in Keras variables: the collocation points and
     the unknown parameters (log-transformed when they must stay positive).
+
+    Raises:
+        ProblemError: an initial guess in ``unknown`` is ≤ 0 for a parameter in ``problem.positive``.
     """
 
     def __init__(self, net: keras.Model, problem: ODEProblem, cfg: TrainConfig, *,
@@ -353,7 +363,18 @@ class Solution:
         return np.asarray(self.net(tf.constant(x, self.net.inputs[0].dtype), training=False), dtype=float)
 
     def residual(self, t: Any, **param_values: float) -> np.ndarray:
-        """``y' − f(t, y, p)`` of the network at ``t`` (``(len(t), dim)``)."""
+        """``y' − f(t, y, p)`` of the network at ``t`` (``(len(t), dim)``).
+
+        Args:
+            t: times in the problem's unit, a scalar or array of any shape (flattened to ``(N,)``).
+            **param_values: one value per parametric input (parametric solves only).
+
+        Returns:
+            ``(N, dim)`` float64 array, in the problem's units per unit time.
+
+        Raises:
+            ProblemError: a parametric input is missing or one is given that the solution does not take.
+        """
         if self._trainer is None:
             problem = self.problem.with_params(**{k: v for k, v in self.params.items() if k in self.problem.params})
             self._trainer = PINNTrainer(self.net, problem, TrainConfig(n_collocation=8, adam_steps=0, lbfgs_steps=1),
@@ -383,6 +404,13 @@ class Solution:
 
     @classmethod
     def load(cls, directory: str | os.PathLike, problem: ODEProblem) -> Solution:
+        """The solution that :meth:`save` wrote to ``directory``, for ``problem``.
+
+        Raises:
+            DataError: ``solution.json`` is missing, empty or not valid JSON.
+            ProblemError: the saved solution is of another problem than ``problem.name``.
+            KeyError: ``solution.json`` lacks ``problem``, ``params``, ``parametric``, ``history`` or ``info``.
+        """
         directory = Path(directory)
         meta = read_json(directory / "solution.json")
         if meta["problem"] != problem.name:

@@ -112,6 +112,11 @@ class ODEProblem:
         return len(self.y0)
 
     def with_params(self, **params: float) -> ODEProblem:
+        """A copy with some parameter values changed.
+
+        Raises:
+            ProblemError: a name is not a parameter of the problem, or a new value is not finite.
+        """
         unknown = set(params) - set(self.params)
         if unknown:
             raise ProblemError(f"unknown parameter(s) {sorted(unknown)}; {self.name} has {sorted(self.params)}")
@@ -123,7 +128,15 @@ class ODEProblem:
 
 @dataclass(frozen=True)
 class Observations:
-    """Noisy measurements of some components: ``y[:, j]`` observes ``components[j]``."""
+    """Noisy measurements of some components: ``y[:, j]`` observes ``components[j]``.
+
+    ``t`` is ``(M,)`` in the problem's time unit; ``y`` is ``(M, k)`` (or ``(M,)`` for one component), ``k`` =
+    ``len(components)``, in the components' units; both become float64.
+
+    Raises:
+        ProblemError: ``t`` is not 1-D, ``y`` is not 1-D or 2-D, either is not numeric or holds NaN or infinite
+            values, or ``y`` is not ``(len(t), len(components))``.
+    """
 
     t: np.ndarray
     y: np.ndarray
@@ -145,6 +158,12 @@ class Observations:
         object.__setattr__(self, "components", tuple(int(c) for c in self.components))
 
     def check_against(self, problem: ODEProblem) -> None:
+        """Check that the observations fit ``problem``.
+
+        Raises:
+            ProblemError: an observation time lies outside ``problem.t_span``, or an observed component index is
+                negative or ≥ ``problem.dim``.
+        """
         t0, t1 = problem.t_span
         if self.t.min() < t0 or self.t.max() > t1:
             raise ProblemError(f"observation times [{self.t.min()}, {self.t.max()}] leave t_span {problem.t_span}")
@@ -155,7 +174,15 @@ class Observations:
 # --------------------------------------------------------------------------- reference
 def reference_solution(problem: ODEProblem, t: np.ndarray, params: Mapping[str, float] | None = None,
                        rtol: float = 1e-10, atol: float = 1e-12) -> np.ndarray:
-    """``solve_ivp`` (DOP853 or Radau, rtol 1e-10) on the points ``t``; returns ``(len(t), dim)``."""
+    """``solve_ivp`` (DOP853 or Radau, rtol 1e-10) on the points ``t``; returns ``(len(t), dim)``.
+
+    ``t`` is 1-D, in the problem's time unit, within ``problem.t_span``, in any order and with repeats;
+    ``params`` overrides some of ``problem.params``.
+
+    Raises:
+        ProblemError: ``solve_ivp`` reports a failure.
+        ValueError: a time lies outside ``problem.t_span`` (raised by ``solve_ivp``).
+    """
     from scipy.integrate import solve_ivp
 
     p = {**problem.params, **(params or {})}
@@ -222,7 +249,12 @@ BUILTIN: dict[str, tuple[Callable[[], ODEProblem], str, tuple[float, float]]] = 
 
 
 def get_problem(name: str, **params: float) -> ODEProblem:
-    """A built-in problem by name, optionally with changed parameters."""
+    """A built-in problem by name, optionally with changed parameters.
+
+    Raises:
+        ProblemError: ``name`` is not in :data:`BUILTIN`, or a keyword is not a parameter of the problem
+            (or its value is not finite).
+    """
     if name not in BUILTIN:
         raise ProblemError(f"unknown problem {name!r}; built-in problems: {', '.join(BUILTIN)}")
     problem = BUILTIN[name][0]()
@@ -230,11 +262,21 @@ def get_problem(name: str, **params: float) -> ODEProblem:
 
 
 def inverse_parameter(name: str) -> str:
+    """The parameter that the inverse solve of the built-in problem ``name`` identifies.
+
+    Raises:
+        ProblemError: ``name`` is not a built-in problem.
+    """
     get_problem(name)
     return BUILTIN[name][1]
 
 
 def parametric_range(name: str) -> tuple[float, float]:
+    """``(low, high)`` of the inverse parameter in the parametric solve of the built-in problem ``name``.
+
+    Raises:
+        ProblemError: ``name`` is not a built-in problem.
+    """
     get_problem(name)
     return BUILTIN[name][2]
 

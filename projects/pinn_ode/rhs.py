@@ -163,6 +163,11 @@ class Var:
 
     # -- NumPy protocols ---------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """A NumPy ufunc (``np.sin(y[0])``) applied through the backend, element by element on arrays.
+
+        Raises:
+            RhsError: a ufunc method other than a plain call (``reduce``, ``accumulate``, ...), or ``out=``.
+        """
         if method != "__call__" or kwargs.get("out") is not None:
             raise RhsError(f"np.{ufunc.__name__}.{method} (or out=) is not supported on t or y; {_HINT}")
         if any(isinstance(v, np.ndarray) and v.ndim for v in inputs):  # an array of components: element by element
@@ -171,6 +176,12 @@ class Var:
         return Var(backend.ufunc(ufunc.__name__)(*(self.tracer.operand(v) for v in inputs)), self.tracer)
 
     def __array_function__(self, func, types, args, kwargs):
+        """``np.where(cond, a, b)`` and ``np.clip`` on stand-ins; other NumPy functions are refused.
+
+        Raises:
+            RhsError: any other NumPy function applied to a stand-in (when no argument is an ndarray; with an
+                ndarray argument ``NotImplemented`` is returned and NumPy raises ``TypeError``).
+        """
         name = func.__name__
         if name == "where" and len(args) + len(kwargs) == 3:
             cond, a, b = args

@@ -35,6 +35,12 @@ from shared.training import config_hash, publish_runs
 log = logging.getLogger(__name__)
 
 def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path) -> list[Mapping[str, Any]]:
+    """Solve every case of ``cfg`` (finished cases in ``work`` are kept) and publish them to ``out``.
+
+    Raises:
+        DataError: a prepared file is missing or broken (see :func:`load_prepared`).
+        ProblemError: a case's solve is ill-posed (see :func:`projects.pinn_ode.pinn.solve`).
+    """
     work = Path(work) / config_hash(cfg)
     cases = [(p, m, s) for p in cfg.problems for m in cfg.modes for s in cfg.seeds_for(p)]
     summary = []

@@ -20,6 +20,12 @@ from shared.stage import run, stage_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``data`` stage: prepare the HR images of the configured source into ``--out``.
+
+    Raises:
+        ConfigError: the ``data`` section is missing or invalid, or names an unknown source.
+        DataError: the source's images are missing or unreadable (see :func:`prepare`).
+    """
     args = stage_parser(__doc__, outputs=("out",)).parse_args(argv)
     cfg = load_section(args.params, "data", DataConfig)
     if cfg.source not in SOURCES:  # pragma: no cover - Literal already checks it

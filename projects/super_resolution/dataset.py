@@ -97,7 +97,12 @@ def load_offline_photo(name: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PhotoSplit:
-    """A fixed split by image of :data:`OFFLINE_PHOTOS` (every photo in at most one split)."""
+    """A fixed split by image of :data:`OFFLINE_PHOTOS` (every photo in at most one split).
+
+    Raises:
+        ValueError: a name is not in :data:`OFFLINE_PHOTOS`, a photo is in more than one split (or twice in one),
+            or ``train`` or ``test`` is empty.
+    """
 
     train: tuple[str, ...] = ("brick", "cell", "grass", "gravel", "hubble_deep_field", "immunohistochemistry",
                               "microaneurysms", "moon", "retina")
@@ -119,6 +124,13 @@ class PhotoSplit:
 
 @dataclass(frozen=True)
 class DataConfig:
+    """The ``data`` section: where the HR images come from and how they are split.
+
+    Raises:
+        ValueError: ``source`` is ``folder`` without ``folder``; ``split_fractions`` is not 3 non-negative numbers
+            summing to 1; ``max_images`` < 1.
+    """
+
     source: Literal["photos", "folder", "div2k"] = "photos"
     photos: PhotoSplit = field(default_factory=PhotoSplit)
     #: source=folder: the folder name under data/super_resolution/external/
@@ -191,6 +203,11 @@ def _split_files(files: Sequence[Path], fractions: Sequence[float], seed: int) -
 
 
 def folder_source(cfg: DataConfig) -> Source:
+    """``(split, name, loader)`` of every image under ``external/<cfg.folder>``, split by ``split_fractions``.
+
+    Raises:
+        DataError: the folder does not exist or holds no images (raised when the generator is first advanced).
+    """
     root = cfg.external_root() / str(cfg.folder)
     if not root.is_dir():
         raise DataError(f"image folder {root} not found: put your PNG/JPEG/TIFF images in it, or set data.folder")
@@ -229,6 +246,10 @@ def tfds_source(name: str, data_dir: Path, fractions: Sequence[float], seed: int
 
     The ``train`` split is cut into train/val by ``fractions``; ``validation`` is the test split.
     Images are decoded one at a time.
+
+    Raises:
+        DataError: the dataset cannot be opened from ``data_dir`` (not prepared, or a broken directory); the
+            message is ``offline`` plus the exception type (raised when the generator is first advanced).
     """
     try:
         import tensorflow_datasets as tfds
@@ -269,7 +290,13 @@ def _store(image: np.ndarray, folder: Path, name: str, manifest: dict, split: st
 
 
 def prepare(cfg: DataConfig, out: Path) -> dict:
-    """Write the HR images and ``manifest.json`` into ``out`` (replaced atomically)."""
+    """Write the HR images and ``manifest.json`` into ``out`` (replaced atomically).
+
+    Raises:
+        DataError: the source's folder or dataset is missing, an image is unreadable or not 8/16-bit, a
+            ``benchmarks`` folder is missing or holds no images, or the source gave no train or no test image.
+            ``out`` is left as it was.
+    """
     manifest: dict = {"source": cfg.source, "images": {}, "benchmarks": {}}
     counts = dict.fromkeys(SPLITS, 0)
     with atomic_dir(out) as tmp:
@@ -304,6 +331,11 @@ def prepare(cfg: DataConfig, out: Path) -> dict:
 
 
 def load_manifest(prepared: str | Path) -> dict:
+    """The ``manifest.json`` of a prepared folder.
+
+    Raises:
+        DataError: ``manifest.json`` is missing, empty or not valid JSON, or lacks ``images`` or ``splits``.
+    """
     prepared = Path(prepared)
     if not (prepared / "manifest.json").exists():
         raise DataError(f"{prepared} holds no prepared images (manifest.json missing); run the data stage first")
@@ -314,7 +346,15 @@ def load_manifest(prepared: str | Path) -> dict:
 
 
 def load_images(prepared: str | Path, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """The HR images ``names`` of a prepared folder, checked against the manifest."""
+    """The HR images ``names`` of a prepared folder, checked against the manifest.
+
+    Returns:
+        name → ``(H, W)`` (grey) or ``(H, W, C)`` (C = 3 RGB) uint8 or uint16 array, as stored.
+
+    Raises:
+        DataError: the manifest is missing or broken, a name is not in it, an image file is missing or
+            unreadable, or its shape or bit depth differs from the manifest.
+    """
     prepared = Path(prepared)
     manifest = load_manifest(prepared)
     images = {}
@@ -332,6 +372,12 @@ def load_images(prepared: str | Path, names: Sequence[str]) -> dict[str, np.ndar
 
 
 def load_split(prepared: str | Path, split: str) -> dict[str, np.ndarray]:
+    """The HR images of a split (``train``, ``val``, ``test``) or benchmark folder, as :func:`load_images`.
+
+    Raises:
+        DataError: ``split`` is neither a split nor a benchmark of the manifest, or the manifest or an image
+            is missing or broken.
+    """
     manifest = load_manifest(prepared)
     if split in SPLITS:
         names = manifest["splits"][split]

@@ -48,6 +48,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class EvaluateConfig:
+    """The ``evaluate`` section: baselines, targets, timing and the example crops.
+
+    Raises:
+        ValueError: a ``target_gain_db`` key is not ``x2``, ``x3`` or ``x4``; a baseline is not a resize method;
+            ``baselines`` lacks ``bicubic``.
+    """
+
     baselines: tuple[str, ...] = ("nearest", "bilinear", "bicubic", "lanczos3")
     #: the model whose targets are checked, and the mean PSNR-Y gain over bicubic (dB) it must reach
     #: at each scale (keys ``x<scale>``), on the test photos and on every benchmark folder
@@ -216,6 +223,13 @@ def timing(upscaler: Upscaler, y: np.ndarray, repeats: int) -> float:
 
 
 def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, out: Path, crops_path: Path | None) -> dict:
+    """Score every trained run and the baselines on the test split and benchmark folders; write ``out``.
+
+    Raises:
+        DataError: ``summary.json`` or a run's files are missing or broken, or the prepared images are (see
+            :func:`load_split`).
+        ConfigError: the ``degradation`` recorded in ``summary.json`` is invalid.
+    """
     summary = read_json(model_dir / "summary.json")
     runs = {r["run"]: r for r in summary["runs"]}
     train_cfg = summary["config"]
@@ -341,6 +355,13 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, out: Path, cr
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``evaluate`` stage.
+
+    Raises:
+        ConfigError: the ``evaluate`` section of ``--params`` is missing or invalid.
+        DataError: ``--model`` holds no ``summary.json`` (the train stage has not run), or a trained run or a
+            prepared image is missing or broken.
+    """
     parser = stage_parser(__doc__, inputs=("data", "model"), outputs=("out",))
     parser.add_argument("--crops", default=None, help="npz of example crops for the report")
     args = parser.parse_args(argv)

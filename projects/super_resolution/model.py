@@ -31,6 +31,13 @@ PACKAGE = "super_resolution"
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """One network: ESPCN or EDSR at an upscaling factor ``scale``.
+
+    Raises:
+        ValueError: ``arch`` is neither ``espcn`` nor ``edsr``; ``scale`` is not 2, 3 or 4; ``channels`` < 1 or
+            ``blocks`` < 0.
+    """
+
     arch: Literal["espcn", "edsr"] = "edsr"
     scale: int = 2
     #: edsr: residual blocks and channels; espcn: channels of the first conv (the second has half)
@@ -42,6 +49,8 @@ class ModelConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.arch not in ("espcn", "edsr"):
+            raise ValueError(f"arch must be 'espcn' or 'edsr', got {self.arch!r}")
         if self.scale not in (2, 3, 4):
             raise ValueError(f"scale must be 2, 3 or 4, got {self.scale}")
         if self.channels < 1 or self.blocks < 0:
@@ -135,7 +144,14 @@ class ResidualBlock(keras.layers.Layer):
 
 
 def build_model(cfg: ModelConfig, name: str | None = None) -> keras.Model:
-    """The network described by ``cfg`` (uncompiled)."""
+    """The network described by ``cfg`` (uncompiled).
+
+    Input ``(batch, h, w, 1)`` luma in [0, 1]; output ``(batch, s·h, s·w, 1)`` luma in about [0, 1], ``s`` =
+    ``cfg.scale``.
+
+    Raises:
+        ValueError: ``cfg.arch`` is neither ``espcn`` nor ``edsr`` (:class:`ModelConfig` refuses it first).
+    """
     s, c = cfg.scale, cfg.channels
     seed = iter(range(cfg.seed * 1000, cfg.seed * 1000 + 1000))
     init = lambda: keras.initializers.HeNormal(seed=next(seed))
@@ -156,7 +172,7 @@ def build_model(cfg: ModelConfig, name: str | None = None) -> keras.Model:
                               name=f"block{i + 1}")(x)
         x = keras.layers.Conv2D(c, 3, padding="same", kernel_initializer=init(), name="body_end")(x)
         x = keras.layers.Add(name="long_skip")([x, head])
-    else:  # pragma: no cover - the dataclass type already restricts it
+    else:  # pragma: no cover - ModelConfig.__post_init__ refuses it first
         raise ValueError(f"unknown arch {cfg.arch!r}")
     x = keras.layers.Conv2D(s * s, 3, padding="same", kernel_initializer=tail_init() if cfg.global_skip else init(),
                             name=f"tail_x{s}")(x)

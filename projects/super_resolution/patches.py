@@ -33,6 +33,13 @@ from shared.io import DataError
 
 @dataclass(frozen=True)
 class Degradation:
+    """How a low-resolution input is made from an HR image: MATLAB bicubic, or blur + noise + JPEG.
+
+    Raises:
+        ValueError: a range of ``blur_sigma``, ``noise_std`` or ``jpeg_quality`` has low > high or low < 0, or
+            ``jpeg_quality`` leaves [1, 100].
+    """
+
     kind: Literal["bicubic", "realistic"] = "bicubic"
     #: realistic: Gaussian blur of the HR crop (σ in HR pixels), noise std (in [0, 1]) and JPEG quality ranges
     blur_sigma: tuple[float, float] = (0.2, 1.5)
@@ -95,7 +102,15 @@ def _albumentations_realistic(degradation: Degradation, seed: int):
 
 
 class PatchSampler:
-    """Draws ``(lr, hr)`` luma patch pairs from a set of HR images, example by example."""
+    """Draws ``(lr, hr)`` luma patch pairs from a set of HR images, example by example.
+
+    ``images`` are ``(H, W)`` or ``(H, W, C)`` uint8/uint16 arrays; patches are ``(lr_patch, lr_patch, 1)`` and
+    ``(scale·lr_patch, scale·lr_patch, 1)`` float32 luma in [0, 1]. Images smaller than an HR patch are skipped.
+
+    Raises:
+        ValueError: ``candidates`` < 1 or ``min_std`` < 0.
+        DataError: no image is at least ``scale × lr_patch`` pixels on its shorter side.
+    """
 
     def __init__(self, images: Sequence[np.ndarray], scale: int, lr_patch: int, seed: int = 0,
                  degradation: Degradation | None = None, candidates: int = 1, min_std: float = 0.0):

@@ -84,7 +84,13 @@ def shave(image: np.ndarray, border: int) -> np.ndarray:
 
 
 def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
-    """Peak signal-to-noise ratio in dB (``inf`` for identical images)."""
+    """Peak signal-to-noise ratio in dB (``inf`` for identical images).
+
+    ``a`` and ``b`` are arrays of the same shape (any), in the units of ``data_range`` (255 for 8-bit pixels).
+
+    Raises:
+        ValueError: ``a`` and ``b`` have different shapes.
+    """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape:
         raise ValueError(f"psnr: shapes differ, {a.shape} vs {b.shape}")

@@ -65,7 +65,11 @@ KERNELS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], float]] = {
 
 def contributions(in_len: int, out_len: int, scale: float, method: str = "bicubic",
                   antialias: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Weights and (mirrored, 0-based) input indices of every output pixel along one axis."""
+    """Weights and (mirrored, 0-based) input indices of every output pixel along one axis.
+
+    Raises:
+        ValueError: ``method`` is not one of :data:`METHODS`.
+    """
     if method not in KERNELS:
         raise ValueError(f"unknown resize method {method!r}; use one of {', '.join(METHODS)}")
     kernel, width = KERNELS[method]
@@ -144,6 +148,9 @@ def upsample_kernel(scale: int) -> np.ndarray:
 
     Output pixel ``s·k + p`` is ``Σ_j w[p, j] · x[k + j - 2]`` (with ``symmetric`` padding by 2),
     which is exactly :func:`imresize` with ``scale`` and ``bicubic`` away from and at the borders.
+
+    Raises:
+        ValueError: ``scale`` is not an integer ≥ 1.
     """
     if int(scale) != scale or scale < 1:
         raise ValueError(f"upsample_kernel needs an integer scale ≥ 1, got {scale}")

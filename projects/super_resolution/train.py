@@ -55,6 +55,15 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class TrainStageConfig:
+    """The ``train`` section: the networks, the runs that train them and the shared training settings.
+
+    Raises:
+        ValueError: ``runs`` is empty; a run names an unknown model, has ``steps`` that are not a positive multiple
+            of ``steps_per_epoch``, or an ``init_from`` that is not an earlier run; ``lr_patch`` < 8 or
+            ``batch_size`` < 1.
+        ConfigError: a run's ``scale`` is invalid for its model (not 2, 3 or 4).
+    """
+
     models: dict[str, ModelConfig] = field(default_factory=lambda: {"fast": ModelConfig()})
     runs: dict[str, RunConfig] = field(default_factory=lambda: {"fast_x2": RunConfig("fast", 2, 1000)})
     lr_patch: int = 48
@@ -127,7 +136,13 @@ def completed_epochs(workdir: Path) -> int:
 
 def train_run(cfg: TrainStageConfig, name: str, images: dict, workdir: Path, init: Path | None = None,
               callbacks: Sequence[Any] = ()):
-    """Train one run; returns ``(model, info)``."""
+    """Train one run; returns ``(model, info)``.
+
+    Raises:
+        ConfigError: ``init`` shares no layer (name and shape) with the run's network.
+        DataError: no training image is large enough for an HR patch (see :class:`PatchSampler`).
+        ValueError: ``patch_candidates`` < 1 or ``patch_min_std`` < 0.
+    """
     r = cfg.runs[name]
     mcfg = cfg.model_config(name)
     set_seed(cfg.seed)
@@ -160,6 +175,13 @@ def train_run(cfg: TrainStageConfig, name: str, images: dict, workdir: Path, ini
 
 
 def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path) -> list[dict[str, Any]]:
+    """Train every run of ``cfg`` in order (finished runs in ``work`` are kept) and publish them to ``out``.
+
+    Raises:
+        DataError: the prepared folder is missing or broken, or has no training images (see also
+            :func:`train_run`).
+        ConfigError: a run's ``init_from`` shares no layer with it.
+    """
     images = {"train": load_split(prepared, "train"), "val": load_split(prepared, "val")}
     if not images["train"]:
         raise DataError(f"{prepared} has no training images")

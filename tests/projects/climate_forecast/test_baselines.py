@@ -5,6 +5,7 @@ import pytest
 
 from projects.climate_forecast import baselines
 from projects.climate_forecast.series import Series, fit_trend, from_prepared, make_windows
+from shared.config import ConfigError
 from shared.io import DataError
 
 from .conftest import annual_prepared
@@ -77,5 +78,5 @@ def test_classical_models_forecast_with_intervals():
         fc = model.predict(series, 4)
         assert fc.mean.shape == (4,) and np.all(fc.std > 0) and np.all(np.isfinite(fc.mean))
     assert model.name == "ets"
-    with pytest.raises(KeyError):
+    with pytest.raises(ConfigError, match="unknown classical model 'prophet'"):
         baselines.make_forecaster("prophet", baselines.ClassicalConfig())

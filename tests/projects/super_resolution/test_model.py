@@ -156,3 +156,10 @@ def test_upscale_rejects_bad_input(upscaler):
     with pytest.raises(DataError, match="use tiles"):
         upscaler.upscale(np.zeros((100, 100), np.uint8), max_pixels=1000)
     assert upscaler.upscale(np.zeros((100, 100), np.uint8), tile=32, max_pixels=1000).shape == (200, 200)
+
+
+def test_model_config_refuses_an_unknown_arch():
+    from projects.super_resolution.model import ModelConfig
+
+    with pytest.raises(ValueError, match="arch must be 'espcn' or 'edsr'"):
+        ModelConfig(arch="srcnn")
