@@ -66,11 +66,24 @@ class Profile:
         return [r for r in self.requires if not r.present(root)]
 
     def overrides(self) -> dict[str, str]:
-        """``{dotted key: value as YAML}`` for ``dvc exp run -S``."""
+        """``{dotted key: value as YAML}`` for ``dvc exp run -S``.
+
+        A non-empty mapping value is split into one override per leaf (``data.covariates: {enso: psl}`` becomes
+        ``data.covariates.enso=psl``): it is merged key by key into params.yaml, so a leaf that params.yaml lacks
+        (an empty ``covariates: {}``, for one) can be added with DVC's ``++`` instead of failing Hydra's struct check.
+        """
         import yaml
 
+        def leaves(prefix: str, value: Any):
+            if isinstance(value, Mapping) and value:
+                for key, item in value.items():
+                    yield from leaves(f"{prefix}.{key}", item)
+            else:
+                yield prefix, value
+
+        flat = [leaf for dotted, top in self.params.items() for leaf in leaves(dotted, top)]
         return {key: yaml.safe_dump(value, default_flow_style=True, width=1 << 20).strip().removesuffix("\n...")
-                .removesuffix("...").strip() for key, value in self.params.items()}
+                .removesuffix("...").strip() for key, value in flat}
 
     def experiment_name(self) -> str:
         return f"{self.name}-{time.strftime('%Y%m%d-%H%M%S')}"

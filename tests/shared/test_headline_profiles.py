@@ -61,6 +61,14 @@ def test_profiles_missing_files_stop_with_where_to_put_them(tmp_path):
         load_profile("demo", "nope", root)
 
 
+def test_profile_mapping_values_become_one_override_per_leaf(tmp_path):
+    """A mapping is merged leaf by leaf, so a key that params.yaml's empty mapping lacks can be added with ``++``."""
+    root = _project(tmp_path, "co2:\n  description: x\n  params:\n"
+                              "    data.covariates: {enso: statsmodels, co2: {src: gml}}\n    data.extra: {}\n")
+    assert load_profile("demo", "co2", root).overrides() == {
+        "data.covariates.enso": "statsmodels", "data.covariates.co2.src": "gml", "data.extra": "{}"}
+
+
 def test_profiles_refuse_unknown_keys(tmp_path):
     root = _project(tmp_path, "real:\n  description: x\n  parms: {a: 1}\n")
     with pytest.raises(ConfigError, match="parms"):
