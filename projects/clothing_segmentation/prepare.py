@@ -11,7 +11,10 @@ Photos are split into train/val/test **by image** (never by instance), then lett
 
 Output ``<out>/{train,val,test}.npz``: ``images`` uint8 (N, S, S, 3), ``masks`` uint8 (M, S, S) in {0, 1},
 ``image_index`` int32 (M,) (row of ``images``), ``labels`` int32 (M,) (class ids), ``ids`` (N,) source ids,
-``boxes`` int32 (N, 4) (y0, x0, h, w of the photo inside the letterbox); and ``meta.json`` (classes, garment
+``boxes`` int32 (N, 4) (y0, x0, h, w of the photo inside the letterbox); val and test also hold ``eval_images``
+(N, E, E, 3) and ``eval_masks`` (M, E, E), the same photos and instances letterboxed to ``eval_size`` (the click
+protocol's resolution; a garment of a few dozen pixels cannot reach IoU 0.9) when it differs from ``size``;
+and ``meta.json`` (classes, garment
 classes, source, size, counts).
 
     python -m projects.clothing_segmentation.prepare --params projects/clothing_segmentation/params.yaml \
@@ -72,6 +75,8 @@ class PrepareConfig:
     #: the CCP archive, fetched when nothing was placed by hand
     url: str = CCP_URL
     size: int = 128
+    #: val/test also stored at this letterbox side (``eval_images``, ``eval_masks``) for the click protocol; 0: size
+    eval_size: int = 0
     min_area_fraction: float = 0.003
     max_images: int = 0
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
@@ -84,6 +89,8 @@ class PrepareConfig:
     def __post_init__(self) -> None:
         if not np.isclose(sum(self.split_fractions), 1.0) or min(self.split_fractions) < 0:
             raise ValueError(f"split_fractions must be non-negative and sum to 1, got {self.split_fractions}")
+        if self.eval_size and self.eval_size < self.size:
+            raise ValueError(f"eval_size must be 0 or at least size ({self.size}), got {self.eval_size}")
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels, got {self.size}")
         if not 0 <= self.min_area_fraction < 1:
@@ -132,22 +139,29 @@ def open_source(cfg: PrepareConfig) -> tuple[list, Callable[[list], Iterator[Pic
             lambda ids: iter_coco(folder, cfg.annotations, cfg.classes, mapping, ids))
 
 
-def build_split(pictures: Iterator[Picture], cfg: PrepareConfig, garment: set[int]) -> tuple[dict, dict]:
+def build_split(pictures: Iterator[Picture], cfg: PrepareConfig, garment: set[int],
+                eval_size: int = 0) -> tuple[dict, dict]:
     images, masks, index, labels, ids, boxes = [], [], [], [], [], []
+    eval_images, eval_masks = [], []
     dropped = vanished = 0
     for picture in pictures:
         found, small = instances_of(picture, cfg, garment)
         dropped += small
         row = len(images)
         images.append(letterbox(picture.image, cfg.size))
+        if eval_size:
+            eval_images.append(letterbox(picture.image, eval_size))
         ids.append(picture.id)
         boxes.append(letterbox_box(*picture.image.shape[:2], cfg.size))
         for cls, mask in found:
             small_mask = letterbox(mask, cfg.size, mask=True)
-            if not small_mask.any():
+            eval_mask = letterbox(mask, eval_size, mask=True) if eval_size else None
+            if not small_mask.any() or (eval_mask is not None and not eval_mask.any()):
                 vanished += 1
                 continue
             masks.append(small_mask)
+            if eval_mask is not None:
+                eval_masks.append(eval_mask)
             index.append(row)
             labels.append(cls)
     s = cfg.size
@@ -155,6 +169,10 @@ def build_split(pictures: Iterator[Picture], cfg: PrepareConfig, garment: set[in
               "masks": np.stack(masks).astype(np.uint8) if masks else np.zeros((0, s, s), np.uint8),
               "image_index": np.asarray(index, dtype=np.int32), "labels": np.asarray(labels, dtype=np.int32),
               "ids": np.asarray(ids, dtype=str), "boxes": np.asarray(boxes, dtype=np.int32).reshape(-1, 4)}
+    if eval_size:
+        e = eval_size
+        arrays["eval_images"] = np.stack(eval_images) if eval_images else np.zeros((0, e, e, 3), np.uint8)
+        arrays["eval_masks"] = np.stack(eval_masks).astype(np.uint8) if eval_masks else np.zeros((0, e, e), np.uint8)
     counts = {"images": len(images), "instances": len(masks), "dropped_small": dropped,
               "vanished_at_size": vanished,
               "per_class": {cfg.classes[k]: int(np.sum(arrays["labels"] == k)) for k in sorted(garment)}}
@@ -170,10 +188,13 @@ def build(cfg: PrepareConfig, out: Path) -> dict:
         raise DataError(f"the source holds {len(ids)} labelled photo(s); at least 3 are needed for three splits")
     garment = {k for k, name in enumerate(cfg.classes) if name not in cfg.non_garment}
     meta = {"classes": list(cfg.classes), "garment_classes": [cfg.classes[k] for k in sorted(garment)],
-            "source": cfg.source, "path": cfg.path, "size": cfg.size, "min_area_fraction": cfg.min_area_fraction,
+            "source": cfg.source, "path": cfg.path, "size": cfg.size,
+            "eval_size": cfg.eval_size if cfg.eval_size not in (0, cfg.size) else cfg.size,
+            "min_area_fraction": cfg.min_area_fraction,
             "config": to_dict(cfg), "counts": {}}
     for name, idx in zip(SPLITS, split_indices(len(ids), cfg.split_fractions, cfg.split_seed)):
-        arrays, counts = build_split(read([ids[i] for i in idx]), cfg, garment)
+        eval_size = cfg.eval_size if name != "train" and cfg.eval_size not in (0, cfg.size) else 0
+        arrays, counts = build_split(read([ids[i] for i in idx]), cfg, garment, eval_size)
         if counts["instances"] == 0:
             raise DataError(f"split {name!r} has no garment instance; give more photos, change split_fractions or "
                             f"lower min_area_fraction")
