@@ -134,10 +134,12 @@ def noc(ious: Sequence[float], threshold: float, max_clicks: int) -> int:
 
 
 def run_protocol(segmenter: ClickSegmenter, image: np.ndarray, gt: np.ndarray, max_clicks: int = 20,
-                 threshold: float = 0.5) -> dict[str, Any]:
+                 threshold: float = 0.5, stop_iou: float = 1.0, min_clicks: int = 1) -> dict[str, Any]:
     """Drive ``segmenter`` with the simulated clicks on one instance, up to ``max_clicks`` clicks.
 
-    After a prediction without error the IoU (1.0) is carried forward without further clicks.
+    The run stops early once the IoU reaches ``stop_iou`` after at least ``min_clicks`` clicks (and after a
+    prediction without error); the last IoU is then carried forward to ``max_clicks`` (NoC and NoF at thresholds up
+    to ``stop_iou`` are unchanged by stopping).
 
     Returns:
         ``ious`` (IoU after each click, length ``max_clicks``), ``seconds`` (wall time of each ``predict``),
@@ -160,11 +162,14 @@ def run_protocol(segmenter: ClickSegmenter, image: np.ndarray, gt: np.ndarray, m
     seconds: list[float] = []
     pred = np.zeros(gt.shape, dtype=bool)
     prob: np.ndarray | None = None
-    for _ in range(max_clicks):
+    while len(ious) < max_clicks:
+        if ious and ious[-1] >= stop_iou and len(ious) >= min_clicks:
+            ious += [ious[-1]] * (max_clicks - len(ious))
+            break
         click = next_click(gt, pred)
         if click is None:
-            ious.append(ious[-1] if ious else 1.0)
-            continue
+            ious += [1.0] * (max_clicks - len(ious))
+            break
         clicks.append(click)
         start = time.perf_counter()
         prob = np.asarray(segmenter.predict(tuple(clicks), prob), dtype=np.float32)
