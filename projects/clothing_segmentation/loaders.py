@@ -98,7 +98,8 @@ def find_ccp_root(folder: Path) -> Path | None:
 
 
 def ccp_root(path: str | Path = "", url: str = CCP_URL, sha256: str | None = None) -> Path:
-    """The CCP folder: ``path`` (a folder or the archive), else the archive from ``external/`` or the network.
+    """The CCP folder: ``path`` (a folder or the archive); without ``path``, a CCP folder inside
+    ``data/clothing_segmentation/external/`` (up to two levels down), else the archive from there or the network.
 
     Raises:
         FetchError: offline and nothing placed by hand (the one-line message names the file and where to put it).
@@ -107,7 +108,10 @@ def ccp_root(path: str | Path = "", url: str = CCP_URL, sha256: str | None = Non
     from shared.data import fetch
 
     root = repo_root()
-    candidate = Path(path) if path else root / "data" / "clothing_segmentation" / "external" / CCP_ARCHIVE
+    external = root / "data" / "clothing_segmentation" / "external"
+    if not path and external.is_dir() and find_ccp_root(external) is not None:
+        return find_ccp_root(external)
+    candidate = Path(path) if path else external / CCP_ARCHIVE
     if not candidate.is_absolute():
         candidate = root / candidate
     if candidate.is_dir():
