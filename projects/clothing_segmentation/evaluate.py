@@ -59,8 +59,8 @@ class EvaluateConfig:
     seed: int = 0
     grabcut_iterations: int = 3
     grabcut_click_radius: float = 3.0
-    grabcut_init_fraction: float = 0.15
-    grabcut_margin_fraction: float = 0.1
+    grabcut_init_fraction: float = 0.25
+    grabcut_margin_fraction: float = 0.25
     random_walker_beta: float = 130.0
     random_walker_click_radius: float = 3.0
     target_noc90: float = 5.0
