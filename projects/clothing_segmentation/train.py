@@ -392,7 +392,9 @@ def build_trainer(net, cfg: TrainConfig, size: int):
         initial_learning_rate=cfg.learning_rate / 10 if warmup else cfg.learning_rate,
         decay_steps=max(total - warmup, 1), alpha=0.02, warmup_target=cfg.learning_rate if warmup else None,
         warmup_steps=warmup)
-    trainer.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, clipnorm=5.0))
+    # no XLA: compiling the unrolled click simulation with it costs more on 2 cores than it saves
+    trainer.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, clipnorm=5.0),
+                    jit_compile=False)
     dummy = np.zeros((1, size, size, 1), np.float32)
     trainer({"image": np.zeros((1, size, size, 3), np.float32), "clicks": np.repeat(dummy, 2, -1),
              "prev_mask": dummy})
