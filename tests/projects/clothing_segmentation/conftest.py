@@ -45,6 +45,12 @@ def write_prepared(folder, size: int = 32, counts=(16, 6, 6)) -> None:
 
 
 @pytest.fixture(scope="session")
+def make_split():
+    """:func:`synthetic_split` for tests that write broken variants of it."""
+    return synthetic_split
+
+
+@pytest.fixture(scope="session")
 def tiny_prepared(tmp_path_factory):
     """A prepared folder of 32-pixel synthetic instances, once per session."""
     folder = tmp_path_factory.mktemp("cs_prepared")
@@ -62,3 +68,13 @@ def tiny_train_config():
                                          class_hidden=8),
                        epochs=2, steps_per_epoch=2, batch_size=4, max_extra_clicks=2, click_radius=2.0,
                        val_instances=6, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, tiny_prepared, tiny_train_config):
+    """A model folder trained for a few steps on :func:`tiny_prepared` (its predictions are poor, its files real)."""
+    from projects.clothing_segmentation.train import train
+
+    root = tmp_path_factory.mktemp("cs_model")
+    train(tiny_train_config, tiny_prepared, root / "work", root / "model")
+    return root / "model"
