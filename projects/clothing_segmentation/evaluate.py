@@ -268,6 +268,8 @@ def plot_curves(curve, path: Path, title: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = stage_parser(__doc__, inputs=("data", "model"), outputs=("out",)).parse_args(argv)
     cfg = load_section(args.params, "evaluate", EvaluateConfig)
+    if not (Path(args.model) / "model.keras").is_file():  # before TensorFlow is imported
+        raise DataError(f"{args.model} holds no model.keras; run the train stage first")
     from projects.clothing_segmentation.predictor import load_segmenter
 
     model = load_segmenter(args.model)
