@@ -256,7 +256,8 @@ test = metrics.get("test", {})
 if "model" in test:
     m = test["model"]
     lines.append(f"* The model needs **{m['noc90']:.2f}** clicks on average to reach IoU 0.90 (NoC@85 "
-                 f"{m['noc85']:.2f}); {m['nof90']} of {m['instances']} instances never reach it in 20 clicks. Its mIoU "
+                 f"{m['noc85']:.2f}); {m['nof90']} of {m['instances']} instances never reach it in "
+                 f"{protocol.get('max_clicks', 20)} clicks. Its mIoU "
                  f"is {m['miou_1']:.3f} after one click and {m['miou_5']:.3f} after five, at "
                  f"{1000 * m['seconds_per_click']:.0f} ms per click.")
 for name in ("grabcut", "random_walker"):
