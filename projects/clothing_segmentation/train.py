@@ -290,9 +290,26 @@ def _trainer_class():
         def call(self, inputs, training=False):
             return self.net(inputs, training=training)
 
+        def _correct(self, image, gt, pos, neg, prev, count, jitter: float):
+            """One extra click per sample from the errors of the network's prediction with the clicks so far."""
+            shape = tf.shape(gt)[1:3]
+            clicks = tf.stack([pos, neg], axis=-1)
+            out = self.net({"image": image, "clicks": clicks, "prev_mask": prev[..., None]}, training=False)
+            prob = tf.stop_gradient(tf.sigmoid(out["mask"][..., 0]))
+            pred = prob > 0.5
+            row, col, positive, has_error = next_click(gt, pred, jitter)
+            disk = disk_maps(row, col, shape, self.radius) * tf.cast(has_error, tf.float32)[:, None, None]
+            pos = tf.maximum(pos, disk * tf.cast(positive, tf.float32)[:, None, None])
+            neg = tf.maximum(neg, disk * tf.cast(tf.logical_not(positive), tf.float32)[:, None, None])
+            return pos, neg, prob, count + tf.cast(has_error, tf.float32), pred
+
         def simulate(self, image, gt, training: bool):
-            """Clicks (B, H, W, 2) and previous mask (B, H, W, 1) after the first click and the extra ones,
-            plus the IoU of the first-click prediction and the number of clicks per sample."""
+            """Clicks (B, H, W, 2) and previous mask (B, H, W, 1) after the first click and the extra ones, the IoU
+            of the first-click prediction (validation only, else None) and the number of clicks per sample.
+
+            Training draws the number of extra clicks per batch, n ~ U{0, ..., max_extra} (as RITM), and runs the
+            network only n times (a ``tf.while_loop``); validation always gives ``max_extra`` extra clicks.
+            """
             batch, shape = tf.shape(gt)[0], tf.shape(gt)[1:3]
             row, col = first_click(gt, training)
             pos = disk_maps(row, col, shape, self.radius)
@@ -300,26 +317,23 @@ def _trainer_class():
             prev = tf.zeros_like(pos)
             count = tf.ones([batch], tf.float32)
             if training:
-                extra = tf.random.uniform([batch], 0, self.max_extra + 1, dtype=tf.int32)
-            else:
-                extra = tf.fill([batch], self.max_extra)
+                n = tf.random.uniform([], 0, self.max_extra + 1, dtype=tf.int32)
+
+                def body(k, pos, neg, prev, count):
+                    pos, neg, prev, count, _ = self._correct(image, gt, pos, neg, prev, count, self.jitter)
+                    return k + 1, pos, neg, prev, count
+
+                _, pos, neg, prev, count = tf.while_loop(
+                    lambda k, *_: k < n, body, [tf.constant(0), pos, neg, prev, count],
+                    maximum_iterations=self.max_extra)
+                return tf.stack([pos, neg], axis=-1), prev[..., None], None, count
             iou_1 = None
-            for k in range(max(self.max_extra, 1 if not training else 0)):
-                clicks = tf.stack([pos, neg], axis=-1)
-                out = self.net({"image": image, "clicks": clicks, "prev_mask": prev[..., None]}, training=False)
-                prob = tf.stop_gradient(tf.sigmoid(out["mask"][..., 0]))
-                pred = prob > 0.5
+            for k in range(self.max_extra):
+                pos, neg, prev, count, pred = self._correct(image, gt, pos, neg, prev, count, 0.0)
                 if k == 0:
                     iou_1 = _iou(gt, pred)
-                if k >= self.max_extra:
-                    break
-                row, col, positive, has_error = next_click(gt, pred, self.jitter if training else 0.0)
-                active = tf.logical_and(k < extra, has_error)
-                disk = disk_maps(row, col, shape, self.radius) * tf.cast(active, tf.float32)[:, None, None]
-                pos = tf.maximum(pos, disk * tf.cast(positive, tf.float32)[:, None, None])
-                neg = tf.maximum(neg, disk * tf.cast(tf.logical_not(positive), tf.float32)[:, None, None])
-                prev = tf.where((k < extra)[:, None, None], prob, prev)
-                count += tf.cast(active, tf.float32)
+            if iou_1 is None:  # no extra click: the first-click IoU is the final one (measured by the caller)
+                iou_1 = tf.fill([batch], -1.0)
             return tf.stack([pos, neg], axis=-1), prev[..., None], iou_1, count
 
         def _segmentation_losses(self, gt, label, out):
@@ -341,10 +355,10 @@ def _trainer_class():
                                                          tf.cast(label, tf.int32)), tf.float32),
                       "clicks": count}
             if iou_1 is not None:
-                values["iou_1"] = iou_1
+                values["iou_1"] = tf.where(iou_1 < 0, values["iou"], iou_1)
             for name, value in values.items():
                 self.trackers[name].update_state(value)
-            return {name: t.result() for name, t in self.trackers.items()}
+            return {name: self.trackers[name].result() for name in values}
 
         def train_step(self, data):
             image, gt, label = data["image"], data["mask"], data["label"]
