@@ -2,11 +2,11 @@
 
 Both implement :class:`projects.clothing_segmentation.clicks.ClickSegmenter`.
 
-* :class:`GrabCutSegmenter`: ``cv2.grabCut`` in mask mode (``GC_INIT_WITH_MASK``). Before any prediction, as in
-  GrabCut's rectangle mode: probable foreground in the box around the positive clicks enlarged by ``init_fraction``
-  of the image side, sure background outside. Afterwards the previous prediction is probable foreground, the rest of
-  its box (with the positive clicks, enlarged by ``margin_fraction`` of its side) probable background, sure
-  background beyond. Every click is painted as a disk of sure foreground (positive) or sure background (negative).
+* :class:`GrabCutSegmenter`: ``cv2.grabCut`` in mask mode (``GC_INIT_WITH_MASK``). The previous prediction is
+  probable foreground (before any prediction: a disk of ``init_fraction`` of the image side around each positive
+  click), the rest probable background, and sure background beyond ``margin_fraction`` of the image side from the
+  prior and the positive clicks (so that the colour models stay local). Every click is painted as a disk of sure
+  foreground (positive) or sure background (negative).
   Of the result, only the regions that hold a positive click are kept.
 * :class:`RandomWalkerSegmenter`: ``skimage.segmentation.random_walker`` (mode ``bf``: a direct sparse solve) on the
   RGB image, the click disks as seeds; with no negative click yet, the image border seeds the background. The
@@ -56,7 +56,7 @@ class GrabCutSegmenter:
 
     name = "grabcut"
 
-    def __init__(self, iterations: int = 3, click_radius: float = 3.0, init_fraction: float = 0.25,
+    def __init__(self, iterations: int = 3, click_radius: float = 3.0, init_fraction: float = 0.08,
                  margin_fraction: float = 0.25):
         self.margin_fraction = float(margin_fraction)
         self.iterations = int(iterations)
@@ -80,26 +80,19 @@ class GrabCutSegmenter:
             check_click(c, (h, w))
         if not any(c.positive for c in clicks):
             return np.zeros((h, w), dtype=np.float32)
-        positive = np.array([(c.y, c.x) for c in clicks if c.positive])
         prev = None if prev_mask is None else np.asarray(prev_mask) > 0.5
-        mask = np.full((h, w), cv2.GC_BGD, dtype=np.uint8)
-        if prev is None or not prev.any():  # rectangle mode around the clicks: the outside is sure background
-            pad = self.init_fraction * min(h, w)
-            (y0, x0), (y1, x1) = positive.min(0) - pad, positive.max(0) + pad
-            inside = cv2.GC_PR_FGD
-        else:  # the previous mask is probable foreground, the rest of its (enlarged) box probable background
-            ys, xs = np.nonzero(prev)
-            y0, y1 = min(ys.min(), positive[:, 0].min()), max(ys.max(), positive[:, 0].max())
-            x0, x1 = min(xs.min(), positive[:, 1].min()), max(xs.max(), positive[:, 1].max())
-            pad = self.margin_fraction * max(y1 - y0, x1 - x0) + 2
-            y0, y1, x0, x1 = y0 - pad, y1 + pad, x0 - pad, x1 + pad
-            inside = cv2.GC_PR_BGD
-        y0, x0 = max(0, int(np.floor(y0))), max(0, int(np.floor(x0)))
-        y1, x1 = min(h, int(np.ceil(y1)) + 1), min(w, int(np.ceil(x1)) + 1)
-        mask[y0:y1, x0:x1] = inside
-        if prev is not None and prev.any():
-            mask[prev & (mask != cv2.GC_BGD)] = cv2.GC_PR_FGD
         disks = encode_clicks(clicks, (h, w), self.click_radius)
+        mask = np.full((h, w), cv2.GC_PR_BGD, dtype=np.uint8)
+        if prev is not None and prev.any():
+            mask[prev] = cv2.GC_PR_FGD
+        else:
+            init = encode_clicks([c for c in clicks if c.positive], (h, w), self.init_fraction * min(h, w))
+            mask[init[..., 0] > 0] = cv2.GC_PR_FGD
+        if self.margin_fraction > 0:  # sure background beyond a margin around the prior and the positive clicks
+            near = ((mask == cv2.GC_PR_FGD) | (disks[..., 0] > 0)).astype(np.uint8)
+            margin = max(1, int(round(self.margin_fraction * min(h, w))))
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+            mask[cv2.dilate(near, kernel) == 0] = cv2.GC_BGD
         mask[disks[..., 0] > 0] = cv2.GC_FGD
         mask[disks[..., 1] > 0] = cv2.GC_BGD
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)

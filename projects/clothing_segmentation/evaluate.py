@@ -50,16 +50,16 @@ NAMES = {"model": "click U-Net (RITM-style, zoom-in)", "grabcut": "GrabCut (Open
 class EvaluateConfig:
     max_clicks: int = 20
     #: test instances scored (a seeded subset when the split has more)
-    max_instances: int = 60
+    max_instances: int = 40
     #: val instances on which the baseline is chosen
-    max_val_instances: int = 30
+    max_val_instances: int = 20
     #: a run stops when its IoU reaches this after ``min_clicks`` clicks (1.0: never)
     stop_iou: float = 0.95
     min_clicks: int = 5
     seed: int = 0
     grabcut_iterations: int = 3
     grabcut_click_radius: float = 3.0
-    grabcut_init_fraction: float = 0.25
+    grabcut_init_fraction: float = 0.08
     grabcut_margin_fraction: float = 0.25
     random_walker_beta: float = 130.0
     random_walker_click_radius: float = 3.0
