@@ -278,7 +278,10 @@ def serve(*, model: str, host: str = "127.0.0.1", port: int = 7860, out_dir: str
 
     from projects.clothing_segmentation.predictor import load_segmenter
 
-    controller = Controller(load_segmenter(model), out, max_pixels)
+    segmenter = load_segmenter(model)
+    segmenter.reset(np.zeros((64, 64, 3), np.uint8))  # trace the network now, not on the first user's click
+    segmenter.predict([Click(32, 32, True)], None)
+    controller = Controller(segmenter, out, max_pixels)
     demo = build_app(controller, find_examples(examples))
     log.info("serving on http://%s:%d (exports in %s)", host, port, out / "exports")
     font = ["ui-sans-serif", "system-ui", "sans-serif"]  # no web fonts: the page works offline
