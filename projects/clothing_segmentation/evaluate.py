@@ -10,6 +10,11 @@ evaluation resolution (``eval_images``/``eval_masks`` where prepare stored them)
   NoC@85) is the headline's baseline. The test split is never used to choose anything.
 * **Test:** NoC@85, NoC@90, NoF@90, mIoU after 1/3/5 clicks, seconds per click, per method; a paired Wilcoxon
   signed-rank test of the model's per-instance NoC@90 against the chosen baseline's.
+* **Real photos:** when the prepared data are not CCP (the default: generated figures) and a CCP folder lies in
+  ``real_ccp`` (``data/clothing_segmentation/external/``), every method is also scored on CCP's test split (split
+  by image exactly as the ``ccp`` profile's prepare splits it), at ``real_eval_size``; the result is an ``also``
+  block of the headline (baseline: the one chosen on val). That folder is not a DVC dependency: re-run evaluate
+  (``dvc repro -f -s evaluate``) after placing CCP there.
 * **Class head:** the model's predicted garment class after the last click, against the instance's class: accuracy
   and the confusion matrix (when the segmenter exposes ``class_probabilities``).
 
@@ -63,6 +68,11 @@ class EvaluateConfig:
     grabcut_margin_fraction: float = 0.25
     random_walker_beta: float = 130.0
     random_walker_click_radius: float = 3.0
+    #: also score on real CCP photos (an ``also`` headline) when a CCP folder lies here and the prepared source is
+    #: not CCP: the test split of CCP as the ccp profile would split it; "" never
+    real_ccp: str = "data/clothing_segmentation/external"
+    real_max_instances: int = 30
+    real_eval_size: int = 256
     target_noc90: float = 5.0
     target_click_reduction: float = 0.30
     target_miou_1: float = 0.70
@@ -111,6 +121,54 @@ def load_instances(path: Path, limit: int, seed: int) -> Instances:
     order = np.random.default_rng(seed).permutation(len(masks))
     rows = np.sort(order[: min(limit, len(masks))])
     return Instances(images, masks, index, labels, rows)
+
+
+def real_instances(cfg: EvaluateConfig, meta: Mapping[str, Any]) -> tuple[Instances, str] | None:
+    """CCP's test split (by image, as prepare splits it) at ``real_eval_size``, or ``None`` when there is none.
+
+    Raises:
+        DataError: a CCP file is corrupt or inconsistent.
+    """
+    from projects.clothing_segmentation.loaders import (
+        ccp_ids,
+        find_ccp_root,
+        garment_instances,
+        iter_ccp,
+        letterbox,
+    )
+    from shared.data import split_indices
+    from shared.paths import repo_root
+
+    prep = meta.get("config") or {}
+    if not cfg.real_ccp or meta.get("source") == "ccp" or not prep:
+        return None
+    folder = Path(cfg.real_ccp) if Path(cfg.real_ccp).is_absolute() else repo_root() / cfg.real_ccp
+    root = find_ccp_root(folder) if folder.is_dir() else None
+    if root is None:
+        log.info("no CCP folder in %s: real photos not scored", folder)
+        return None
+    ids = ccp_ids(root)
+    test = split_indices(len(ids), prep["split_fractions"], prep["split_seed"])[2]
+    classes = list(prep["classes"])
+    garment = {k for k, name in enumerate(classes) if name not in prep["non_garment"]}
+    size = cfg.real_eval_size
+    images, masks, index, labels = [], [], [], []
+    for picture in iter_ccp(root, prep["merge"], classes, [ids[i] for i in test]):
+        found, _ = garment_instances(picture, prep["min_area_fraction"], garment)
+        for cls, mask in found:
+            small = letterbox(mask, size, mask=True)
+            if small.any():
+                masks.append(small)
+                index.append(len(images))
+                labels.append(cls)
+        images.append(letterbox(picture.image, size))
+    if not masks:
+        return None
+    order = np.random.default_rng(cfg.seed + 2).permutation(len(masks))
+    rows = np.sort(order[: min(cfg.real_max_instances, len(masks))])
+    data = Instances(np.stack(images), np.stack(masks), np.asarray(index), np.asarray(labels), rows)
+    return data, f"Clothing Co-Parsing photos ({root.name}), test split ({len(rows)} garment instances, {size}px " \
+                 f"letterbox; the model never saw CCP)"
 
 
 def run_method(segmenter: ClickSegmenter, data: Instances, cfg: EvaluateConfig,
@@ -216,12 +274,30 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, segmenters: Mapping[str, Click
     source = meta.get("source", "?")
     data_name = {"generated": "generated dressed figures", "ccp": "Clothing Co-Parsing photos"}.get(source, source)
     size = meta.get("eval_size", meta.get("size"))
+    also, real_summary = [], {}
+    real = real_instances(cfg, meta)
+    if real is not None:
+        real_data, real_name = real
+        real_noc = {}
+        for name in ("model", *BASELINES):
+            runs, real_rows = run_method(segmenters[name], real_data, cfg, "real_test", classes)
+            real_summary[name] = summarize_runs(runs, cfg.max_clicks)
+            real_noc[name] = [r["noc90"] for r in runs]
+            rows += real_rows
+            log.info("real %-14s NoC@85 %.2f NoC@90 %.2f mIoU@1 %.3f", name, real_summary[name]["noc85"],
+                     real_summary[name]["noc90"], real_summary[name]["miou_1"])
+        also.append(headline(metric="NoC@90 (clicks to IoU 0.90, at most 20)", unit="clicks", data=real_name,
+                             model=NAMES["model"], model_value=real_summary["model"]["noc90"], baseline=NAMES[best],
+                             baseline_value=real_summary[best]["noc90"], higher_is_better=False,
+                             baseline_rule=f"lower validation NoC@90 of GrabCut and random walker ({len(val)} val "
+                                           f"instances of the prepared data)",
+                             significance=wilcoxon(real_noc["model"], real_noc[best])))
     block = headline(metric="NoC@90 (clicks to IoU 0.90, at most 20)", unit="clicks",
                      data=f"{data_name}, test split ({len(test)} garment instances, {size}px letterbox)",
                      model=NAMES["model"], model_value=model["noc90"], baseline=NAMES[best],
                      baseline_value=summary[best]["noc90"], higher_is_better=False,
                      baseline_rule=f"lower validation NoC@90 of GrabCut and random walker ({len(val)} val instances)",
-                     significance=wilcoxon(per_instance["model"], per_instance[best]))
+                     significance=wilcoxon(per_instance["model"], per_instance[best]), also=also)
     metrics = {"headline": block, "targets": targets,
                "test": {name: {k: v for k, v in s.items() if k != "curve"} for name, s in summary.items()},
                "val": {name: {k: v for k, v in s.items() if k != "curve"} for name, s in val_summary.items()},
@@ -230,6 +306,9 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, segmenters: Mapping[str, Click
                "protocol": {"max_clicks": cfg.max_clicks, "stop_iou": cfg.stop_iou, "min_clicks": cfg.min_clicks,
                             "resolution": size, "source": source, "test_instances": len(test),
                             "val_instances": len(val)},
+               "real_test": {name: {k: v for k, v in r.items() if k != "curve"} for name, r in real_summary.items()},
+               "classification_real_test": confusion([r for r in rows if r["method"] == "model"
+                                                      and r["split"] == "real_test"], classes)[0],
                "model": dict(model_info or {})}
     out.mkdir(parents=True, exist_ok=True)
     write_metrics(out / "metrics.json", metrics)

@@ -311,6 +311,34 @@ def coco_image_ids(folder: Path, annotations: str | Path) -> list[int]:
     return sorted(read_coco(path).imgs)
 
 
+# --------------------------------------------------------------------------- instances
+def garment_instances(picture: Picture, min_area_fraction: float,
+                      garment: set[int]) -> tuple[list[tuple[int, np.ndarray]], int]:
+    """The instances of one photo at full resolution: one per connected region (8-connectivity) of each mask of a
+    garment class, regions under ``min_area_fraction`` of the photo dropped; returns them and the dropped count.
+
+    Raises:
+        DataError: a mask's size differs from the photo's.
+    """
+    import cv2
+
+    h, w = picture.image.shape[:2]
+    min_area = max(min_area_fraction * h * w, 1)
+    out, dropped = [], 0
+    for cls, mask in picture.masks:
+        if cls not in garment:
+            continue
+        if mask.shape != (h, w):
+            raise DataError(f"{picture.id}: a mask of {mask.shape[1]}x{mask.shape[0]} pixels on a photo of {w}x{h}")
+        n, comp, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        for k in range(1, n):
+            if stats[k, cv2.CC_STAT_AREA] < min_area:
+                dropped += 1
+            else:
+                out.append((cls, comp == k))
+    return out, dropped
+
+
 # --------------------------------------------------------------------------- letterboxing
 def letterbox_box(height: int, width: int, size: int) -> tuple[int, int, int, int]:
     """``(y0, x0, h, w)``: where an image of ``height``×``width`` lands in a ``size``² letterbox (centred)."""

@@ -38,6 +38,7 @@ from projects.clothing_segmentation.loaders import (
     ccp_ids,
     ccp_root,
     coco_image_ids,
+    garment_instances,
     iter_ccp,
     iter_coco,
     letterbox,
@@ -100,28 +101,6 @@ class PrepareConfig:
             raise ValueError(f"non_garment names {unknown}, not in classes")
 
 
-def instances_of(picture: Picture, cfg: PrepareConfig, garment: set[int]) -> tuple[list[tuple[int, np.ndarray]],
-                                                                                   int]:
-    """The instances of one photo at full resolution: ``(class id, bool mask)``, and the count of dropped regions."""
-    import cv2
-
-    h, w = picture.image.shape[:2]
-    min_area = cfg.min_area_fraction * h * w
-    out, dropped = [], 0
-    for cls, mask in picture.masks:
-        if cls not in garment:
-            continue
-        if mask.shape != (h, w):
-            raise DataError(f"{picture.id}: a mask of {mask.shape[1]}x{mask.shape[0]} pixels on a photo of {w}x{h}")
-        n, comp, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-        for k in range(1, n):
-            if stats[k, cv2.CC_STAT_AREA] < max(min_area, 1):
-                dropped += 1
-                continue
-            out.append((cls, comp == k))
-    return out, dropped
-
-
 def open_source(cfg: PrepareConfig) -> tuple[list, Callable[[list], Iterator[Picture]]]:
     """``(ids, read)``: the source's picture ids and ``read(ids) -> Iterator[Picture]``."""
     root = repo_root()
@@ -145,7 +124,7 @@ def build_split(pictures: Iterator[Picture], cfg: PrepareConfig, garment: set[in
     eval_images, eval_masks = [], []
     dropped = vanished = 0
     for picture in pictures:
-        found, small = instances_of(picture, cfg, garment)
+        found, small = garment_instances(picture, cfg.min_area_fraction, garment)
         dropped += small
         row = len(images)
         images.append(letterbox(picture.image, cfg.size))

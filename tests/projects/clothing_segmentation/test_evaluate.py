@@ -8,6 +8,7 @@ import pytest
 
 from projects.clothing_segmentation import evaluate
 from projects.clothing_segmentation.clicks import encode_clicks
+from projects.clothing_segmentation.prepare import DEFAULT_MERGE
 from shared.io import DataError, read_json, save_npz
 from shared.metrics import validate_headline
 from shared.stage import run
@@ -56,6 +57,53 @@ def test_evaluate_scores_all_methods_on_the_same_instances(tiny_prepared, tmp_pa
     assert (out / "plots" / "miou_vs_clicks.png").stat().st_size > 1000
     confusion = pd.read_csv(out / "plots" / "confusion.csv")
     assert confusion["count"].sum() == 4 and metrics["classification"]["instances"] == 4
+
+
+def write_tiny_ccp(root, n=8):
+    """A CCP folder (sample layout) of n 40x24 photos: a shirt over trousers on a grey background."""
+    import scipy.io
+    from PIL import Image
+
+    from projects.clothing_segmentation.labels import CCP_LABELS
+
+    (root / "pixel_annotations_mat").mkdir(parents=True)
+    (root / "photos").mkdir()
+    cells = np.empty((1, len(CCP_LABELS)), dtype=object)
+    cells[0, :] = list(CCP_LABELS)
+    scipy.io.savemat(root / "label_list.mat", {"label_list": cells})
+    for i in range(n):
+        g = np.zeros((40, 24), np.uint8)
+        g[6 + i % 3:20, 5:19] = CCP_LABELS.index("shirt")
+        g[20:36, 6:18] = CCP_LABELS.index("jeans")
+        image = np.full((40, 24, 3), 128, np.uint8)
+        image[g == CCP_LABELS.index("shirt")] = (220, 40, 40)
+        image[g == CCP_LABELS.index("jeans")] = (40, 40, 160)
+        Image.fromarray(image).save(root / "photos" / f"{i:04d}.jpg", quality=95)
+        scipy.io.savemat(root / "pixel_annotations_mat" / f"{i:04d}.mat", {"groundtruth": g})
+    return root
+
+
+def test_real_ccp_photos_are_scored_too_when_present(tiny_prepared, tmp_path):
+    from shared.io import write_json
+
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    for split in ("train", "val", "test"):
+        (prepared / f"{split}.npz").write_bytes((tiny_prepared / f"{split}.npz").read_bytes())
+    config = {"split_fractions": [0.5, 0.25, 0.25], "split_seed": 0, "classes": read_json(
+        tiny_prepared / "meta.json")["classes"], "non_garment": ["background", "skin_hair"], "min_area_fraction": 0.01,
+        "merge": DEFAULT_MERGE}
+    write_json(prepared / "meta.json", {**read_json(tiny_prepared / "meta.json"), "source": "generated",
+                                        "config": config})
+    write_tiny_ccp(tmp_path / "external" / "ccp")
+    cfg = evaluate.EvaluateConfig(**SMALL, real_ccp=str(tmp_path / "external"), real_eval_size=32)
+    metrics = evaluate.evaluate(cfg, prepared, {"model": DiskStub(), **evaluate.baselines(cfg)}, tmp_path / "out")
+    (real,) = metrics["headline"]["also"]
+    validate_headline(real)
+    assert "Clothing Co-Parsing" in real["data"] and metrics["real_test"]["model"]["instances"] == 4  # 2 photos
+    assert metrics["classification_real_test"]["instances"] == 4
+    none = evaluate.EvaluateConfig(**SMALL, real_ccp=str(tmp_path / "nothing"))
+    assert evaluate.real_instances(none, read_json(prepared / "meta.json")) is None
 
 
 def test_inconsistent_prepared_data_is_refused(tmp_path, make_split):
