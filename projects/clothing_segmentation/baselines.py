@@ -57,7 +57,8 @@ class GrabCutSegmenter:
     name = "grabcut"
 
     def __init__(self, iterations: int = 3, click_radius: float = 3.0, init_fraction: float = 0.08,
-                 margin_fraction: float = 0.25):
+                 margin_fraction: float = 0.25, use_previous: bool = True):
+        self.use_previous = bool(use_previous)
         self.margin_fraction = float(margin_fraction)
         self.iterations = int(iterations)
         self.click_radius = float(click_radius)
@@ -83,7 +84,7 @@ class GrabCutSegmenter:
         prev = None if prev_mask is None else np.asarray(prev_mask) > 0.5
         disks = encode_clicks(clicks, (h, w), self.click_radius)
         mask = np.full((h, w), cv2.GC_PR_BGD, dtype=np.uint8)
-        if prev is not None and prev.any():
+        if self.use_previous and prev is not None and prev.any():
             mask[prev] = cv2.GC_PR_FGD
         else:
             init = encode_clicks([c for c in clicks if c.positive], (h, w), self.init_fraction * min(h, w))
