@@ -34,11 +34,11 @@ class ModelConfig:
     #: channels of the encoder stages; stage i works at 1/2^(i+1) of the input size
     widths: tuple[int, ...] = (16, 24, 40, 64)
     #: inverted-residual blocks per stage
-    blocks_per_stage: int = 2
+    blocks_per_stage: int = 1
     #: expansion factor of the inverted-residual blocks
-    expansion: int = 4
+    expansion: int = 2
     #: channels of every decoder level
-    decoder_width: int = 32
+    decoder_width: int = 24
     #: hidden units of the class head
     class_hidden: int = 64
     dropout: float = 0.2
