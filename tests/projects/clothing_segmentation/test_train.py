@@ -11,6 +11,7 @@ from shared.config import ConfigError
 from shared.io import DataError, save_npz, write_json
 
 
+@pytest.mark.slow
 def test_one_iterative_training_step_changes_the_weights(tiny_prepared, tiny_train_config):
     from projects.clothing_segmentation.model import build_model
     from shared.config import replace
