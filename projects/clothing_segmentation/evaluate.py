@@ -55,9 +55,9 @@ NAMES = {"model": "click U-Net (RITM-style, zoom-in)", "grabcut": "GrabCut (Open
 class EvaluateConfig:
     max_clicks: int = 20
     #: test instances scored (a seeded subset when the split has more)
-    max_instances: int = 40
+    max_instances: int = 30
     #: val instances on which the baseline is chosen
-    max_val_instances: int = 20
+    max_val_instances: int = 12
     #: a run stops when its IoU reaches this after ``min_clicks`` clicks (1.0: never)
     stop_iou: float = 0.95
     min_clicks: int = 5
@@ -72,7 +72,7 @@ class EvaluateConfig:
     #: not CCP: the test split of CCP as the ccp profile would split it; "" never
     real_ccp: str = "data/clothing_segmentation/external"
     real_max_instances: int = 30
-    real_eval_size: int = 256
+    real_eval_size: int = 192
     target_noc90: float = 5.0
     target_click_reduction: float = 0.30
     target_miou_1: float = 0.70
