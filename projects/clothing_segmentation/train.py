@@ -328,7 +328,7 @@ def _trainer_class():
                     return k + 1, pos, neg, prev, count
 
                 _, pos, neg, prev, count = tf.while_loop(
-                    lambda k, *_: k < n, body, [tf.constant(0), pos, neg, prev, count],
+                    lambda k, *_: k < n, body, (tf.constant(0), pos, neg, prev, count),
                     maximum_iterations=self.max_extra)
                 return tf.stack([pos, neg], axis=-1), prev[..., None], None, count
             iou_1 = None
