@@ -4,7 +4,7 @@ Every method is a :class:`~projects.clothing_segmentation.clicks.ClickSegmenter`
 :func:`~projects.clothing_segmentation.clicks.run_protocol` on the same instances with the same simulated clicks (at
 most ``max_clicks`` = 20; a run stops once its IoU reaches ``stop_iou`` after at least ``min_clicks`` clicks, and that
 IoU is carried forward in the curve). Instances come from the prepared val/test splits (split by image), at the
-evaluation resolution (``eval_images``/``eval_masks`` where prepare stored them), a fixed seeded subset of each.
+evaluation resolution (``eval_images``/``eval_masks`` where the data stage stored them), a fixed seeded subset of each.
 
 * **Baseline choice on val:** GrabCut and random walker run on the val subset; the one with the lower NoC@90 (then
   NoC@85) is the headline's baseline. The test split is never used to choose anything.
@@ -12,7 +12,7 @@ evaluation resolution (``eval_images``/``eval_masks`` where prepare stored them)
   signed-rank test of the model's per-instance NoC@90 against the chosen baseline's.
 * **Real photos:** when the prepared data are not CCP (the default: generated figures) and a CCP folder lies in
   ``real_ccp`` (``data/clothing_segmentation/external/``), every method is also scored on CCP's test split (split
-  by image exactly as the ``ccp`` profile's prepare splits it), at ``real_eval_size``; the result is an ``also``
+  by image exactly as the ``ccp`` profile's data stage splits it), at ``real_eval_size``; the result is an ``also``
   block of the headline (baseline: the one chosen on val). That folder is not a DVC dependency: re-run evaluate
   (``dvc repro -f -s evaluate``) after placing CCP there.
 * **Class head:** the model's predicted garment class after the last click, against the instance's class: accuracy
@@ -124,7 +124,7 @@ def load_instances(path: Path, limit: int, seed: int) -> Instances:
 
 
 def real_instances(cfg: EvaluateConfig, meta: Mapping[str, Any]) -> tuple[Instances, str] | None:
-    """CCP's test split (by image, as prepare splits it) at ``real_eval_size``, or ``None`` when there is none.
+    """CCP's test split (by image, as the data stage splits it) at ``real_eval_size``, or ``None`` when there is none.
 
     Raises:
         DataError: a CCP file is corrupt or inconsistent.

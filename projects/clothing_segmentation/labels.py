@@ -2,8 +2,8 @@
 
 CCP (Yang et al. 2014) labels every pixel with one of 59 values (``label_list.mat``: 0 ``null``,
 1 ``accessories``, ..., 58 ``wedges``). The project merges them into about twelve classes; the table lives in
-``params.yaml`` (``prepare.merge``: class → list of CCP names) and is checked here: every CCP name must appear
-exactly once, and every class must be declared in ``prepare.classes``.
+``params.yaml`` (``data.merge``: class → list of CCP names) and is checked here: every CCP name must appear
+exactly once, and every class must be declared in ``data.classes``.
 
 The default table (documented in the README):
 
@@ -45,7 +45,7 @@ CCP_LABELS: tuple[str, ...] = (
     "wallet", "watch", "wedges",
 )
 
-#: the default merged classes (``prepare.classes``); 0 is background
+#: the default merged classes (``data.classes``); 0 is background
 CLASSES: tuple[str, ...] = ("background", "skin_hair", "top", "outerwear", "dress", "skirt", "trousers", "shorts",
                             "shoes", "bag", "hat", "accessory")
 
@@ -55,8 +55,8 @@ def merge_lut(merge: Mapping[str, Sequence[str]], classes: Sequence[str],
     """A lookup table ``source value → class id`` (uint8, one entry per source label).
 
     Args:
-        merge: class name → the source label names it takes (``prepare.merge``).
-        classes: the class names in id order (``prepare.classes``).
+        merge: class name → the source label names it takes (``data.merge``).
+        classes: the class names in id order (``data.classes``).
         source_labels: the source's label names in value order (CCP's ``label_list``).
 
     Raises:
@@ -66,22 +66,22 @@ def merge_lut(merge: Mapping[str, Sequence[str]], classes: Sequence[str],
     index = {name: k for k, name in enumerate(classes)}
     unknown_classes = sorted(set(merge) - set(index))
     if unknown_classes:
-        raise DataError(f"prepare.merge names class(es) {unknown_classes} that prepare.classes lacks "
+        raise DataError(f"data.merge names class(es) {unknown_classes} that data.classes lacks "
                         f"({', '.join(classes)})")
     owner: dict[str, str] = {}
     for cls, names in merge.items():
         for name in names:
             name = str(name)
             if name in owner:
-                raise DataError(f"prepare.merge: label {name!r} is listed under both {owner[name]!r} and {cls!r}")
+                raise DataError(f"data.merge: label {name!r} is listed under both {owner[name]!r} and {cls!r}")
             owner[name] = cls
     strangers = sorted(set(owner) - set(source_labels))
     if strangers:
-        raise DataError(f"prepare.merge lists {strangers}, not labels of the source (its labels: "
+        raise DataError(f"data.merge lists {strangers}, not labels of the source (its labels: "
                         f"{', '.join(source_labels)})")
     missing = [name for name in source_labels if name not in owner]
     if missing:
-        raise DataError(f"prepare.merge does not place the source label(s) {missing}; add each to one class")
+        raise DataError(f"data.merge does not place the source label(s) {missing}; add each to one class")
     if len(classes) > 255:
         raise DataError(f"at most 255 classes, got {len(classes)}")
     return np.array([index[owner[name]] for name in source_labels], dtype=np.uint8)

@@ -1,7 +1,7 @@
 """Readers of labelled garment photos: Clothing Co-Parsing (``.mat`` label maps) and COCO instances.
 
 Both yield :class:`Picture` objects one at a time (a photo and its garment masks, each with a merged class id), so
-the ``prepare`` stage never holds more than one full-resolution photo.
+the ``data`` stage never holds more than one full-resolution photo.
 
 * **CCP** (Yang et al. 2014, https://github.com/bearpaw/clothing-co-parsing): the official layout ``photos/*.jpg``,
   ``annotations/pixel-level/*.mat`` (variable ``groundtruth``, uint8 label values) and ``label_list.mat`` (1×59 cell
@@ -229,7 +229,7 @@ def category_map(coco, classes: Sequence[str], mapping: Mapping[str, str]) -> di
     index = {name: k for k, name in enumerate(classes)}
     bad = sorted({c for c in mapping.values() if c not in index})
     if bad:
-        raise DataError(f"prepare.coco_categories maps to unknown class(es) {bad}; classes: {', '.join(classes)}")
+        raise DataError(f"data.coco_categories maps to unknown class(es) {bad}; classes: {', '.join(classes)}")
     out, dropped = {}, []
     for cat in coco.dataset["categories"]:
         name = str(cat["name"])

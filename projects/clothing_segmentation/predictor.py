@@ -4,7 +4,7 @@
 training size S:
 
 * for the first ``zoom_after`` clicks, the whole image (letterboxed: the square of its longer side, centred,
-  zero padding, as the prepare stage letterboxes);
+  zero padding, as the data stage letterboxes);
 * afterwards (**zoom-in**, RITM): the square around the current mask and every click, its longer side expanded by
   ``zoom_expand`` (at least ``min_zoom`` of the image's longer side); the prediction inside the view is pasted
   back into the previous full-image probability, which is kept outside it. Thin parts (straps, sleeves, shoes)

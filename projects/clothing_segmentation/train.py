@@ -441,7 +441,7 @@ def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Se
     model_cfg = replace(cfg.model, n_classes=len(classes))
     if size % model_cfg.divisor:
         raise DataError(f"prepared images are {size} px; the model needs a multiple of {model_cfg.divisor} "
-                        f"(2^len(train.model.widths)); change prepare.size or the widths")
+                        f"(2^len(train.model.widths)); change data.size or the widths")
     for name, data in (("train", train_data), ("val", val_data)):
         if data["labels"].max() >= len(classes) or data["labels"].min() < 0:
             raise DataError(f"{name} labels reach {data['labels'].max()}, but meta.json names {len(classes)} classes")

@@ -1,4 +1,4 @@
-"""Labels, the generator, the CCP and COCO loaders and the prepare stage, on tiny fixtures written here."""
+"""Labels, the generator, the CCP and COCO loaders and the data stage, on tiny fixtures written here."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import zipfile
 import numpy as np
 import pytest
 
-from projects.clothing_segmentation import generate, prepare
+from projects.clothing_segmentation import data as data_stage
+from projects.clothing_segmentation import generate
 from projects.clothing_segmentation.labels import CCP_LABELS, CLASSES, apply_lut, merge_lut
 from projects.clothing_segmentation.loaders import ccp_root, iter_ccp, iter_coco, letterbox, read_label_list
 from shared.config import read_yaml
 from shared.data import FetchError
 from shared.io import DataError, load_npz, read_json
 
-MERGE = read_yaml("projects/clothing_segmentation/params.yaml")["prepare"]["merge"]
+MERGE = read_yaml("projects/clothing_segmentation/params.yaml")["data"]["merge"]
 V = {name: k for k, name in enumerate(CCP_LABELS)}
 
 
@@ -57,7 +58,7 @@ def test_the_params_merge_table_places_every_ccp_label_once():
     assert lut.shape == (59,) and set(lut.tolist()) == set(range(len(CLASSES)))
     assert CLASSES[lut[V["jeans"]]] == "trousers" and CLASSES[lut[V["null"]]] == "background"
     assert CLASSES[lut[V["hair"]]] == "skin_hair" and CLASSES[lut[V["wedges"]]] == "shoes"
-    assert {k: tuple(v) for k, v in MERGE.items()} == prepare.DEFAULT_MERGE  # params and code agree
+    assert {k: tuple(v) for k, v in MERGE.items()} == data_stage.DEFAULT_MERGE  # params and code agree
 
 
 @pytest.mark.parametrize("change, message", [
@@ -180,9 +181,9 @@ def test_coco_size_mismatch_is_a_clear_error(tmp_path):
         list(iter_coco(folder, "broken.json", CLASSES))
 
 
-# --------------------------------------------------------------------------- generate → prepare
+# --------------------------------------------------------------------------- generate → data
 TINY = {"generate": {"count": 8, "height": 64, "width": 48, "workers": 1, "clutter": 6},
-        "prepare": {"size": 32, "eval_size": 48, "min_area_fraction": 0.002}}
+        "data": {"size": 32, "eval_size": 48, "min_area_fraction": 0.002}}
 
 
 def test_render_is_deterministic_and_its_pieces_are_garments():
@@ -194,14 +195,14 @@ def test_render_is_deterministic_and_its_pieces_are_garments():
     assert set(pieces) <= set(CLASSES[2:]) and ("top" in pieces or "dress" in pieces)
 
 
-def test_generate_then_prepare_stages(tmp_path, tiny_params):
-    params = tiny_params("clothing_segmentation", {**TINY, "prepare": {**TINY["prepare"],
-                                                                      "path": str(tmp_path / "generated")}})
+def test_generate_then_data_stages(tmp_path, tiny_params):
+    params = tiny_params("clothing_segmentation", {**TINY, "data": {**TINY["data"],
+                                                                   "path": str(tmp_path / "generated")}})
     assert generate.main(["--params", str(params), "--out", str(tmp_path / "generated")]) == 0
     coco = read_json(tmp_path / "generated" / "annotations.json")
     assert len(coco["images"]) == 8 and len(list((tmp_path / "generated" / "images").glob("*.jpg"))) == 8
     assert {c["name"] for c in coco["categories"]} == set(CLASSES[2:])
-    assert prepare.main(["--params", str(params), "--out", str(tmp_path / "prepared")]) == 0
+    assert data_stage.main(["--params", str(params), "--out", str(tmp_path / "prepared")]) == 0
     meta = read_json(tmp_path / "prepared" / "meta.json")
     assert meta["classes"] == list(CLASSES) and meta["size"] == 32
     seen = set()
@@ -222,12 +223,12 @@ def test_generate_then_prepare_stages(tmp_path, tiny_params):
     assert len(seen) == 8
 
 
-def test_prepare_ccp_instances_are_connected_regions_over_the_minimum_area(tmp_path, tiny_params):
+def test_data_stage_ccp_instances_are_connected_regions_over_the_minimum_area(tmp_path, tiny_params):
     root = write_ccp(tmp_path / "ccp", "sample", n=4)
-    params = tiny_params("clothing_segmentation", {"prepare": {"source": "ccp", "path": str(root), "size": 24,
-                                                               "eval_size": 0, "min_area_fraction": 0.01,
-                                                               "split_fractions": [0.5, 0.25, 0.25]}})
-    assert prepare.main(["--params", str(params), "--out", str(tmp_path / "prepared")]) == 0
+    params = tiny_params("clothing_segmentation", {"data": {"source": "ccp", "path": str(root), "size": 24,
+                                                            "eval_size": 0, "min_area_fraction": 0.01,
+                                                            "split_fractions": [0.5, 0.25, 0.25]}})
+    assert data_stage.main(["--params", str(params), "--out", str(tmp_path / "prepared")]) == 0
     data = load_npz(tmp_path / "prepared" / "train.npz")
     assert "eval_images" not in data
     names = sorted(CLASSES[k] for k in data["labels"][data["image_index"] == 0])

@@ -8,7 +8,7 @@ import pytest
 
 from projects.clothing_segmentation import evaluate
 from projects.clothing_segmentation.clicks import encode_clicks
-from projects.clothing_segmentation.prepare import DEFAULT_MERGE
+from projects.clothing_segmentation.data import DEFAULT_MERGE
 from shared.io import DataError, read_json, save_npz
 from shared.metrics import validate_headline
 from shared.stage import run

@@ -5,7 +5,7 @@ import pytest
 #: params for a pipeline that runs in about a minute: a few small generated images, a tiny network
 TINY = {
     "generate": {"count": 20, "height": 96, "width": 64, "workers": 1, "clutter": 4},
-    "prepare": {"size": 32},
+    "data": {"size": 32},
     "train": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4, "max_extra_clicks": 1, "val_instances": 8,
               "verbose": 0, "click_radius": 2.0,
               "model": {"widths": [8, 12], "blocks_per_stage": 1, "expansion": 2, "decoder_width": 8,

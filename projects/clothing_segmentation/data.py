@@ -1,11 +1,12 @@
-"""Stage ``prepare``: labelled photos → garment instances, letterboxed and split by image.
+"""Stage ``data`` (root DVC stage ``clothing_segmentation_data``): labelled photos → garment instances,
+letterboxed and split by image.
 
-Sources (``prepare.source``): ``generated`` (the ``generate`` stage's COCO output, the default), ``ccp`` (Clothing
-Co-Parsing, official or sample layout, from ``prepare.path``, ``data/clothing_segmentation/external/`` or the
-network) and ``coco`` (any COCO instance file, categories mapped by ``prepare.coco_categories``).
+Sources (``data.source``): ``generated`` (the ``generate`` stage's COCO output, the default), ``ccp`` (Clothing
+Co-Parsing, official or sample layout, from ``data.path``, ``data/clothing_segmentation/external/`` or the
+network) and ``coco`` (any COCO instance file, categories mapped by ``data.coco_categories``).
 
 An instance is one connected region (8-connectivity) of one garment class: CCP's label maps are merged into the
-classes by the ``prepare.merge`` table, every COCO annotation is split into its connected parts; regions under
+classes by the ``data.merge`` table, every COCO annotation is split into its connected parts; regions under
 ``min_area_fraction`` of the photo are dropped, and so are the non-garment classes (background, skin/hair).
 Photos are split into train/val/test **by image** (never by instance), then letterboxed to ``size``².
 
@@ -17,7 +18,7 @@ protocol's resolution; a garment of a few dozen pixels cannot reach IoU 0.9) whe
 and ``meta.json`` (classes, garment
 classes, source, size, counts).
 
-    python -m projects.clothing_segmentation.prepare --params projects/clothing_segmentation/params.yaml \
+    python -m projects.clothing_segmentation.data --params projects/clothing_segmentation/params.yaml \
         --out data/clothing_segmentation/prepared
 """
 
@@ -68,7 +69,7 @@ DEFAULT_MERGE: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
-class PrepareConfig:
+class DataConfig:
     source: Literal["generated", "ccp", "coco"] = "generated"
     #: generated/coco: the folder of the COCO file and images; ccp: the CCP folder or archive ("" : external/ or fetch)
     path: str = "data/clothing_segmentation/generated"
@@ -101,7 +102,7 @@ class PrepareConfig:
             raise ValueError(f"non_garment names {unknown}, not in classes")
 
 
-def open_source(cfg: PrepareConfig) -> tuple[list, Callable[[list], Iterator[Picture]]]:
+def open_source(cfg: DataConfig) -> tuple[list, Callable[[list], Iterator[Picture]]]:
     """``(ids, read)``: the source's picture ids and ``read(ids) -> Iterator[Picture]``."""
     root = repo_root()
     if cfg.source == "ccp":
@@ -110,7 +111,7 @@ def open_source(cfg: PrepareConfig) -> tuple[list, Callable[[list], Iterator[Pic
         return ccp_ids(folder), lambda ids: iter_ccp(folder, cfg.merge, cfg.classes, ids)
     folder = Path(cfg.path) if Path(cfg.path).is_absolute() else root / cfg.path
     if not folder.is_dir():
-        raise DataError(f"prepare.path {folder} is not a folder"
+        raise DataError(f"data.path {folder} is not a folder"
                         + (" (run the generate stage first: dvc repro clothing_segmentation_generate)"
                            if cfg.source == "generated" else ""))
     mapping = {} if cfg.source == "generated" else cfg.coco_categories
@@ -118,7 +119,7 @@ def open_source(cfg: PrepareConfig) -> tuple[list, Callable[[list], Iterator[Pic
             lambda ids: iter_coco(folder, cfg.annotations, cfg.classes, mapping, ids))
 
 
-def build_split(pictures: Iterator[Picture], cfg: PrepareConfig, garment: set[int],
+def build_split(pictures: Iterator[Picture], cfg: DataConfig, garment: set[int],
                 eval_size: int = 0) -> tuple[dict, dict]:
     images, masks, index, labels, ids, boxes = [], [], [], [], [], []
     eval_images, eval_masks = [], []
@@ -158,7 +159,7 @@ def build_split(pictures: Iterator[Picture], cfg: PrepareConfig, garment: set[in
     return arrays, counts
 
 
-def build(cfg: PrepareConfig, out: Path) -> dict:
+def build(cfg: DataConfig, out: Path) -> dict:
     """Read, split by image, extract instances, letterbox; write ``out``; returns the meta."""
     ids, read = open_source(cfg)
     if cfg.max_images:
@@ -187,7 +188,7 @@ def build(cfg: PrepareConfig, out: Path) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = stage_parser(__doc__, outputs=("out",)).parse_args(argv)
-    cfg = load_section(args.params, "prepare", PrepareConfig)
+    cfg = load_section(args.params, "data", DataConfig)
     with atomic_dir(args.out) as tmp:
         build(cfg, tmp)
     return 0
