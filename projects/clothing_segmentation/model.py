@@ -43,6 +43,8 @@ class ModelConfig:
     class_hidden: int = 64
     dropout: float = 0.2
     bn_momentum: float = 0.9
+    #: width (in the [-1, 1] colour scale) of the click colour-similarity maps (:class:`ClickColourSimilarity`)
+    colour_sigma: float = 0.25
     #: number of garment classes (the train stage sets it from the prepared data's meta.json)
     n_classes: int = 12
 
@@ -51,8 +53,8 @@ class ModelConfig:
             raise ValueError("at least two positive widths, blocks_per_stage ≥ 1 and expansion ≥ 1 are required")
         if self.decoder_width < 1 or self.class_hidden < 1 or self.n_classes < 1:
             raise ValueError("decoder_width, class_hidden and n_classes must be positive")
-        if not 0 <= self.dropout < 1 or not 0 < self.bn_momentum < 1:
-            raise ValueError("0 ≤ dropout < 1 and 0 < bn_momentum < 1 are required")
+        if not 0 <= self.dropout < 1 or not 0 < self.bn_momentum < 1 or self.colour_sigma <= 0:
+            raise ValueError("0 ≤ dropout < 1, 0 < bn_momentum < 1 and colour_sigma > 0 are required")
 
     @property
     def divisor(self) -> int:
@@ -95,6 +97,37 @@ class ImageScaling(layers.Layer):
         return super().get_config()
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ClickColourSimilarity(layers.Layer):
+    """How close each pixel's colour is to the mean colour under the positive and under the negative clicks.
+
+    Inputs: ``image`` (B, H, W, 3) scaled to [-1, 1] and ``clicks`` (B, H, W, 2) disk maps (positive, negative).
+    Output (B, H, W, 2): ``exp(-|x - mu_k|^2 / (2 sigma^2))`` for k = positive, negative, where ``mu_k`` is the
+    image's mean colour under the disks of kind k; zero where there is no click of that kind. A convolution
+    learns "the same colour as the clicked point" only slowly, because it must carry the click's colour across
+    the garment; this hands it over at the first layer (the colour cue GrabCut is built on).
+    """
+
+    def __init__(self, sigma: float = 0.25, **kwargs):
+        super().__init__(**kwargs)
+        self.sigma = float(sigma)
+
+    def call(self, image, clicks):
+        image = ops.cast(image, self.compute_dtype)
+        clicks = ops.cast(clicks, self.compute_dtype)
+        weight = ops.sum(clicks, axis=(1, 2))  # (B, 2)
+        mean = ops.einsum("bhwc,bhwk->bkc", image, clicks) / (weight[..., None] + 1e-6)  # (B, 2, 3)
+        d2 = ops.sum(ops.square(image[:, :, :, None, :] - mean[:, None, None, :, :]), axis=-1)  # (B, H, W, 2)
+        present = ops.cast(weight > 0, self.compute_dtype)[:, None, None, :]
+        return ops.exp(-d2 / (2.0 * self.sigma ** 2)) * present
+
+    def compute_output_shape(self, image_shape, clicks_shape):
+        return (*image_shape[:3], 2)
+
+    def get_config(self):
+        return {**super().get_config(), "sigma": self.sigma}
+
+
 def _bn(cfg: ModelConfig, name: str) -> layers.Layer:
     return layers.BatchNormalization(momentum=cfg.bn_momentum, name=name)
 
@@ -129,9 +162,10 @@ def build_model(cfg: ModelConfig) -> keras.Model:
     clicks = keras.Input(shape=(None, None, 2), name="clicks")
     prev_mask = keras.Input(shape=(None, None, 1), name="prev_mask")
     w0 = cfg.widths[0]
-    x = ImageScaling(name="scale")(image)
-    x = layers.Conv2D(w0, 3, strides=2, padding="same", use_bias=False, name="stem_image")(x)
-    aux = layers.Concatenate(name="aux_concat")([clicks, prev_mask])
+    scaled = ImageScaling(name="scale")(image)
+    x = layers.Conv2D(w0, 3, strides=2, padding="same", use_bias=False, name="stem_image")(scaled)
+    similarity = ClickColourSimilarity(cfg.colour_sigma, name="click_colour")(scaled, clicks)
+    aux = layers.Concatenate(name="aux_concat")([clicks, prev_mask, similarity])
     aux = layers.Conv2D(w0, 3, strides=2, padding="same", use_bias=False, name="stem_aux")(aux)
     x = layers.Add(name="stem_fuse")([x, aux])
     x = layers.ReLU(6.0, name="stem_relu")(_bn(cfg, "stem_bn")(x))
