@@ -7,6 +7,9 @@ A small MobileNet-style U-Net for 2 CPU cores, in the spirit of RITM (Sofiiuk et
   (S, S, 1), the previous prediction as a probability (zeros before the first click);
 * **fusion** as RITM's "Conv1S": the image stem and a stem on the clicks and previous mask are added, so the
   click information enters at the first layer without changing the image branch;
+* **click colour similarity** (:class:`ClickColourSimilarity`): for the positive and for the negative clicks, a
+  Gaussian of each pixel's colour distance to the mean colour under those clicks, two more channels of the click
+  stem (the cue GrabCut is built on, which a small convolutional network trained for minutes learns only slowly);
 * **encoder**: inverted-residual blocks (MobileNetV2: 1×1 expansion, 3×3 depthwise, 1×1 projection), one
   stage per width, each after the first halving the resolution (the stem halves it once more);
 * **decoder**: bilinear up-sampling, the encoder's skip connection, a separable 3×3 convolution; mask logits

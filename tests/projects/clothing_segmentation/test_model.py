@@ -7,7 +7,13 @@ import pytest
 
 from projects.clothing_segmentation import clicks as clicks_lib
 from projects.clothing_segmentation.clicks import Click
-from projects.clothing_segmentation.model import MaskPooling, ModelConfig, build_model, load_model
+from projects.clothing_segmentation.model import (
+    ClickColourSimilarity,
+    MaskPooling,
+    ModelConfig,
+    build_model,
+    load_model,
+)
 from projects.clothing_segmentation.predictor import (
     ModelSegmenter,
     coco_annotation,
@@ -64,6 +70,21 @@ def test_saved_model_reloads_with_its_custom_layers(tmp_path):
     (tmp_path / "bad.keras").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="cannot be loaded"):
         load_model(tmp_path / "bad.keras")
+
+
+def test_click_colour_similarity_is_one_on_the_clicked_colour_and_zero_without_clicks():
+    image = np.zeros((1, 4, 6, 3), np.float32)
+    image[0, :, :3] = 0.8  # left half one colour, right half another ([-1, 1] scale)
+    image[0, :, 3:] = -0.8
+    clicks = np.zeros((1, 4, 6, 2), np.float32)
+    clicks[0, 1, 1, 0] = 1.0  # one positive click on the left, no negative click
+    out = np.asarray(ClickColourSimilarity(sigma=0.25)(image, clicks))
+    assert out.shape == (1, 4, 6, 2)
+    np.testing.assert_allclose(out[0, :, :3, 0], 1.0, atol=1e-5)
+    assert out[0, :, 3:, 0].max() < 1e-6 and not out[..., 1].any()
+    assert ClickColourSimilarity(sigma=0.5).get_config()["sigma"] == 0.5
+    with pytest.raises(ValueError):
+        ModelConfig(colour_sigma=0.0)
 
 
 def test_mask_pooling_weights_features_by_the_mask_and_stops_its_gradient():
