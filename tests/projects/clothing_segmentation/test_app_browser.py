@@ -149,11 +149,13 @@ def test_upload_click_twice_and_export(server, browser, tmp_path, tiny_model, re
     assert len(pngs) == 1 and len(list((out / "exports").glob("*_coco.json"))) == 1
     mask = np.asarray(Image.open(pngs[0]))
     assert mask.shape == (h, w)
-    # what the model gives for the same clicks, replayed here: the page's mask must be the same
-    expected = load_segmenter(tiny_model).segment(image, clicks) > 0.5
-    agreement = float(np.mean((mask > 0) == expected))
+    # what the model gives for the same clicks, replayed here: the page's mask must be the same wherever the
+    # (barely trained) network is decided; a probability within 0.02 of the threshold may flip with float order
+    expected = load_segmenter(tiny_model).segment(image, clicks)
+    decided = np.abs(expected - 0.5) > 0.02
+    agreement = float(np.mean(((mask > 0) == (expected > 0.5))[decided]))
     area = float((mask > 0).mean())
-    assert agreement > 0.99 and 0 < area < 1, (agreement, area)
+    assert decided.sum() > 500 and agreement > 0.99 and 0 < area < 1, (int(decided.sum()), agreement, area)
     record_property("click_round_trip_s", latencies)
     print(f"\nclick round trip through the page: {', '.join(f'{s * 1000:.0f} ms' for s in latencies)} "
           f"(first includes tracing the model); mask area {100 * area:.1f}% of the image")
