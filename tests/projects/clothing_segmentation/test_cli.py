@@ -40,6 +40,39 @@ def test_capstone_registers_the_project():
     assert args.host == "127.0.0.1" and args.func is cli.cmd_app
 
 
+@pytest.mark.parametrize("out, rle, message", [
+    ("{photo}", None, "is the input image"),
+    ("mask.jpg", None, "must name a .png"),
+    ("m.png", "m.txt", "must name a .json"),
+    ("m.png", "m.png", "must name a .json"),  # so --out and --rle never name the same file
+    ("folder.png", None, "is a folder"),
+    ("photo.png/m.png", None, "is a file, not a folder"),
+])
+def test_segment_refuses_outputs_that_would_lose_data_before_any_work(tmp_path, monkeypatch, out, rle, message):
+    monkeypatch.chdir(tmp_path)
+    photo = _photo(tmp_path / "photo.png")
+    (tmp_path / "folder.png").mkdir()
+    argv = ["segment", str(photo), "--click", "5,5", "--out", out.format(photo=photo),
+            "--model", str(tmp_path / "no-model")]
+    args = _parser().parse_args(argv + (["--rle", rle] if rle else []))
+    with pytest.raises(DataError, match=message):
+        cli.cmd_segment(args)
+    assert read_image(photo).shape == (48, 40, 3)  # the photo is untouched
+
+
+def test_segment_checks_clicks_and_the_pixel_limit_before_loading_the_network(tmp_path):
+    photo = _photo(tmp_path / "photo.png")
+    missing = str(tmp_path / "no-model")
+    args = _parser().parse_args(["segment", str(photo), "--click", "40,5", "--out", str(tmp_path / "m.png"),
+                                 "--model", missing])
+    with pytest.raises(DataError, match="outside the image of 40x48"):
+        cli.cmd_segment(args)
+    args = _parser().parse_args(["segment", str(photo), "--click", "4,5", "--out", str(tmp_path / "m.png"),
+                                 "--model", missing, "--max-pixels", "0"])
+    with pytest.raises(DataError, match="--max-pixels must be a positive"):
+        cli.cmd_segment(args)
+
+
 @pytest.mark.slow
 def test_segment_writes_a_mask_of_the_image_size_and_its_rle(tiny_model, tmp_path, capsys):
     from pycocotools import mask as mask_utils
