@@ -45,21 +45,32 @@ class Picture:
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 (grey expanded, alpha dropped).
+    """An image file as RGB uint8 (H, W, 3), converted by :func:`to_rgb8` (grey repeated, alpha dropped, 16-bit
+    and float scaled to 8 bit).
 
     Raises:
-        DataError: the file is missing, corrupt or not an 8-bit image.
+        DataError: the file is missing, corrupt or not an image.
     """
-    image = read_image(path)
-    if image.dtype != np.uint8:
-        raise DataError(f"{path}: expected an 8-bit photo, got {image.dtype}")
+    return to_rgb8(read_image(path), Path(path).name)
+
+
+def to_rgb8(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """(H, W), (H, W, 2|3|4) uint8/uint16/float → RGB uint8 (H, W, 3).
+
+    Raises:
+        DataError: the array is no image.
+    """
+    image = np.asarray(image)
     if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=-1)
-    elif image.shape[-1] == 2:
-        image = np.repeat(image[..., :1], 3, axis=-1)
-    elif image.shape[-1] == 4:
-        image = image[..., :3]
-    return np.ascontiguousarray(image)
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 2, 3, 4) or min(image.shape[:2]) < 1:
+        raise DataError(f"{name}: not an image (shape {image.shape})")
+    image = image[..., :3] if image.shape[-1] >= 3 else np.repeat(image[..., :1], 3, axis=-1)
+    if image.dtype == np.uint16:
+        image = (image.astype(np.float32) / 257.0).round()
+    elif image.dtype.kind == "f":
+        image = np.clip(image, 0, 1) * 255.0 if np.nanmax(image) <= 1.0 else np.clip(image, 0, 255)
+    return np.ascontiguousarray(np.nan_to_num(image).astype(np.uint8))
 
 
 # --------------------------------------------------------------------------- CCP

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from projects.clothing_segmentation.clicks import Click, check_click, encode_clicks
+from projects.clothing_segmentation.loaders import to_rgb8
 from shared.io import DataError, read_json
 
 
@@ -206,7 +207,7 @@ MAX_PIXELS = 40_000_000
 
 
 def load_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """An image file as RGB uint8 (H, W, 3): grey is repeated, alpha dropped, 16-bit scaled to 8 bit.
+    """An image file as RGB uint8 (H, W, 3) (:func:`~projects.clothing_segmentation.loaders.to_rgb8`).
 
     The pixel count is checked from the header before anything is decoded.
 
@@ -233,25 +234,6 @@ def load_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarra
         raise DataError(f"{path.name} has {width}x{height} = {width * height:,} pixels, more than the limit of "
                         f"{max_pixels:,}; downscale it first")
     return to_rgb8(read_image(path), path.name)
-
-
-def to_rgb8(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """(H, W), (H, W, 2|3|4) uint8/uint16/float → RGB uint8 (H, W, 3).
-
-    Raises:
-        DataError: the array is no image.
-    """
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[-1] not in (1, 2, 3, 4) or min(image.shape[:2]) < 1:
-        raise DataError(f"{name}: not an image (shape {image.shape})")
-    image = image[..., :3] if image.shape[-1] >= 3 else np.repeat(image[..., :1], 3, axis=-1)
-    if image.dtype == np.uint16:
-        image = (image.astype(np.float32) / 257.0).round()
-    elif image.dtype.kind == "f":
-        image = np.clip(image, 0, 1) * 255.0 if np.nanmax(image) <= 1.0 else np.clip(image, 0, 255)
-    return np.ascontiguousarray(np.nan_to_num(image).astype(np.uint8))
 
 
 def mask_png(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
