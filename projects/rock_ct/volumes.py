@@ -605,33 +605,36 @@ def finish_volume(writer: VolumeWriter) -> Path:
 
 def write_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], *, voxel_size_um: float,
                  attrs: Mapping[str, Any] | None = None, chunks: int = 64) -> Path:
-    """Write in-memory (Z, Y, X) arrays as one zarr group, atomically, with the voxel size and coordinates.
+    """Write in-memory arrays as one zarr group, atomically, with the voxel size and coordinates.
 
-    The group gets the attribute ``voxel_size_um`` and ``attrs``; each array the dimension names z/y/x; the 1-D
-    arrays ``z``, ``y``, ``x`` hold voxel centres in µm, so ``xarray.open_zarr(path)`` opens it with coordinates.
+    Arrays are (Z, Y, X), or (N, Z, Y, X) for N cubes of one shape (the training split of the phantoms). The group
+    gets the attribute ``voxel_size_um`` and ``attrs``; each array the dimension names (cube,) z/y/x; the 1-D arrays
+    ``z``, ``y``, ``x`` hold voxel centres in µm, so ``xarray.open_zarr(path)`` opens it with coordinates.
 
     Raises:
-        DataError: arrays of different shapes, or not 3-D.
+        DataError: arrays of different shapes, not 3-D or 4-D, or of an unsupported dtype.
     """
     import zarr
 
     from shared.io import atomic_dir
 
     shapes = {k: tuple(np.shape(v)) for k, v in arrays.items()}
-    if len(set(shapes.values())) != 1 or len(next(iter(shapes.values()))) != 3:
-        raise DataError(f"write_arrays needs 3-D arrays of one shape, got {shapes}")
+    if len(set(shapes.values())) != 1 or len(next(iter(shapes.values()))) not in (3, 4):
+        raise DataError(f"write_arrays needs 3-D (or 4-D: cubes) arrays of one shape, got {shapes}")
     shape = next(iter(shapes.values()))
+    dims = ("z", "y", "x") if len(shape) == 3 else ("cube", "z", "y", "x")
     with atomic_dir(path) as tmp:
         group = zarr.open_group(str(tmp), mode="w")
         group.attrs.update({**dict(attrs or {}), "voxel_size_um": float(voxel_size_um)})
-        for axis, n in zip("zyx", shape):
+        for axis, n in zip("zyx", shape[-3:]):
             group.create_array(axis, data=(np.arange(n) + 0.5) * float(voxel_size_um), dimension_names=(axis,),
                                attributes={"units": "µm"})
+        chunk = tuple([1] * (len(shape) - 3) + [min(chunks, s) for s in shape[-3:]])
         for key, value in arrays.items():
             value = np.asarray(value)
             check_dtype(value.dtype, f"{path}:{key}")
-            group.create_array(key, data=value, chunks=tuple(min(chunks, s) for s in shape),
-                               dimension_names=("z", "y", "x"), attributes={"voxel_size_um": float(voxel_size_um)})
+            group.create_array(key, data=value, chunks=chunk, dimension_names=dims,
+                               attributes={"voxel_size_um": float(voxel_size_um)})
     return Path(path)
 
 
