@@ -3,7 +3,8 @@
 A volume larger than RAM (a zarr array, a TIFF or raw memmap, an HDF5 dataset: any array-like of shape (Z, Y, X)
 with numpy slicing) is segmented window by window and written slab by slab:
 
-* the volume is cut into **cores** of ``tile`` voxels per axis (smaller along an axis that is shorter);
+* each axis is cut into ``ceil(size / tile)`` **cores** of equal length (at most ``tile`` voxels, rounded up to
+  the network's divisor), so that no window is spent on a mostly empty last core;
 * each core is read with ``halo`` voxels of context on every side (edge-replicated outside the volume), its size
   rounded up to the network's divisor, and run through the network;
 * the window's class probabilities are **trusted on the core plus halo/2** on each side (the outer half of the
@@ -136,7 +137,9 @@ class Segmenter:
             raise ValueError(f"halo {halo} must be at most twice the tile {tile}")
         axes = []
         for size in shape:
-            t = min(_round_up(tile, self.divisor), _round_up(size, self.divisor))
+            # ceil(size / tile) cores of equal size (rounded up to the divisor): no mostly-empty last core
+            count = max(1, math.ceil(size / tile))
+            t = _round_up(math.ceil(size / count), self.divisor)
             axes.append(_Axis(int(size), t, halo, _round_up(t + 2 * halo, self.divisor)))
         return axes
 
@@ -156,7 +159,7 @@ class Segmenter:
 
         Args:
             array: (Z, Y, X) array-like with numpy slicing; read one window at a time.
-            tile: core side in voxels (rounded up to the divisor; smaller along a shorter axis).
+            tile: largest core side in voxels (each axis is split into equal cores of at most this).
             halo: context voxels on each side of a core (even); the inner half is blended, the outer half only seen.
             stats: the (low, high) intensities of the normalisation; default: :meth:`stats` of ``array``.
             progress: a tqdm bar over the windows.
