@@ -32,7 +32,7 @@ STATS_SAMPLE = 2_000_000
 @dataclass(frozen=True)
 class ModelConfig:
     #: channels per level; len(widths) - 1 poolings (the last width is the bottleneck)
-    widths: tuple[int, ...] = (12, 24, 48)
+    widths: tuple[int, ...] = (8, 16, 32)
     #: 3×3×3 convolutions per level (encoder and decoder)
     convs_per_level: int = 2
     bn_momentum: float = 0.9

@@ -46,8 +46,8 @@ CLASSES = ("vesicle", "glass", "crystal")
 @dataclass(frozen=True)
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
-    epochs: int = 10
-    steps_per_epoch: int = 40
+    epochs: int = 8
+    steps_per_epoch: int = 15
     batch_size: int = 2
     #: side of the cubic training patches, voxels (a multiple of the model's divisor)
     patch: int = 48
