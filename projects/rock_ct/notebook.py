@@ -26,7 +26,7 @@
 
 # %% tags=["parameters"]
 results = "projects/rock_ct/results"
-data = "data/rock_ct/phantom"
+predictions = "data/rock_ct/predictions"
 model = "data/rock_ct/model"
 
 # %%
@@ -42,20 +42,18 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from projects.rock_ct.physics import CLASSES, vesicle_diameters
-from projects.rock_ct.tiled import load_segmenter
+from projects.rock_ct.physics import vesicle_diameters
 from projects.rock_ct.volumes import open_volume
 from shared.readme import render_table
 
 plt.rcParams.update({"figure.dpi": 72, "axes.grid": True, "grid.alpha": 0.3})
-results, data, model = Path(results), Path(data), Path(model)
+results, predictions, model = Path(results), Path(predictions), Path(model)
 metrics = json.loads((results / "metrics.json").read_text())
 bench = json.loads((results / "benchmark.json").read_text()) if (results / "benchmark.json").exists() else None
 methods = pd.read_csv(results / "methods.csv") if (results / "methods.csv").exists() else pd.DataFrame()
 sizes = pd.read_csv(results / "sizes.csv") if (results / "sizes.csv").exists() else pd.DataFrame()
 train_info = json.loads((model / "train.json").read_text())
 history = json.loads((model / "history.json").read_text())
-segmenter = load_segmenter(model)
 COLOURS = np.array([[0.15, 0.35, 0.95], [0.8, 0.8, 0.8], [0.95, 0.55, 0.1]])  # vesicle, glass, crystal
 
 # %% [markdown]
@@ -87,26 +85,19 @@ else:
 # %% [markdown]
 # ## Orthogonal slices
 # The central XY, XZ and YZ slices of the test and the shifted phantom: the CT image, the true labels and the
-# U-Net's labels (blue vesicle, grey glass, orange crystal).
-
+# labels of the tiled U-Net and of the strongest baseline (blue vesicle, grey glass, orange crystal), as the evaluate
+# stage predicted them.
 
 # %%
-def load_split(split):
-    """Image (uint16) and labels of the first cube of a split, in memory (the phantoms are small)."""
-    image = open_volume(data / f"{split}.zarr", dataset="image").read()
-    labels = open_volume(data / f"{split}.zarr", dataset="labels").read()
-    voxel = open_volume(data / f"{split}.zarr", dataset="image").voxel_size_um
-    if image.ndim == 4:
-        image, labels = image[0], labels[0]
-    return image, labels, voxel
-
-
+best = metrics.get("choice", {}).get("strongest_baseline")
 volumes = {}
 for split in ("test", "shifted"):
-    if (data / f"{split}.zarr").exists():
-        image, truth, voxel = load_split(split)
-        pred = segmenter.segment(image, tile=96, halo=16, progress=False)
-        volumes[split] = (image, truth, pred, voxel)
+    path = predictions / f"{split}.zarr"
+    if path.exists():
+        image = open_volume(path, dataset="image")
+        volumes[split] = (image.read(), open_volume(path, dataset="truth").read(),
+                          open_volume(path, dataset="unet").read(), image.voxel_size_um,
+                          open_volume(path, dataset=best).read() if best else None)
 
 
 def central_slices(volume):
@@ -114,16 +105,18 @@ def central_slices(volume):
     return {"XY": volume[z], "XZ": volume[:, y], "YZ": volume[:, :, x]}
 
 
-for split, (image, truth, pred, voxel) in volumes.items():
-    fig, axes = plt.subplots(3, 3, figsize=(9, 9))
+for split, (image, truth, pred, voxel, base) in volumes.items():
+    rows = [("U-Net", pred)] + ([(best, base)] if base is not None else [])
+    fig, axes = plt.subplots(2 + len(rows), 3, figsize=(9, 3 * (2 + len(rows))))
     for col, (plane, img) in enumerate(central_slices(image).items()):
         axes[0, col].imshow(img, cmap="gray")
         axes[0, col].set_title(f"{split}: {plane} image", fontsize=9)
         axes[1, col].imshow(COLOURS[central_slices(truth)[plane]])
         axes[1, col].set_title("truth", fontsize=9)
-        agree = (central_slices(pred)[plane] == central_slices(truth)[plane]).mean()
-        axes[2, col].imshow(COLOURS[central_slices(pred)[plane]])
-        axes[2, col].set_title(f"U-Net ({100 * agree:.1f}% of the slice right)", fontsize=9)
+        for row, (name, labels) in enumerate(rows, start=2):
+            agree = (central_slices(labels)[plane] == central_slices(truth)[plane]).mean()
+            axes[row, col].imshow(COLOURS[central_slices(labels)[plane]])
+            axes[row, col].set_title(f"{name} ({100 * agree:.1f}% of the slice right)", fontsize=9)
     for ax in axes.ravel():
         ax.set_axis_off()
     fig.tight_layout()
@@ -156,15 +149,15 @@ if "test" in volumes:
 
 # %%
 fig, axes = plt.subplots(1, max(len(volumes), 1), figsize=(6 * max(len(volumes), 1), 3.6), squeeze=False)
-for ax, (split, (image, truth, pred, voxel)) in zip(axes[0], volumes.items()):
+for ax, (split, (image, truth, pred, voxel, base)) in zip(axes[0], volumes.items()):
     d_true = vesicle_diameters(truth, voxel, 8)
     d_pred = vesicle_diameters(pred, voxel, 8)
     bins = np.geomspace(max(min(d_true.min(initial=1), d_pred.min(initial=1)), 1e-3),
                         max(d_true.max(initial=2), d_pred.max(initial=2)), 30)
     ax.hist(d_true, bins=bins, histtype="stepfilled", alpha=0.3, color="k", label=f"truth ({len(d_true)})")
     ax.hist(d_pred, bins=bins, histtype="step", lw=1.8, color="C0", label=f"U-Net ({len(d_pred)})")
-    if {"volume", "method", "diameter_um"} <= set(sizes.columns):
-        for k, (name, group) in enumerate(sizes[sizes["volume"] == split].groupby("method")):
+    if {"split", "method", "diameter_um"} <= set(sizes.columns):
+        for k, (name, group) in enumerate(sizes[sizes["split"] == split].groupby("method")):
             if name not in ("truth", "unet", "model"):
                 ax.hist(group["diameter_um"], bins=bins, histtype="step", lw=0.9, color=f"C{k + 1}", label=name)
     ax.set(xscale="log", xlabel=f"equivalent diameter ({'µm' if voxel else 'voxels'})", ylabel="vesicles",
