@@ -197,8 +197,11 @@ class RandomForest:
         self.model = None
         self.train_voxels = 0
 
-    def fit(self, images: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> RandomForest:
+    def fit(self, images: Sequence[np.ndarray], labels: Sequence[np.ndarray],
+            feats: Sequence[np.ndarray] | None = None) -> RandomForest:
         """Train on volumes ``images`` with labels ``labels`` (lists of (Z, Y, X) arrays).
+
+        ``feats``: the :func:`features` of each image, when the caller has them already (both forests share them).
 
         Raises:
             DataError: no volume, or an image and its labels of different shapes.
@@ -219,8 +222,8 @@ class RandomForest:
                 idx = scribbles(lab, n, rng)
             else:
                 idx = rng.choice(lab.size, size=min(n, lab.size), replace=False)
-            feats = features(image, self.cfg)
-            xs.append(feats.reshape(-1, feats.shape[-1])[idx])
+            f = features(image, self.cfg) if feats is None else feats[i]
+            xs.append(f.reshape(-1, f.shape[-1])[idx])
             ys.append(lab.ravel()[idx])
         x, y = np.concatenate(xs), np.concatenate(ys)
         self.train_voxels = int(len(y))
@@ -230,10 +233,11 @@ class RandomForest:
         log.info("%s: trained on %d labelled voxels, %d features", self.name, len(y), x.shape[1])
         return self
 
-    def predict(self, image: np.ndarray, batch: int = 1 << 18) -> np.ndarray:
+    def predict(self, image: np.ndarray, batch: int = 1 << 18, feats: np.ndarray | None = None) -> np.ndarray:
+        """Labels of ``image``; ``feats``: its :func:`features` if already computed."""
         if self.model is None:
             raise RuntimeError(f"{self.name}: call fit() before predict()")
-        feats = features(image, self.cfg)
+        feats = features(image, self.cfg) if feats is None else feats
         flat = feats.reshape(-1, feats.shape[-1])
         out = np.empty(len(flat), dtype=np.uint8)
         for i in range(0, len(flat), batch):

@@ -28,8 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-from projects.rock_ct.phantom import (Acquisition, AcquisitionRanges, Geometry, GeometryRanges, draw_acquisition,
-                                      draw_geometry, make_phantom)
+from projects.rock_ct.phantom import (
+    Acquisition,
+    AcquisitionRanges,
+    Geometry,
+    GeometryRanges,
+    draw_acquisition,
+    draw_geometry,
+    make_phantom,
+)
 from projects.rock_ct.volumes import write_arrays
 from shared.config import load_section
 from shared.io import atomic_dir

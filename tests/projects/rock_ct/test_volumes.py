@@ -107,10 +107,10 @@ def test_zarr_group_round_trip_with_xarray_coordinates(tmp_path, cube):
 
 def test_zarr_writer_is_atomic(tmp_path, cube):
     path = tmp_path / "seg.zarr"
-    with pytest.raises(RuntimeError):
-        with V.create_volume(path, cube.shape, np.uint8, chunks=2, voxel_size_um=1.0) as out:
-            out[0] = 1
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), V.create_volume(path, cube.shape, np.uint8, chunks=2,
+                                                      voxel_size_um=1.0) as out:
+        out[0] = 1
+        raise RuntimeError("killed")
     assert not path.exists() and not list(tmp_path.iterdir())
     with V.create_volume(path, cube.shape, np.uint8, chunks=2, voxel_size_um=1.0) as out:
         out[:] = 2
