@@ -86,8 +86,8 @@ def phase_fractions(labels: Any, slab: int = 32) -> dict[str, float]:
         block = np.asarray(labels[sl]).ravel()
         counts += np.bincount(block, minlength=len(CLASSES))[: len(CLASSES)]
     total = float(np.prod(labels.shape))
-    return {"vesicularity": counts[VESICLE] / total, "glass_fraction": counts[GLASS] / total,
-            "crystal_fraction": counts[CRYSTAL] / total}
+    return {"vesicularity": float(counts[VESICLE] / total), "glass_fraction": float(counts[GLASS] / total),
+            "crystal_fraction": float(counts[CRYSTAL] / total)}
 
 
 def vesicle_components(labels: Any) -> tuple[np.ndarray, int]:
