@@ -11,7 +11,7 @@ TINY = {
                             "test": {"count": 1, "size": 32}, "shifted": {"count": 1, "size": 32}}},
     "train": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "patch": 16, "val_patches": 2, "verbose": 0,
               "model": {"widths": [4, 8], "convs_per_level": 1}},
-    "evaluate": {"tile": 16, "halo": 8},
+    "evaluate": {"tile": 16, "halo": 4},
     "benchmark": {"size": 32, "tile": 16, "halo": 8, "chunk": 16},
 }
 
@@ -19,7 +19,7 @@ TINY = {
 @pytest.mark.slow
 def test_dvc_repro_on_tiny_params(repo_copy):
     repo_copy.set_params("rock_ct", TINY)
-    metrics = repo_copy.check_pipeline("rock_ct", "mean_dice", targets=("rock_ct_generate",), report_bytes=50_000)
+    metrics = repo_copy.check_pipeline("rock_ct", "test_mean_dice", targets=("rock_ct_generate",), report_bytes=50_000)
     assert (repo_copy.root / "data" / "rock_ct" / "model" / "model.keras").exists()
     bench = json.loads((repo_copy.root / "projects" / "rock_ct" / "results" / "benchmark.json").read_text())
     assert bench["voxels"] == 32 ** 3 and bench["mvox_per_s"] > 0 and bench["peak_rss_gb"] > 0
