@@ -5,4 +5,5 @@ Light on purpose (no TensorFlow import): the CLI reads TITLE from here; the head
 strongest baseline, chosen on validation) is the ``headline`` block of results/metrics.json.
 """
 
-TITLE = "3D segmentation of volcanic-rock micro-CT (vesicles, glass, crystals): a 3D U-Net vs classical baselines, physical metrics, tiled inference"
+TITLE = ("3D segmentation of volcanic-rock micro-CT (vesicles, glass, crystals): a 3D U-Net vs classical baselines, "
+         "physical metrics, tiled inference")

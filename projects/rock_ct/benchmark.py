@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 class BenchmarkConfig:
     #: side of the generated cubic uint16 volume, voxels (512: the issue's 4 GB target)
     size: int = 256
-    tile: int = 96
-    halo: int = 16
+    tile: int = 120
+    halo: int = 8
     #: zarr chunk side of the scratch input and output volumes
     chunk: int = 64
     seed: int = 0

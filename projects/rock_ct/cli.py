@@ -1,7 +1,7 @@
 """rock_ct tools: segment a CT volume into vesicles, glass and crystals, or measure a label volume.
 
     capstone rock_ct segment scan.tif labels.zarr                       # multi-page TIFF → zarr labels
-    capstone rock_ct segment slices/ labels.tif --format tiff --tile 96 --halo 16
+    capstone rock_ct segment slices/ labels.tif --format tiff --tile 120 --halo 8
     capstone rock_ct segment scan.raw labels.zarr                       # layout from scan.raw.json or scan.mhd
     capstone rock_ct segment scan.raw out.zarr --raw-dtype uint16 --raw-shape 512,512,512 --raw-byte-order big
     capstone rock_ct measure labels.zarr [--voxel-size 2.5] [--json metrics.json]
@@ -65,8 +65,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("out", help="label volume to write (.zarr folder or .tif)")
     p.add_argument("--format", choices=("zarr", "tiff"), default=None,
                    help="output format (default: from OUT's suffix, zarr otherwise)")
-    p.add_argument("--tile", type=int, default=96, help="core side of a window, voxels")
-    p.add_argument("--halo", type=int, default=16, help="context voxels on each side of a window (even)")
+    p.add_argument("--tile", type=int, default=120, help="core side of a window, voxels")
+    p.add_argument("--halo", type=int, default=8, help="context voxels on each side of a window (even)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="trained model folder (the train stage's output)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the metrics as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

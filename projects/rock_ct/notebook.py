@@ -105,7 +105,7 @@ def central_slices(volume):
     return {"XY": volume[z], "XZ": volume[:, y], "YZ": volume[:, :, x]}
 
 
-for split, (image, truth, pred, voxel, base) in volumes.items():
+for split, (image, truth, pred, _voxel, base) in volumes.items():
     rows = [("U-Net", pred)] + ([(best, base)] if base is not None else [])
     fig, axes = plt.subplots(2 + len(rows), 3, figsize=(9, 3 * (2 + len(rows))))
     for col, (plane, img) in enumerate(central_slices(image).items()):
@@ -149,7 +149,7 @@ if "test" in volumes:
 
 # %%
 fig, axes = plt.subplots(1, max(len(volumes), 1), figsize=(6 * max(len(volumes), 1), 3.6), squeeze=False)
-for ax, (split, (image, truth, pred, voxel, base)) in zip(axes[0], volumes.items()):
+for ax, (split, (_image, truth, pred, voxel, _base)) in zip(axes[0], volumes.items()):
     d_true = vesicle_diameters(truth, voxel, 8)
     d_pred = vesicle_diameters(pred, voxel, 8)
     bins = np.geomspace(max(min(d_true.min(initial=1), d_pred.min(initial=1)), 1e-3),

@@ -153,7 +153,7 @@ class Segmenter:
         return block
 
     # ----------------------------------------------------------------- tiled
-    def iter_probabilities(self, array, tile: int = 96, halo: int = 16, *, stats: tuple[float, float] | None = None,
+    def iter_probabilities(self, array, tile: int = 120, halo: int = 8, *, stats: tuple[float, float] | None = None,
                            progress: bool = True) -> Iterator[tuple[int, int, np.ndarray]]:
         """Blended class probabilities, one Z slab at a time: ``(z0, z1, probabilities (z1-z0, Y, X, C))``.
 
@@ -231,7 +231,7 @@ class Segmenter:
             raise RuntimeError("a voxel received no window; the tiling is broken")
         return slab[..., :-1] / weight
 
-    def segment(self, array, out=None, tile: int = 96, halo: int = 16, *, stats: tuple[float, float] | None = None,
+    def segment(self, array, out=None, tile: int = 120, halo: int = 8, *, stats: tuple[float, float] | None = None,
                 progress: bool = True):
         """Labels (uint8, (Z, Y, X); 0 vesicle, 1 glass, 2 crystal) of a volume, tiled (see module doc).
 
@@ -257,7 +257,7 @@ class Segmenter:
             out[z0:z1] = np.argmax(prob, axis=-1).astype(np.uint8)
         return out
 
-    def probabilities(self, array, tile: int = 96, halo: int = 16, **kwargs) -> np.ndarray:
+    def probabilities(self, array, tile: int = 120, halo: int = 8, **kwargs) -> np.ndarray:
         """All blended probabilities (Z, Y, X, C) float32 in memory (small volumes; tests and the report)."""
         shape = tuple(int(s) for s in array.shape)
         out = np.empty((*shape, len(self.classes)), np.float32)

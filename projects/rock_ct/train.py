@@ -104,7 +104,7 @@ def load_split(data: Path, split: str) -> list[dict]:
 
     path = Path(data) / f"{split}.zarr"
     if not path.exists():
-        raise DataError(f"{path} not found; run the rock_ct_generate stage first")
+        raise DataError(f"{path} not found; run the rock_ct_data stage first")
     try:
         group = zarr.open_group(str(path), mode="r")
         image, labels = group["image"], group["labels"]

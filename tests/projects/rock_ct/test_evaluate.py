@@ -23,7 +23,7 @@ class _MedianSegmenter:
 
 @pytest.fixture(scope="module")
 def phantom_dir(tmp_path_factory):
-    from projects.rock_ct.generate import GenerateConfig, SplitConfig, generate
+    from projects.rock_ct.data import GenerateConfig, SplitConfig, generate
     from projects.rock_ct.phantom import Geometry
 
     geo = Geometry(vesicle_radius=2.5, lath_size=(9.0, 5.0, 3.0), equant_size=5.0)
@@ -69,5 +69,5 @@ def test_block_dice_and_bootstrap():
 
 
 def test_missing_split_is_a_data_error(tmp_path):
-    with pytest.raises(DataError, match="run the rock_ct_generate stage first"):
+    with pytest.raises(DataError, match="run the rock_ct_data stage first"):
         E.load_split(tmp_path, "test")

@@ -62,15 +62,15 @@ def test_bad_parameters():
 def test_generate_stage_writes_every_split(tiny_params, tmp_path):
     import zarr
 
-    from projects.rock_ct import generate
+    from projects.rock_ct import data
 
     geo = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(GEO).items()}
-    params = tiny_params("rock_ct", {"generate": {"geometry": geo, "splits": {"__replace__": True,
+    params = tiny_params("rock_ct", {"data": {"geometry": geo, "splits": {"__replace__": True,
         "train": {"count": 2, "size": 16, "seed": 1, "geometry": "randomised", "acquisition": "randomised"},
         "test": {"count": 1, "size": 16, "seed": 2},
         "shifted": {"count": 1, "size": 16, "seed": 4, "acquisition": "shifted"}}}})
     out = tmp_path / "phantom"
-    assert generate.main(["--params", str(params), "--out", str(out)]) == 0
+    assert data.main(["--params", str(params), "--out", str(out)]) == 0
     train = zarr.open_group(str(out / "train.zarr"), mode="r")
     assert train["image"].shape == (2, 16, 16, 16) and train["labels"].dtype == np.uint8
     assert len(train.attrs["cubes"]) == 2 and train.attrs["voxel_size_um"] == 5.0

@@ -7,7 +7,7 @@ import pytest
 
 #: params for a pipeline that runs in a few minutes: tiny phantoms, a tiny network, a tiny benchmark cube
 TINY = {
-    "generate": {"splits": {"train": {"count": 1, "size": 32}, "val": {"count": 1, "size": 32},
+    "data": {"splits": {"train": {"count": 1, "size": 32}, "val": {"count": 1, "size": 32},
                             "test": {"count": 1, "size": 32}, "shifted": {"count": 1, "size": 32}}},
     "train": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "patch": 16, "val_patches": 2, "verbose": 0,
               "model": {"widths": [4, 8], "convs_per_level": 1}},
@@ -19,7 +19,7 @@ TINY = {
 @pytest.mark.slow
 def test_dvc_repro_on_tiny_params(repo_copy):
     repo_copy.set_params("rock_ct", TINY)
-    metrics = repo_copy.check_pipeline("rock_ct", "test_mean_dice", targets=("rock_ct_generate",), report_bytes=50_000)
+    metrics = repo_copy.check_pipeline("rock_ct", "test_mean_dice", targets=("rock_ct_data",), report_bytes=50_000)
     assert (repo_copy.root / "data" / "rock_ct" / "model" / "model.keras").exists()
     bench = json.loads((repo_copy.root / "projects" / "rock_ct" / "results" / "benchmark.json").read_text())
     assert bench["voxels"] == 32 ** 3 and bench["mvox_per_s"] > 0 and bench["peak_rss_gb"] > 0

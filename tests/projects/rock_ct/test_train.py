@@ -27,7 +27,8 @@ def write_phantom(folder, shape=(24, 24, 24), splits=("train", "val"), seed=0, *
     for split in splits:
         field = ndimage.gaussian_filter(rng.normal(size=shape), 1.5)
         labels = np.digitize(field, np.quantile(field, [0.25, 0.85])).astype(np.uint8)
-        image = (8_000 + 10_000 * labels.astype(np.float64) + rng.normal(0, 1_500, shape)).clip(0, 65535).astype(np.uint16)
+        image = 8_000 + 10_000 * labels.astype(np.float64) + rng.normal(0, 1_500, shape)
+        image = image.clip(0, 65535).astype(np.uint16)
         arrays = {"image": image, "labels": labels, **changes}
         group = zarr.open_group(str(folder / f"{split}.zarr"), mode="w")
         for name, value in arrays.items():
