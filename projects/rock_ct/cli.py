@@ -5,6 +5,7 @@
     capstone rock_ct segment scan.raw labels.zarr                       # layout from scan.raw.json or scan.mhd
     capstone rock_ct segment scan.raw out.zarr --raw-dtype uint16 --raw-shape 512,512,512 --raw-byte-order big
     capstone rock_ct measure labels.zarr [--voxel-size 2.5] [--json metrics.json]
+    capstone rock_ct measure segmented.raw --raw-dtype uint16 --raw-shape 50,50,50 --label-map 0:0,1:1,5:2
 
 Inputs: a folder of TIFF slices, a (multi-page/OME) TIFF, raw (+ .json sidecar, .mhd header or --raw-*), HDF5
 (--dataset) or zarr. ``segment`` reads and writes slab by slab (bounded memory; see projects/rock_ct/tiled.py) and
@@ -46,6 +47,36 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="voxel edge in µm (overrides what the file says)")
 
 
+def _label_map(text: str) -> dict[int, int]:
+    try:
+        pairs = dict(tuple(int(v) for v in item.split(":")) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a label map is VALUE:CLASS pairs, e.g. 0:0,1:1,5:2, got {text!r}") from None
+    if not pairs or any(c not in (0, 1, 2) for c in pairs.values()):
+        raise argparse.ArgumentTypeError(f"a label map sends values to 0 vesicle, 1 glass or 2 crystal, got {text!r}")
+    return pairs
+
+
+def map_labels(array, mapping: dict[int, int], source: str = "labels", slab: int = 32):
+    """``array`` (Z, Y, X) integer labels in a user's values → uint8 0 vesicle, 1 glass, 2 crystal, slab by slab.
+
+    Raises:
+        DataError: a value present that ``mapping`` does not map.
+    """
+    import numpy as np
+
+    out = np.empty(tuple(array.shape), np.uint8)
+    for z0 in range(0, out.shape[0], slab):
+        block = np.asarray(array[z0:z0 + slab])
+        values = np.unique(block)
+        missing = sorted(int(v) for v in values if int(v) not in mapping)
+        if missing:
+            raise DataError(f"{source} holds label value(s) {missing[:10]} that --label-map {mapping} does not map")
+        lut = {int(v): mapping[int(v)] for v in values}
+        out[z0:z0 + slab] = np.vectorize(lut.__getitem__, otypes=[np.uint8])(block) if block.size else block
+    return out
+
+
 def _raw_layout(args: argparse.Namespace) -> dict | None:
     if args.raw_dtype is None and args.raw_shape is None:
         return None
@@ -74,6 +105,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_segment)
     p = sub.add_parser("measure", help="physical metrics of a label volume (0 vesicle, 1 glass, 2 crystal)")
     p.add_argument("labels", help="label volume: TIFF folder, .tif, .raw/.mhd, .h5 or .zarr")
+    p.add_argument("--label-map", type=_label_map, default=None, metavar="V:C,...",
+                   help="your label values → 0 vesicle, 1 glass, 2 crystal, e.g. 0:0,1:1,5:2 (every value present)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the metrics as JSON")
     _add_input_options(p)
     p.set_defaults(func=cmd_measure)
@@ -151,5 +184,6 @@ def cmd_measure(args: argparse.Namespace) -> int:
     if labels.dtype.kind not in "iu":
         raise DataError(f"{labels.source} holds {labels.dtype} values; labels are integers 0 vesicle, 1 glass, "
                         f"2 crystal")
-    _measure_and_print(labels.array, args.voxel_size or labels.voxel_size_um, args.json)
+    array = labels.array if args.label_map is None else map_labels(labels.array, args.label_map, labels.source)
+    _measure_and_print(array, args.voxel_size or labels.voxel_size_um, args.json)
     return 0

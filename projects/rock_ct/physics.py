@@ -79,11 +79,19 @@ def overlap_scores(cm: np.ndarray) -> dict[str, dict[str, float]]:
 
 
 def phase_fractions(labels: Any, slab: int = 32) -> dict[str, float]:
-    """Volume fraction of each phase (``vesicularity``, ``glass_fraction``, ``crystal_fraction``), 0..1."""
+    """Volume fraction of each phase (``vesicularity``, ``glass_fraction``, ``crystal_fraction``), 0..1.
+
+    Raises:
+        DataError: not a 3D integer volume, or values outside 0..2 (a scanner's own label values, unmapped).
+    """
     _check_labels(labels)
     counts = np.zeros(len(CLASSES), dtype=np.int64)
     for sl in _slabs(labels.shape, slab):
         block = np.asarray(labels[sl]).ravel()
+        if block.size and (int(block.min()) < 0 or int(block.max()) >= len(CLASSES)):
+            other = sorted(int(v) for v in np.unique(block) if not 0 <= v < len(CLASSES))
+            raise DataError(f"labels must be 0 vesicle, 1 glass, 2 crystal; found value(s) {other[:10]}: map your "
+                            f"labels first (capstone rock_ct measure --label-map, e.g. 0:0,1:1,5:2)")
         counts += np.bincount(block, minlength=len(CLASSES))[: len(CLASSES)]
     total = float(np.prod(labels.shape))
     return {"vesicularity": float(counts[VESICLE] / total), "glass_fraction": float(counts[GLASS] / total),

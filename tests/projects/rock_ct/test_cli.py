@@ -105,3 +105,19 @@ def test_bad_input_is_one_line(model_dir, tmp_path, capsys):
                      str(tmp_path / "nomodel")]) == 2
     assert "train stage" in capsys.readouterr().err
     assert not (tmp_path / "o.zarr").exists()
+
+
+def test_measure_a_scanners_own_label_values(tmp_path, capsys):
+    """Labels 0/1/5 (a segmentation from another tool): refused as they are, measured with --label-map."""
+    labels = np.ones((10, 10, 10), np.uint16)
+    labels[:3] = 5
+    labels[9] = 0
+    labels.tofile(tmp_path / "seg.raw")
+    raw = ["--raw-dtype", "uint16", "--raw-shape", "10,10,10"]
+    assert capstone(["rock_ct", "measure", str(tmp_path / "seg.raw"), *raw]) == 2
+    assert "found value(s) [5]" in capsys.readouterr().err
+    assert capstone(["rock_ct", "measure", str(tmp_path / "seg.raw"), *raw, "--label-map", "0:2,1:1,5:0"]) == 0
+    text = capsys.readouterr().out
+    assert "vesicularity      30.00 %" in text and "crystal fraction  10.00 %" in text
+    assert capstone(["rock_ct", "measure", str(tmp_path / "seg.raw"), *raw, "--label-map", "1:1,5:0"]) == 2
+    assert "label value(s) [0]" in capsys.readouterr().err
