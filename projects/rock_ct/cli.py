@@ -52,6 +52,9 @@ def _label_map(text: str) -> dict[int, int]:
         pairs = dict(tuple(int(v) for v in item.split(":")) for item in text.split(",") if item.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"a label map is VALUE:CLASS pairs, e.g. 0:0,1:1,5:2, got {text!r}") from None
+    keys = [item.split(":")[0].strip() for item in text.split(",") if item.strip()]
+    if len(keys) != len(set(keys)):
+        raise argparse.ArgumentTypeError(f"a label map names each value once, got {text!r}")
     if not pairs or any(c not in (0, 1, 2) for c in pairs.values()):
         raise argparse.ArgumentTypeError(f"a label map sends values to 0 vesicle, 1 glass or 2 crystal, got {text!r}")
     return pairs
@@ -78,6 +81,8 @@ def map_labels(array, mapping: dict[int, int], source: str = "labels", slab: int
 
 
 def _raw_layout(args: argparse.Namespace) -> dict | None:
+    if args.voxel_size is not None and not args.voxel_size > 0:
+        raise DataError(f"--voxel-size must be a positive length in µm, got {args.voxel_size}")
     if args.raw_dtype is None and args.raw_shape is None:
         return None
     if args.raw_dtype is None or args.raw_shape is None:
@@ -95,12 +100,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("volume", help="TIFF folder, .tif, .raw/.mhd, .h5 or .zarr")
     p.add_argument("out", help="label volume to write (.zarr folder or .tif)")
     p.add_argument("--format", choices=("zarr", "tiff"), default=None,
-                   help="output format (default: from OUT's suffix, zarr otherwise)")
+                   help="output format; must agree with OUT's suffix (.zarr or .tif/.tiff)")
     p.add_argument("--tile", type=int, default=120, help="core side of a window, voxels")
     p.add_argument("--halo", type=int, default=8, help="context voxels on each side of a window (even)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="trained model folder (the train stage's output)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the metrics as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output volume")
     _add_input_options(p)
     p.set_defaults(func=cmd_segment)
     p = sub.add_parser("measure", help="physical metrics of a label volume (0 vesicle, 1 glass, 2 crystal)")
@@ -143,6 +149,37 @@ def _measure_and_print(labels_array, voxel_size_um: float | None, json_path: str
     return metrics
 
 
+def check_output(args: argparse.Namespace) -> Path:
+    """The output path of ``segment``, refused before any work when it would lose data or mislead.
+
+    Raises:
+        DataError: a suffix other than .zarr/.tif/.tiff (or one that contradicts --format), the input itself, an
+            existing path without --overwrite (or an existing folder that is not a zarr group), a parent that is a
+            file.
+    """
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    if suffix not in (".zarr", ".tif", ".tiff"):
+        raise DataError(f"{out}: the labels are written as .zarr (a folder) or .tif/.tiff; name the output so")
+    if args.format and args.format != ("tiff" if suffix in (".tif", ".tiff") else "zarr"):
+        raise DataError(f"--format {args.format} contradicts the suffix of {out}")
+    source = Path(args.volume)
+    if out.resolve() == source.resolve() or (source.is_dir() and source.resolve() in out.resolve().parents):
+        raise DataError(f"{out} is the input volume (or inside it): write the labels elsewhere")
+    if out.exists():
+        zarr_group = out.is_dir() and ((out / "zarr.json").exists() or (out / ".zgroup").exists())
+        if out.is_dir() and not zarr_group:
+            raise DataError(f"{out} is an existing folder that is not a zarr volume: it would be replaced")
+        if not args.overwrite:
+            raise DataError(f"{out} exists: pass --overwrite to replace it")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DataError(f"cannot write {out}: {parent} is a file")
+            break
+    return out
+
+
 def cmd_segment(args: argparse.Namespace) -> int:
     """Segment ``args.volume`` into ``args.out`` and print the physical metrics.
 
@@ -152,18 +189,21 @@ def cmd_segment(args: argparse.Namespace) -> int:
     from projects.rock_ct.tiled import load_segmenter
     from projects.rock_ct.volumes import create_volume, open_volume
 
+    out = check_output(args)
+    if args.halo < 0 or args.halo % 2 or args.tile < 1 or args.halo > 2 * args.tile:
+        raise DataError(f"--tile must be ≥ 1 and --halo even, ≥ 0 and at most twice the tile, got {args.tile} and "
+                        f"{args.halo}")
     volume = open_volume(args.volume, raw=_raw_layout(args), dataset=args.dataset)
     voxel = args.voxel_size or volume.voxel_size_um
     segmenter = load_segmenter(args.model)
-    if args.halo < 0 or args.halo % 2 or args.tile < 1:
-        raise DataError(f"--tile must be ≥ 1 and --halo even and ≥ 0, got {args.tile} and {args.halo}")
     if voxel and segmenter.voxel_size_um and abs(voxel / segmenter.voxel_size_um - 1) > 0.25:
         log.warning("the volume's voxels (%.3g µm) differ from the training voxels (%.3g µm): sizes in voxels "
                     "differ from what the network learnt", voxel, segmenter.voxel_size_um)
-    out = Path(args.out)
-    fmt = args.format or ("tiff" if out.suffix.lower() in (".tif", ".tiff") else "zarr")
+    fmt = "tiff" if out.suffix.lower() in (".tif", ".tiff") else "zarr"
     with create_volume(out, volume.shape, "uint8", voxel_size_um=voxel, format=fmt) as writer:
         segmenter.segment(volume.array, out=writer, tile=args.tile, halo=args.halo, progress=not args.no_progress)
+    if out.is_file():
+        out.chmod(0o644)  # the temporary file behind the atomic write was 0600: the labels are for colleagues too
     labels = open_volume(out, dataset="labels" if fmt == "zarr" else None, check=False)
     shape = "x".join(str(s) for s in volume.shape)
     print(f"{out}: {shape} labels (0 vesicle, 1 glass, 2 crystal), {fmt}"

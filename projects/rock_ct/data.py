@@ -221,12 +221,10 @@ def read_scan(cfg: ScanConfig, root: str | Path = ".") -> tuple[np.ndarray, np.n
     if unmapped:
         raise DataError(f"{labels.source} holds label value(s) {unmapped} that data.scan.label_map "
                         f"{cfg.label_map} does not map to 0 vesicle, 1 glass or 2 crystal")
-    lut = np.zeros(int(present.max()) + 1, np.uint8)
-    for k, v in cfg.label_map.items():
-        if 0 <= k < len(lut):
-            lut[k] = v
+    # the index of each voxel's value among those present (negative values too), then that value's class
+    classes = np.array([cfg.label_map[int(v)] for v in present], np.uint8)
     voxel = cfg.voxel_size_um or image.voxel_size_um
-    return image.read(), lut[values], voxel
+    return image.read(), classes[np.searchsorted(present, values)], voxel
 
 
 def split_scan(cfg: GenerateConfig, out: str | Path, root: str | Path = ".") -> dict[str, dict]:

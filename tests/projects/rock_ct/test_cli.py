@@ -121,3 +121,42 @@ def test_measure_a_scanners_own_label_values(tmp_path, capsys):
     assert "vesicularity      30.00 %" in text and "crystal fraction  10.00 %" in text
     assert capstone(["rock_ct", "measure", str(tmp_path / "seg.raw"), *raw, "--label-map", "1:1,5:0"]) == 2
     assert "label value(s) [0]" in capsys.readouterr().err
+
+
+def test_segment_never_loses_data_and_refuses_misleading_outputs(model_dir, tmp_path, capsys):
+    import tifffile
+
+    scan = tmp_path / "scan.tif"
+    tifffile.imwrite(scan, volume((8, 8, 8)))
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("x")
+    args = ["--model", str(model_dir), "--no-progress"]
+    for out, message in [(scan, "is the input"), (folder, "zarr"), (tmp_path / "l.h5", ".zarr (a folder) or .tif"),
+                         (tmp_path / "keep.txt" / "l.zarr", "is a file")]:
+        if out.name == "l.zarr":
+            (tmp_path / "keep.txt").write_text("a file")
+        assert capstone(["rock_ct", "segment", str(scan), str(out), *args]) == 2, out
+        assert message in capsys.readouterr().err
+    assert (folder / "keep.txt").exists() and tifffile.imread(scan).dtype == np.uint16
+    assert capstone(["rock_ct", "segment", str(scan), str(tmp_path / "l.zarr"), "--format", "tiff", *args]) == 2
+    assert "contradicts" in capsys.readouterr().err
+    assert capstone(["rock_ct", "segment", str(scan), str(tmp_path / "l.zarr"), "--tile", "8", "--halo", "20",
+                     *args]) == 2
+    assert "at most twice the tile" in capsys.readouterr().err
+    assert capstone(["rock_ct", "segment", str(scan), str(tmp_path / "l.tif"), *args]) == 0
+    assert capstone(["rock_ct", "segment", str(scan), str(tmp_path / "l.tif"), *args]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert capstone(["rock_ct", "segment", str(scan), str(tmp_path / "l.tif"), "--overwrite", *args]) == 0
+    assert (tmp_path / "l.tif").stat().st_mode & 0o044 == 0o044  # readable by others, as any written file
+
+
+def test_label_map_and_voxel_size_are_checked(tmp_path, capsys):
+    labels = np.ones((4, 4, 4), np.uint8)
+    labels.tofile(tmp_path / "l.raw")
+    raw = ["--raw-dtype", "uint8", "--raw-shape", "4,4,4"]
+    with pytest.raises(SystemExit):
+        capstone(["rock_ct", "measure", str(tmp_path / "l.raw"), *raw, "--label-map", "0:0,1:1,1:2"])
+    assert "each value once" in capsys.readouterr().err
+    assert capstone(["rock_ct", "measure", str(tmp_path / "l.raw"), *raw, "--voxel-size=-2"]) == 2
+    assert "positive" in capsys.readouterr().err

@@ -42,6 +42,14 @@ def test_scan_is_cut_into_z_slabs_with_mapped_labels(tiny_params, tmp_path):
     assert slabs["test"].attrs["source"] == "scan" and slabs["test"].attrs["cubes"][0]["z_range"] == [32, 40]
 
 
+def test_negative_label_values_are_mapped(tmp_path):
+    phase = _scan(tmp_path / "ext")
+    tifffile.imwrite(tmp_path / "ext/labels.tif", (phase - 1).astype(np.int16))   # -1 pore, 0 matrix, 1 mineral
+    _, labels, _ = D.read_scan(D.ScanConfig(image=str(tmp_path / "ext/image"), labels=str(tmp_path / "ext/labels"),
+                                            label_map={-1: 0, 0: 1, 1: 2}))
+    assert np.array_equal(labels, phase)
+
+
 def test_scan_errors_name_the_cause(tiny_params, tmp_path):
     _scan(tmp_path / "ext", values=(0, 1, 7))
     with pytest.raises(DataError, match=r"label value\(s\) \[7\].*label_map"):
