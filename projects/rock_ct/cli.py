@@ -80,6 +80,20 @@ def map_labels(array, mapping: dict[int, int], source: str = "labels", slab: int
     return out
 
 
+def warn_if_binary(array, source: str = "labels") -> bool:
+    """Warn when a label volume holds only the values 0 and 1: another tool's pore/solid mask reads here as
+    vesicle/glass, so a tool that marks pores 1 gets the porosity inverted. Returns whether it warned."""
+    import numpy as np
+
+    step = max(1, int(round((np.prod(array.shape) / 2e6) ** (1 / 3))))
+    values = set(np.unique(np.asarray(array[::step, ::step, ::step])).tolist())
+    if values == {0, 1}:
+        log.warning("%s holds only the values 0 and 1, read as 0 vesicle and 1 glass; if 1 marks the pores, pass "
+                    "--label-map 1:0,0:1", source)
+        return True
+    return False
+
+
 def _raw_layout(args: argparse.Namespace) -> dict | None:
     if args.voxel_size is not None and not args.voxel_size > 0:
         raise DataError(f"--voxel-size must be a positive length in µm, got {args.voxel_size}")
@@ -225,5 +239,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
         raise DataError(f"{labels.source} holds {labels.dtype} values; labels are integers 0 vesicle, 1 glass, "
                         f"2 crystal")
     array = labels.array if args.label_map is None else map_labels(labels.array, args.label_map, labels.source)
+    if args.label_map is None:
+        warn_if_binary(array, labels.source)
     _measure_and_print(array, args.voxel_size or labels.voxel_size_um, args.json)
     return 0

@@ -160,3 +160,13 @@ def test_label_map_and_voxel_size_are_checked(tmp_path, capsys):
     assert "each value once" in capsys.readouterr().err
     assert capstone(["rock_ct", "measure", str(tmp_path / "l.raw"), *raw, "--voxel-size=-2"]) == 2
     assert "positive" in capsys.readouterr().err
+
+
+def test_a_binary_mask_gets_a_warning(tmp_path, caplog):
+    mask = np.zeros((6, 6, 6), np.uint8)
+    mask[:2] = 1
+    mask.tofile(tmp_path / "m.raw")
+    caplog.set_level("WARNING")
+    assert capstone(["rock_ct", "measure", str(tmp_path / "m.raw"), "--raw-dtype", "uint8",
+                     "--raw-shape", "6,6,6"]) == 0
+    assert "only the values 0 and 1" in caplog.text
