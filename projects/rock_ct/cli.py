@@ -60,26 +60,6 @@ def _label_map(text: str) -> dict[int, int]:
     return pairs
 
 
-def map_labels(array, mapping: dict[int, int], source: str = "labels", slab: int = 32):
-    """``array`` (Z, Y, X) integer labels in a user's values → uint8 0 vesicle, 1 glass, 2 crystal, slab by slab.
-
-    Raises:
-        DataError: a value present that ``mapping`` does not map.
-    """
-    import numpy as np
-
-    out = np.empty(tuple(array.shape), np.uint8)
-    for z0 in range(0, out.shape[0], slab):
-        block = np.asarray(array[z0:z0 + slab])
-        values = np.unique(block)
-        missing = sorted(int(v) for v in values if int(v) not in mapping)
-        if missing:
-            raise DataError(f"{source} holds label value(s) {missing[:10]} that --label-map {mapping} does not map")
-        lut = {int(v): mapping[int(v)] for v in values}
-        out[z0:z0 + slab] = np.vectorize(lut.__getitem__, otypes=[np.uint8])(block) if block.size else block
-    return out
-
-
 def warn_if_binary(array, source: str = "labels") -> bool:
     """Warn when a label volume holds only the values 0 and 1: another tool's pore/solid mask reads here as
     vesicle/glass, so a tool that marks pores 1 gets the porosity inverted. Returns whether it warned."""
@@ -238,7 +218,10 @@ def cmd_measure(args: argparse.Namespace) -> int:
     if labels.dtype.kind not in "iu":
         raise DataError(f"{labels.source} holds {labels.dtype} values; labels are integers 0 vesicle, 1 glass, "
                         f"2 crystal")
-    array = labels.array if args.label_map is None else map_labels(labels.array, args.label_map, labels.source)
+    from projects.rock_ct.labelmap import map_labels
+
+    array = labels.array if args.label_map is None else map_labels(labels.array, args.label_map, labels.source,
+                                                                     "--label-map")
     if args.label_map is None:
         warn_if_binary(array, labels.source)
     _measure_and_print(array, args.voxel_size or labels.voxel_size_um, args.json)

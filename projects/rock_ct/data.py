@@ -208,23 +208,16 @@ def read_scan(cfg: ScanConfig, root: str | Path = ".") -> tuple[np.ndarray, np.n
         DataError: a file is missing (naming where to put it), unreadable, of another shape than the other, holds
             NaN, or the labels hold values that ``label_map`` does not map.
     """
+    from projects.rock_ct.labelmap import map_labels
     from projects.rock_ct.volumes import open_labels, open_volume
-    from shared.io import DataError
 
     paths = {name: _scan_file(Path(root) / getattr(cfg, name), name) for name in ("image", "labels")}
     raw = cfg.raw or None
     image = open_volume(paths["image"], raw=raw, dataset=cfg.dataset)
     labels = open_labels(paths["labels"], like=image, raw=raw, dataset=cfg.dataset)
-    values = labels.read()
-    present = np.unique(values)
-    unmapped = sorted(int(v) for v in present if int(v) not in cfg.label_map)
-    if unmapped:
-        raise DataError(f"{labels.source} holds label value(s) {unmapped} that data.scan.label_map "
-                        f"{cfg.label_map} does not map to 0 vesicle, 1 glass or 2 crystal")
-    # the index of each voxel's value among those present (negative values too), then that value's class
-    classes = np.array([cfg.label_map[int(v)] for v in present], np.uint8)
+    mapped = map_labels(labels.array, cfg.label_map, labels.source, "data.scan.label_map")
     voxel = cfg.voxel_size_um or image.voxel_size_um
-    return image.read(), classes[np.searchsorted(present, values)], voxel
+    return image.read(), mapped, voxel
 
 
 def split_scan(cfg: GenerateConfig, out: str | Path, root: str | Path = ".") -> dict[str, dict]:
