@@ -1,0 +1,327 @@
+"""Stage ``train``: the multi-label CNN variants, one factor at a time; the best on validation mAP is the model.
+
+The variants: a base (``train.base``: head, loss, imbalance method), then each value of ``train.vary`` changed
+alone (every other head, every other loss, every other imbalance method), so that each factor's effect is measured
+against the same base: with the defaults 1 + 2 heads + 2 losses + 3 imbalance methods = 8 variants. Every variant
+trains the same number of steps on the same frames with the same seed, through :func:`shared.training.fit`
+(AdamW with cosine decay, random horizontal flips; the epoch with the best validation PR-AUC is kept; a killed
+run resumes in its variant, finished variants are not trained again; curves logged with dvclive).
+
+The model is the variant with the best **validation** mAP (mean over the characters of the average precision;
+a character without positives in validation is left out of the mean, with a warning). The test and shifted
+frames are never read here.
+
+Writes ``<out>/``: ``model.keras`` (the chosen variant), ``variants/<name>.keras`` (every variant, for the
+variants table of the evaluate stage), ``variants.json`` (``chosen`` and per variant: head, loss, imbalance,
+config, val mAP, steps, seconds, parameters), ``train.json`` (characters, frame size, chosen variant, config),
+``history.json`` (per variant) and ``predictions/val.npz`` (``logits`` float32 (n, C), ``labels`` uint8 (n, C) and
+``names`` of the chosen variant on validation, for the calibrate stage).
+
+    python -m projects.cartoon_characters.train --params projects/cartoon_characters/params.yaml \
+        --data data/cartoon_characters/prepared --work data/cartoon_characters/work/train \
+        --out data/cartoon_characters/model
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from projects.cartoon_characters.imbalance import METHODS, ImbalanceConfig
+from projects.cartoon_characters.losses import LOSSES, LossConfig
+from projects.cartoon_characters.model import HEADS, ModelConfig
+from shared.config import load_section, replace, to_dict
+from shared.io import DataError, atomic_dir, load_npz, read_json, save_npz, write_json
+from shared.stage import run, stage_parser
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val")
+
+
+@dataclass(frozen=True)
+class Variant:
+    head: Literal["gap", "gmp", "attention"] = "attention"
+    loss: Literal["bce", "focal", "asl"] = "asl"
+    imbalance: Literal["none", "class_weights", "oversample", "undersample"] = "none"
+
+    @property
+    def name(self) -> str:
+        return f"{self.head}-{self.loss}-{self.imbalance}"
+
+
+@dataclass(frozen=True)
+class Vary:
+    """The values tried one at a time against the base (a value equal to the base's is skipped)."""
+
+    head: tuple[Literal["gap", "gmp", "attention"], ...] = ("gap", "gmp")
+    loss: tuple[Literal["bce", "focal", "asl"], ...] = ("bce", "focal")
+    imbalance: tuple[Literal["none", "class_weights", "oversample", "undersample"], ...] = (
+        "class_weights", "oversample", "undersample")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)
+    base: Variant = field(default_factory=Variant)
+    vary: Vary = field(default_factory=Vary)
+    epochs: int = 6
+    steps_per_epoch: int = 40
+    batch_size: int = 64
+    learning_rate: float = 3.0e-3
+    weight_decay: float = 1.0e-4
+    #: random horizontal flips of the training frames (the labels do not change)
+    flip: bool = True
+    #: early stopping on the validation PR-AUC (epochs without improvement); null: none
+    patience: int | None = None
+    seed: int = 0
+    #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
+    verbose: int = 2
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.steps_per_epoch < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise ValueError("epochs, steps_per_epoch and batch_size ≥ 1 and learning_rate > 0 are required")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be ≥ 0, got {self.weight_decay}")
+
+    @property
+    def steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+
+def variants(cfg: TrainConfig) -> list[Variant]:
+    """The base variant, then each value of ``cfg.vary`` changed alone (duplicates dropped, order kept)."""
+    out = [cfg.base]
+    for factor, values in (("head", cfg.vary.head), ("loss", cfg.vary.loss), ("imbalance", cfg.vary.imbalance)):
+        for value in values:
+            variant = replace(cfg.base, **{factor: value})
+            if variant not in out:
+                out.append(variant)
+    assert all(v.head in HEADS and v.loss in LOSSES and v.imbalance in METHODS for v in out)
+    return out
+
+
+# --------------------------------------------------------------------------- data
+def load_prepared(data: str | Path, split: str) -> dict[str, np.ndarray]:
+    """One split of the prepared frames: ``images`` uint8 (n, S, S, 3), ``labels`` uint8 (n, C), ``names`` (n,).
+
+    Raises:
+        DataError: the file is missing or corrupt, or the arrays have the wrong shape, dtype or label values.
+    """
+    path = Path(data) / f"{split}.npz"
+    if not path.exists():
+        raise DataError(f"{path} not found; run the cartoon_characters_data stage first")
+    arrays = load_npz(path, required=("images", "labels", "names"))
+    images, labels = arrays["images"], arrays["labels"]
+    if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2] or images.dtype != np.uint8:
+        raise DataError(f"{path}: images must be uint8 (n, S, S, 3), got {images.dtype} {images.shape}")
+    if labels.ndim != 2 or len(labels) != len(images) or len(arrays["names"]) != len(images):
+        raise DataError(f"{path}: labels {labels.shape} and names {arrays['names'].shape} must have one row per "
+                        f"image ({len(images)})")
+    if labels.size and not np.isin(labels, (0, 1)).all():
+        raise DataError(f"{path}: labels must be 0/1 (multi-hot), found {sorted(np.unique(labels))[:6]}")
+    return {"images": images, "labels": labels.astype(np.uint8), "names": arrays["names"]}
+
+
+def read_characters(data: str | Path, n_labels: int) -> list[str]:
+    """The character names in column order from ``meta.json`` of the prepared data.
+
+    Raises:
+        DataError: ``meta.json`` is missing or corrupt, or its character count differs from the label columns.
+    """
+    meta = read_json(Path(data) / "meta.json")
+    characters = list(meta.get("characters") or [])
+    if len(characters) != n_labels:
+        raise DataError(f"{Path(data) / 'meta.json'} names {len(characters)} characters, the labels have "
+                        f"{n_labels} columns")
+    return characters
+
+
+def batches(images: np.ndarray, labels: np.ndarray, indices: np.ndarray, batch_size: int, flip: bool,
+            seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Endless training batches drawn from ``indices`` (shuffled each pass): uint8 frames, float32 labels."""
+    rng = np.random.default_rng(seed)
+    order = np.empty(0, dtype=int)
+    while True:
+        while len(order) < batch_size:
+            order = np.concatenate([order, rng.permutation(indices)])
+        take, order = order[:batch_size], order[batch_size:]
+        x = images[take]
+        if flip:
+            mirrored = rng.random(batch_size) < 0.5
+            x = np.where(mirrored[:, None, None, None], x[:, :, ::-1], x)
+        yield x, labels[take].astype(np.float32)
+
+
+def make_dataset(images, labels, indices, cfg: TrainConfig, seed: int):
+    import tensorflow as tf
+
+    size, n_classes = images.shape[1], labels.shape[1]
+    signature = (tf.TensorSpec((cfg.batch_size, size, size, 3), tf.uint8),
+                 tf.TensorSpec((cfg.batch_size, n_classes), tf.float32))
+    return tf.data.Dataset.from_generator(
+        lambda: batches(images, labels, indices, cfg.batch_size, cfg.flip, seed),
+        output_signature=signature).prefetch(2)
+
+
+# --------------------------------------------------------------------------- metric
+def mean_average_precision(labels: np.ndarray, scores: np.ndarray, characters: Sequence[str] = ()) -> float:
+    """mAP: the mean over labels of sklearn's average precision; labels without positives are left out (warned).
+
+    Returns:
+        the mAP, or NaN when no label has a positive.
+    """
+    from sklearn.metrics import average_precision_score
+
+    labels = np.asarray(labels) > 0
+    aps, empty = [], []
+    for c in range(labels.shape[1]):
+        if labels[:, c].any():
+            aps.append(average_precision_score(labels[:, c], scores[:, c]))
+        else:
+            empty.append(characters[c] if c < len(characters) else str(c))
+    if empty:
+        log.warning("no positives for %s in this split: left out of the mAP", ", ".join(empty))
+    return float(np.mean(aps)) if aps else float("nan")
+
+
+# --------------------------------------------------------------------------- one variant
+def compile_variant(variant: Variant, cfg: TrainConfig, train_labels: np.ndarray, n_classes: int, size: int):
+    """Build and compile the network of ``variant`` (class weights enter the loss as positive weights)."""
+    import keras
+
+    from projects.cartoon_characters.imbalance import positive_weights
+    from projects.cartoon_characters.losses import make_loss
+    from projects.cartoon_characters.model import build_model
+
+    model_cfg = replace(cfg.model, head=variant.head, n_classes=n_classes, size=size)
+    pos_weight = positive_weights(train_labels, cfg.imbalance) if variant.imbalance == "class_weights" else None
+    net = build_model(model_cfg)
+    schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(cfg.steps, 1), alpha=0.05)
+    net.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+                loss=make_loss(variant.loss, cfg.loss, None if pos_weight is None else pos_weight.tolist()),
+                metrics=[keras.metrics.AUC(curve="PR", multi_label=True, num_labels=n_classes, from_logits=True,
+                                           name="pr_auc")])
+    return net, model_cfg, pos_weight
+
+
+def train_variant(variant: Variant, cfg: TrainConfig, train_split: dict, val_split: dict, characters: list[str],
+                  workdir: Path, callbacks: Sequence = ()) -> dict:
+    """Train one variant in ``workdir`` and park it in ``workdir/done``: ``model.keras``, ``val_logits.npy``,
+    ``record.json``. Returns the record (config, val mAP, steps, seconds, parameters, history)."""
+    import keras
+
+    from projects.cartoon_characters.imbalance import resample
+    from shared.training import fit, set_seed
+
+    set_seed(cfg.seed, deterministic=False)
+    net, model_cfg, pos_weight = compile_variant(variant, cfg, train_split["labels"], len(characters),
+                                                 train_split["images"].shape[1])
+    indices = resample(train_split["labels"], variant.imbalance, cfg.imbalance, cfg.seed)
+    log.info("%s: %d parameters; %d training frames (%d after %s), %d steps of %d", variant.name, net.count_params(),
+             len(train_split["labels"]), len(indices), variant.imbalance, cfg.steps, cfg.batch_size)
+    start = time.perf_counter()
+    history = fit(net, make_dataset(train_split["images"], train_split["labels"], indices, cfg, cfg.seed),
+                  epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch,
+                  validation=(val_split["images"], val_split["labels"].astype(np.float32)),
+                  workdir=workdir / "run", monitor="val_pr_auc", mode="max", patience=cfg.patience,
+                  verbose=cfg.verbose, callbacks=list(callbacks))
+    seconds = time.perf_counter() - start
+    logits = net.predict(val_split["images"], batch_size=256, verbose=0).astype(np.float32)
+    val_map = mean_average_precision(val_split["labels"], logits, characters)
+    log.info("%s: validation mAP %.4f (%.0f s)", variant.name, val_map, seconds)
+    record = {"name": variant.name, "head": variant.head, "loss": variant.loss, "imbalance": variant.imbalance,
+              "config": {"model": to_dict(model_cfg), "loss": to_dict(cfg.loss), "imbalance": to_dict(cfg.imbalance),
+                         "pos_weight": None if pos_weight is None else pos_weight.tolist()},
+              "val_map": val_map, "steps": cfg.steps, "epochs_run": len(history.get("epoch", [])),
+              "seconds": seconds, "params": int(net.count_params()), "train_frames": int(len(indices)),
+              "history": history}
+    with atomic_dir(workdir / "done") as tmp:
+        net.save(tmp / "model.keras")
+        np.save(tmp / "val_logits.npy", logits)
+        write_json(tmp / "record.json", record)
+    shutil.rmtree(workdir / "run", ignore_errors=True)
+    keras.backend.clear_session()
+    return record
+
+
+# --------------------------------------------------------------------------- the stage
+def train(cfg: TrainConfig, data: Path, work: Path, out: Path, callbacks: Sequence = ()) -> dict:
+    """Train every variant (skipping those already finished in ``work``), choose on validation mAP, publish ``out``.
+
+    ``callbacks``: extra Keras callbacks for every variant (tests interrupt a run with one).
+
+    Returns:
+        the content of ``variants.json``.
+
+    Raises:
+        DataError: the prepared splits are missing or malformed, or train and val disagree in frame size or labels.
+    """
+    from shared.training import config_hash
+
+    splits = {s: load_prepared(data, s) for s in SPLITS}
+    tr, va = splits["train"], splits["val"]
+    if tr["images"].shape[1:] != va["images"].shape[1:] or tr["labels"].shape[1] != va["labels"].shape[1]:
+        raise DataError(f"train frames {tr['images'].shape[1:]} × {tr['labels'].shape[1]} labels and val frames "
+                        f"{va['images'].shape[1:]} × {va['labels'].shape[1]} labels differ")
+    if not len(tr["images"]) or not len(va["images"]):
+        raise DataError(f"{data}: the train and val splits need frames (train {len(tr['images'])}, val "
+                        f"{len(va['images'])})")
+    characters = read_characters(data, tr["labels"].shape[1])
+    fingerprint = [characters, [list(s["images"].shape) for s in splits.values()],
+                   [int(s["labels"].sum()) for s in splits.values()], int(tr["images"][:64].sum())]
+    root = Path(work) / config_hash(cfg, fingerprint)
+    records = []
+    for variant in variants(cfg):
+        workdir = root / variant.name
+        if (workdir / "done" / "record.json").exists():
+            record = read_json(workdir / "done" / "record.json")
+            log.info("%s: already trained in %s (validation mAP %.4f)", variant.name, workdir, record["val_map"])
+        else:
+            record = train_variant(variant, cfg, tr, va, characters, workdir, callbacks)
+        records.append(record)
+    scored = [r for r in records if r["val_map"] == r["val_map"]]
+    if not scored:
+        raise DataError("no variant has a validation mAP (no character has a positive in val)")
+    chosen = max(scored, key=lambda r: r["val_map"])["name"]  # the first of equals: the base wins ties
+    log.info("chosen on validation mAP: %s (%.4f)", chosen, max(r["val_map"] for r in scored))
+    table = {"chosen": chosen, "rule": "the variant with the best validation mAP",
+             "variants": [{**{k: v for k, v in r.items() if k != "history"}, "chosen": r["name"] == chosen,
+                           "model": f"variants/{r['name']}.keras"} for r in records]}
+    with atomic_dir(out) as tmp:
+        (tmp / "variants").mkdir()
+        (tmp / "predictions").mkdir()
+        for record in records:
+            shutil.copy2(root / record["name"] / "done" / "model.keras", tmp / "variants" / f"{record['name']}.keras")
+        shutil.copy2(root / chosen / "done" / "model.keras", tmp / "model.keras")
+        logits = np.load(root / chosen / "done" / "val_logits.npy")
+        save_npz(tmp / "predictions" / "val.npz", logits=logits, labels=va["labels"], names=va["names"])
+        write_json(tmp / "variants.json", table)
+        write_json(tmp / "history.json", {r["name"]: r["history"] for r in records})
+        write_json(tmp / "train.json", {"characters": characters, "size": int(tr["images"].shape[1]),
+                                        "chosen": chosen, "config": to_dict(cfg),
+                                        "frames": {s: int(len(v["images"])) for s, v in splits.items()},
+                                        "seconds": float(sum(r["seconds"] for r in records))})
+    shutil.rmtree(root, ignore_errors=True)
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = stage_parser(__doc__, inputs=("data",), outputs=("out",), work=True)
+    args = parser.parse_args(argv)
+    cfg = load_section(args.params, "train", TrainConfig)
+    train(cfg, Path(args.data), Path(args.work), Path(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))

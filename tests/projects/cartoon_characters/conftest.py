@@ -1,0 +1,44 @@
+"""Fixtures of the cartoon_characters tests: a tiny synthetic stand-in of the prepared data (as the data stage
+writes it), and tiny training params."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+CHARACTERS = ("red", "green", "blue", "rare")
+COLOURS = np.array([[220, 30, 30], [30, 200, 30], [30, 30, 220], [240, 220, 20]], np.uint8)
+
+
+def write_prepared(folder, counts=None, size=16, seed=0):
+    """``<split>.npz`` (images uint8 (n, S, S, 3), labels uint8 (n, C), names) and meta.json: each character a
+    coloured square at a random place on a grey background; the last character rare (about 10 % of frames)."""
+    counts = counts or {"train": 48, "val": 24, "test": 24, "shifted": 16}
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in counts.items():
+        labels = (rng.random((n, len(CHARACTERS))) < [0.5, 0.4, 0.3, 0.1]).astype(np.uint8)
+        labels[: len(CHARACTERS), :] = np.eye(len(CHARACTERS), dtype=np.uint8)  # every label in every split
+        images = np.full((n, size, size, 3), 128, np.uint8)
+        for i, j in zip(*np.nonzero(labels)):
+            y, x = rng.integers(0, size - 4, 2)
+            images[i, y:y + 4, x:x + 4] = COLOURS[j]
+        names = np.array([f"{split}_{i:04d}" for i in range(n)])
+        np.savez_compressed(folder / f"{split}.npz", images=images, labels=labels, names=names)
+    meta = {"characters": list(CHARACTERS), "source": "synthetic test stand-in", "size": size, "counts": counts,
+            "frequencies": {}, "split_rule": "random"}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    return folder
+
+
+@pytest.fixture
+def prepared_dir(tmp_path):
+    return write_prepared(tmp_path / "prepared")
+
+
+#: train params for tests: a tiny network, 16-px frames, 2 variants, 2 steps
+TINY_TRAIN = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 8, "verbose": 0,
+              "vary": {"head": ["gap"], "loss": [], "imbalance": []},
+              "model": {"widths": [4, 8], "convs_per_stage": 1, "attention_dim": 8}}
