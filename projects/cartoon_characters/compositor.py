@@ -437,8 +437,18 @@ def _full_area(name: str, pose: int, pl: _Placement) -> float:
     return float(rendered[3].sum())
 
 
+def draw_characters(cfg: CompositorConfig, rng: np.random.Generator) -> np.ndarray:
+    """Which characters a frame draws: bool (C,), each with its Zipf probability, drawn again while there are more
+    than ``max_characters``."""
+    freq = cfg.frequencies()
+    while True:
+        characters = rng.random(len(freq)) < freq
+        if characters.sum() <= cfg.max_characters:
+            return characters
+
+
 def compose(cfg: CompositorConfig, size: int, rng: np.random.Generator, scene: Scene | None = None,
-            characters: np.ndarray | None = None) -> Frame:
+            characters: np.ndarray | None = None, positions: dict[int, tuple[float, float]] | None = None) -> Frame:
     """Compose one frame.
 
     Args:
@@ -447,6 +457,7 @@ def compose(cfg: CompositorConfig, size: int, rng: np.random.Generator, scene: S
         rng: the random generator (the frame is a pure function of its state).
         scene: ``cfg.nominal`` by default; pass ``cfg.shifted`` for the shifted set.
         characters: bool (C,) of the characters to draw (default: drawn by the Zipf frequencies).
+        positions: character index → centre (x, y) in pixels, overriding the random place (for tests).
 
     Returns:
         the :class:`Frame`.
@@ -454,11 +465,7 @@ def compose(cfg: CompositorConfig, size: int, rng: np.random.Generator, scene: S
     scene = scene or cfg.nominal
     n_chars = len(CHARACTERS)
     if characters is None:
-        freq = cfg.frequencies()
-        while True:
-            characters = rng.random(n_chars) < freq
-            if characters.sum() <= cfg.max_characters:
-                break
+        characters = draw_characters(cfg, rng)
     characters = np.asarray(characters, dtype=bool)
     img = _background(str(rng.choice(scene.backgrounds)), size, rng, cfg.colour_jitter)
     for _ in range(rng.integers(scene.distractors[0], scene.distractors[1] + 1)):
@@ -473,6 +480,8 @@ def compose(cfg: CompositorConfig, size: int, rng: np.random.Generator, scene: S
         pl = _Placement(x=rng.uniform(lo, hi), y=rng.uniform(lo, hi), half=half,
                         angle=math.radians(rng.uniform(-scene.rotation_deg, scene.rotation_deg)),
                         mirror=bool(rng.random() < 0.5), squash=float(rng.uniform(0.85, 1.15)))
+        if positions and c in positions:
+            pl.x, pl.y = positions[c]
         pose = int(rng.integers(len(_POSES)))
         layers = _character_layers(name, pose, pl, size, rng, cfg.colour_jitter)
         if layers is None:
