@@ -40,7 +40,7 @@ def grad_cam(model, images: np.ndarray, classes: Sequence[int]) -> np.ndarray:
     if not len(images):
         return np.zeros((0, *images.shape[1:3]), np.float32)
     # the backbone runs outside the tape: only the head is differentiated with respect to the map
-    backbone = keras.Model(model.inputs, model.get_layer(FEATURES).output)
+    backbone = keras.Model(model.input, model.get_layer(FEATURES).output)
     features = tf.convert_to_tensor(backbone(images, training=False))
     with tf.GradientTape(watch_accessed_variables=False) as tape:
         tape.watch(features)

@@ -7,9 +7,9 @@ trains the same number of steps on the same frames with the same seed, through :
 (AdamW with cosine decay, random horizontal flips; the epoch with the best validation PR-AUC is kept; a killed
 run resumes in its variant, finished variants are not trained again; curves logged with dvclive).
 
-The model is the variant with the best **validation** mAP (mean over the characters of the average precision;
-a character without positives in validation is left out of the mean, with a warning). The test and shifted
-frames are never read here.
+The model is the variant with the best **validation** mAP (``metrics.mean_average_precision``: the mean over the
+characters of the average precision; a character without positives in validation is left out, with a warning).
+The test and shifted frames are never read here.
 
 Writes ``<out>/``: ``model.keras`` (the chosen variant), ``variants/<name>.keras`` (every variant, for the
 variants table of the evaluate stage), ``variants.json`` (``chosen`` and per variant: head, loss, imbalance,
@@ -36,6 +36,7 @@ import numpy as np
 
 from projects.cartoon_characters.imbalance import METHODS, ImbalanceConfig
 from projects.cartoon_characters.losses import LOSSES, LossConfig
+from projects.cartoon_characters.metrics import mean_average_precision
 from projects.cartoon_characters.model import HEADS, ModelConfig
 from shared.config import load_section, replace, to_dict
 from shared.io import DataError, atomic_dir, load_npz, read_json, save_npz, write_json
@@ -84,6 +85,8 @@ class TrainConfig:
     #: early stopping on the validation PR-AUC (epochs without improvement); null: none
     patience: int | None = None
     seed: int = 0
+    #: XLA compilation of the training step (Keras' jit_compile)
+    jit_compile: bool = True
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 2
 
@@ -173,27 +176,6 @@ def make_dataset(images, labels, indices, cfg: TrainConfig, seed: int):
         output_signature=signature).prefetch(2)
 
 
-# --------------------------------------------------------------------------- metric
-def mean_average_precision(labels: np.ndarray, scores: np.ndarray, characters: Sequence[str] = ()) -> float:
-    """mAP: the mean over labels of sklearn's average precision; labels without positives are left out (warned).
-
-    Returns:
-        the mAP, or NaN when no label has a positive.
-    """
-    from sklearn.metrics import average_precision_score
-
-    labels = np.asarray(labels) > 0
-    aps, empty = [], []
-    for c in range(labels.shape[1]):
-        if labels[:, c].any():
-            aps.append(average_precision_score(labels[:, c], scores[:, c]))
-        else:
-            empty.append(characters[c] if c < len(characters) else str(c))
-    if empty:
-        log.warning("no positives for %s in this split: left out of the mAP", ", ".join(empty))
-    return float(np.mean(aps)) if aps else float("nan")
-
-
 # --------------------------------------------------------------------------- one variant
 def compile_variant(variant: Variant, cfg: TrainConfig, train_labels: np.ndarray, n_classes: int, size: int):
     """Build and compile the network of ``variant`` (class weights enter the loss as positive weights)."""
@@ -210,7 +192,7 @@ def compile_variant(variant: Variant, cfg: TrainConfig, train_labels: np.ndarray
     net.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
                 loss=make_loss(variant.loss, cfg.loss, None if pos_weight is None else pos_weight.tolist()),
                 metrics=[keras.metrics.AUC(curve="PR", multi_label=True, num_labels=n_classes, from_logits=True,
-                                           name="pr_auc")])
+                                           name="pr_auc")], jit_compile=cfg.jit_compile)
     return net, model_cfg, pos_weight
 
 
@@ -237,7 +219,7 @@ def train_variant(variant: Variant, cfg: TrainConfig, train_split: dict, val_spl
                   verbose=cfg.verbose, callbacks=list(callbacks))
     seconds = time.perf_counter() - start
     logits = net.predict(val_split["images"], batch_size=256, verbose=0).astype(np.float32)
-    val_map = mean_average_precision(val_split["labels"], logits, characters)
+    val_map = mean_average_precision(val_split["labels"], logits, characters)["map"]
     log.info("%s: validation mAP %.4f (%.0f s)", variant.name, val_map, seconds)
     record = {"name": variant.name, "head": variant.head, "loss": variant.loss, "imbalance": variant.imbalance,
               "config": {"model": to_dict(model_cfg), "loss": to_dict(cfg.loss), "imbalance": to_dict(cfg.imbalance),

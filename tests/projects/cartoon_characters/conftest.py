@@ -1,5 +1,5 @@
 """Fixtures of the cartoon_characters tests: a tiny synthetic stand-in of the prepared data (as the data stage
-writes it), and tiny training params."""
+writes it)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,34 @@ def prepared_dir(tmp_path):
     return write_prepared(tmp_path / "prepared")
 
 
-#: train params for tests: a tiny network, 16-px frames, 2 variants, 2 steps
-TINY_TRAIN = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 8, "verbose": 0,
-              "vary": {"head": ["gap"], "loss": [], "imbalance": []},
-              "model": {"widths": [4, 8], "convs_per_stage": 1, "attention_dim": 8}}
+
+def write_model_folder(folder, head="attention", size=16, seed=0):
+    """A model folder as the train stage writes it, with an untrained tiny network (random weights): model.keras,
+    variants/<name>.keras, variants.json, train.json, predictions/val.npz."""
+    import keras
+
+    from projects.cartoon_characters.model import ModelConfig, build_model
+
+    keras.utils.set_random_seed(seed)
+    cfg = ModelConfig(head=head, widths=(4, 8), convs_per_stage=1, attention_dim=8, n_classes=len(CHARACTERS),
+                      size=size)
+    net = build_model(cfg)
+    name = f"{head}-asl-none"
+    (folder / "variants").mkdir(parents=True, exist_ok=True)
+    (folder / "predictions").mkdir(exist_ok=True)
+    net.save(folder / "model.keras")
+    net.save(folder / "variants" / f"{name}.keras")
+    row = {"name": name, "head": head, "loss": "asl", "imbalance": "none", "config": {}, "val_map": 0.5, "steps": 0,
+           "seconds": 0.0, "params": int(net.count_params()), "chosen": True, "model": f"variants/{name}.keras"}
+    (folder / "variants.json").write_text(json.dumps({"chosen": name, "variants": [row]}))
+    (folder / "train.json").write_text(json.dumps({"characters": list(CHARACTERS), "size": size, "chosen": name}))
+    frames = np.random.default_rng(seed).integers(0, 256, (8, size, size, 3), dtype=np.uint8)
+    labels = np.eye(len(CHARACTERS), dtype=np.uint8)[np.arange(8) % len(CHARACTERS)]
+    np.savez(folder / "predictions" / "val.npz", logits=net.predict(frames, verbose=0), labels=labels,
+             names=np.array([f"v{i}" for i in range(8)]))
+    return folder
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    return write_model_folder(tmp_path / "model")
