@@ -230,7 +230,7 @@ from projects.cartoon_characters.predict import load_predictor
 
 predictor = load_predictor(model)
 picks = []
-for c, name in enumerate(characters[:cam_examples]):
+for c in range(min(cam_examples, len(characters))):
     holders = np.flatnonzero(truth[:, c])
     if len(holders):
         picks.append((c, int(holders[np.argmax(probs[holders, c])])))
