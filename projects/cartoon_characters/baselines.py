@@ -34,10 +34,14 @@ class BaselineConfig:
     cells_per_block: int = 2
     colour_bins: int = 8
     max_iter: int = 300
+    #: parallel one-vs-rest fits (joblib processes; 1: none, for tiny data)
+    workers: int = 2
 
     def __post_init__(self) -> None:
         if not self.C or min(self.C) <= 0:
             raise ValueError(f"C must be a non-empty list of positive values, got {self.C}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be ≥ 1, got {self.workers}")
         if self.colour_bins < 1 or self.orientations < 1 or self.pixels_per_cell < 2 or self.cells_per_block < 1:
             raise ValueError("colour_bins, orientations, cells_per_block must be ≥ 1 and pixels_per_cell ≥ 2")
 
@@ -90,7 +94,7 @@ class HogBaseline:
 
 
 def fit_baseline(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray, val_labels: np.ndarray,
-                 cfg: BaselineConfig, names: Sequence[str] | None = None, n_jobs: int = 2,
+                 cfg: BaselineConfig, names: Sequence[str] | None = None, n_jobs: int | None = None,
                  train_feats: np.ndarray | None = None, val_feats: np.ndarray | None = None) -> HogBaseline:
     """Fit the baseline for every C of ``cfg.C`` on train; keep the C of the best validation mAP.
 
@@ -114,7 +118,8 @@ def fit_baseline(train_images: np.ndarray, train_labels: np.ndarray, val_images:
     xt, xv = (x_train - mean) / std, (x_val - mean) / std
     best, scores, models = None, {}, {}
     for c in cfg.C:
-        model = OneVsRestClassifier(LogisticRegression(C=c, max_iter=cfg.max_iter), n_jobs=n_jobs).fit(xt, y)
+        model = OneVsRestClassifier(LogisticRegression(C=c, max_iter=cfg.max_iter),
+                                    n_jobs=n_jobs or cfg.workers).fit(xt, y)
         val = mean_average_precision(val_labels, model.decision_function(xv).reshape(len(xv), -1), names)["map"]
         scores[float(c)], models[float(c)] = float(val), model
         log.info("baseline C=%g: val mAP %.4f", c, val)
