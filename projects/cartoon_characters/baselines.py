@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,8 +99,7 @@ def fit_baseline(train_images: np.ndarray, train_labels: np.ndarray, val_images:
                  train_feats: np.ndarray | None = None, val_feats: np.ndarray | None = None) -> HogBaseline:
     """Fit the baseline for every C of ``cfg.C`` on train; keep the C of the best validation mAP.
 
-    Raises:
-        ValueError: a train label has no positive or no negative frame (a one-vs-rest model cannot be fitted).
+    A label without a positive (or negative) train frame gets scikit-learn's constant model, with a warning.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
@@ -111,15 +111,18 @@ def fit_baseline(train_images: np.ndarray, train_labels: np.ndarray, val_images:
     constant = np.flatnonzero((y.sum(axis=0) == 0) | (y.sum(axis=0) == len(y)))
     if constant.size:
         which = [names[j] if names else str(j) for j in constant]
-        raise ValueError(f"baseline: label(s) {', '.join(which)} have no positive or no negative train frame")
+        log.warning("baseline: %s have no positive (or no negative) train frame; their model is a constant",
+                    ", ".join(which))
     x_train = features(train_images, cfg) if train_feats is None else train_feats
     x_val = features(val_images, cfg) if val_feats is None else val_feats
     mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-6
     xt, xv = (x_train - mean) / std, (x_val - mean) / std
     best, scores, models = None, {}, {}
     for c in cfg.C:
-        model = OneVsRestClassifier(LogisticRegression(C=c, max_iter=cfg.max_iter),
-                                    n_jobs=n_jobs or cfg.workers).fit(xt, y)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Label not .* is present in all training examples")
+            model = OneVsRestClassifier(LogisticRegression(C=c, max_iter=cfg.max_iter),
+                                        n_jobs=n_jobs or cfg.workers).fit(xt, y)
         val = mean_average_precision(val_labels, model.decision_function(xv).reshape(len(xv), -1), names)["map"]
         scores[float(c)], models[float(c)] = float(val), model
         log.info("baseline C=%g: val mAP %.4f", c, val)
