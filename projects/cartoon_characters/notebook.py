@@ -158,7 +158,7 @@ if pr_curves is not None:
     for ax, name in zip(np.ravel(axes), characters):
         for method in methods:
             curve = split_curves[(split_curves["method"] == method) & (split_curves["label"] == name)]
-            ap = per_label[(per_label["split"] == "test") & (per_label["method"] == method)
+            ap = per_label[(per_label["split"] == "test") & (per_label["method"] == f"{method} @0.5")
                            & (per_label["label"] == name)]["ap"]
             label = f"{method} (AP {ap.iloc[0]:.2f})" if len(ap) else method
             ax.plot(curve["recall"], curve["precision"], label=label)
@@ -251,34 +251,51 @@ if picks:
 
 # %% [markdown]
 # ## The rare characters
-# AP per character against its frequency in training: the CNN and the baseline, on test and on the shifted set.
-# The three rarest characters in detail below.
+# AP per character against its frequency in training: the CNN and the baseline (calibrated), on test and on the
+# shifted set; then the three rarest characters in detail.
 
 # %%
-ap = per_label[per_label["split"].isin(["test", "shifted"])].pivot_table(index="label", columns=["split", "method"],
-                                                                          values="ap")
-ap = ap.reindex(characters)
+compared = ["model calibrated @tuned", "baseline calibrated @tuned"]
+ap = per_label[per_label["split"].isin(["test", "shifted"]) & per_label["method"].isin(compared)].pivot_table(
+    index="label", columns=["split", "method"], values="ap").reindex(characters)
 fig, ax = plt.subplots(figsize=(8, 4))
 for column in ap.columns:
-    ax.plot(100 * frequency.reindex(characters), ap[column], "o-", label=" / ".join(column))
+    ax.plot(100 * frequency.reindex(characters), ap[column], "o-", label=" / ".join(column).replace(" @tuned", ""))
 ax.set_xscale("log")
 ax.set_xlabel("share of training frames showing the character (%)")
 ax.set_ylabel("average precision")
 ax.legend(fontsize=7)
 fig.tight_layout()
 plt.show()
-rarest = metrics.get("rarest")
-if rarest:
-    display(Markdown(render_table(rarest)))
+display(Markdown(render_table(metrics["rarest_characters"])))
+rare = list(metrics["rarest_characters"])
+f1 = thresholds.set_index("label").loc[rare, ["test_f1_model_at_0.5", "test_f1_model_tuned", "test_f1_baseline_tuned"]]
+display(Markdown("F1 of the three rarest on test, at 0.5 and at the thresholds tuned on validation:"))
+display(Markdown(render_table(f1.to_dict(orient="index"))))
 
 # %% [markdown]
 # ## Shifted set: smaller characters, heavier occlusion, new backgrounds
-# Never used for training or any choice. The drop from test to shifted, per method.
+# Never used for training or any choice. The drop from test to shifted, per method (mAP in points).
 
 # %%
-if "shift_drop" in metrics:
-    display(Markdown(render_table(metrics["shift_drop"])))
-for split in ("test", "shifted"):
-    if split in metrics and isinstance(metrics[split], dict):
+drop = {}
+for method, row in metrics["test"].items():
+    if method in metrics.get("shifted", {}):
+        drop[method] = {"test mAP": row["map"], "shifted mAP": metrics["shifted"][method]["map"],
+                        "drop (points)": 100 * (row["map"] - metrics["shifted"][method]["map"]),
+                        "test macro-F1": row["macro_f1"], "shifted macro-F1": metrics["shifted"][method]["macro_f1"]}
+if drop:
+    display(Markdown(render_table(drop)))
+else:
+    display(Markdown("No shifted set for this source (real frames)."))
+
+# %% [markdown]
+# ## All metrics
+# mAP, micro and macro F1, Hamming loss, subset accuracy and ECE (pooled and mean per character) for the CNN and
+# the baseline, raw and calibrated, at 0.5 and at the tuned thresholds.
+
+# %%
+for split in ("val", "test", "shifted"):
+    if isinstance(metrics.get(split), dict):
         display(Markdown(f"**{split}**"))
         display(Markdown(render_table(metrics[split])))

@@ -7,11 +7,13 @@ import pytest
 
 #: params for a pipeline that runs in well under a minute: a few 32-px frames, a tiny network, two variants
 TINY = {
-    "data": {"size": 32, "counts": {"train": 120, "val": 60, "test": 60, "shifted": 30}},
+    "data": {"size": 32, "counts": {"train": 60, "val": 30, "test": 30, "shifted": 16},
+             "compositor": {"rarest_frequency": 0.2}},
     "train": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 16, "verbose": 0, "jit_compile": False,
               "vary": {"head": ["gap"], "loss": [], "imbalance": []},
               "model": {"widths": [4, 8], "convs_per_stage": 1, "attention_dim": 8}},
-    "evaluate": {"bootstrap": 20, "baseline": {"C": [1.0], "max_iter": 50}},
+    "evaluate": {"bootstrap": 20, "pr_points": 5, "baseline": {"C": [1.0], "colour_bins": 4, "max_iter": 100,
+                                                               "workers": 1}},
     "report": {"grid_frames": 4, "cam_examples": 2},
 }
 
