@@ -194,8 +194,12 @@ def calibration_errors(labels: Any, probabilities: Any, bins: int = 15,
 
 
 def summary(labels: Any, probabilities: Any, thresholds: float | Any = 0.5, names: Sequence[str] | None = None,
-            bins: int = 15) -> dict[str, Any]:
+            bins: int = 15, scores: Any = None) -> dict[str, Any]:
     """Every metric of one method on one split at the given thresholds.
+
+    ``scores`` (e.g. the logits) rank the frames for AP and mAP instead of the probabilities: a monotone map does
+    not change AP, but σ of a large logit rounds to exactly 0 or 1 in floating point, which would tie frames that
+    the logits still order.
 
     Returns:
         ``map``, ``micro_f1``, ``macro_f1``, ``hamming_loss``, ``subset_accuracy``, ``ece_pooled``, ``ece_macro``
@@ -204,7 +208,7 @@ def summary(labels: Any, probabilities: Any, thresholds: float | Any = 0.5, name
     y, p = _check(labels, probabilities)
     names = _names(names, y.shape[1])
     pred = binarize(p, thresholds)
-    m = mean_average_precision(y, p, names)
+    m = mean_average_precision(y, p if scores is None else scores, names)
     f = f1_scores(y, pred, names)
     e = calibration_errors(y, p, bins, names)
     per_label = {n: {"ap": m["per_label"][n], **f["per_label"][n], "ece": e["per_label"][n],

@@ -96,3 +96,11 @@ def test_bootstrap_of_the_map_margin():
     observed = mean_average_precision(y, good)["map"] - mean_average_precision(y, bad)["map"]
     assert b["difference"] == pytest.approx(observed)
     assert 0 < b["low"] < b["difference"] < b["high"] and b["p_value"] < 0.05
+
+
+def test_summary_ranks_by_the_scores_when_given():
+    y = np.array([[1], [0], [1], [0]])
+    logits = np.array([[60.0], [50.0], [40.0], [-3.0]])     # σ rounds the first three to exactly 1.0
+    probs = 1 / (1 + np.exp(-logits))
+    assert summary(y, probs, 0.5)["map"] < summary(y, probs, 0.5, scores=logits)["map"]
+    assert summary(y, probs, 0.5, scores=logits)["map"] == pytest.approx(average_precision(y[:, 0], logits[:, 0]))
