@@ -68,7 +68,11 @@ def average_precision(labels: Any, scores: Any) -> float:
 
 
 def per_label_ap(labels: Any, scores: Any) -> np.ndarray:
-    """AP of every label (C,); NaN where a label has no positive."""
+    """AP of every label (C,); NaN where a label has no positive.
+
+    Raises:
+        ValueError: shapes differ, labels are not 0/1, or scores are not finite.
+    """
     y, s = _check(labels, scores)
     return np.array([average_precision(y[:, j], s[:, j]) for j in range(y.shape[1])])
 
@@ -90,6 +94,9 @@ def mean_average_precision(labels: Any, scores: Any, names: Sequence[str] | None
     Returns:
         ``{"map": float, "per_label": {name: AP or None}, "excluded": [names without positives]}``; ``map`` is NaN
         only when no label has a positive.
+
+    Raises:
+        ValueError: shapes differ, labels are not 0/1, or scores are not finite.
     """
     y, s = _check(labels, scores)
     names = _names(names, y.shape[1])
@@ -113,6 +120,9 @@ def f1_scores(labels: Any, predictions: Any, names: Sequence[str] | None = None)
     Returns:
         ``{"micro_f1", "macro_f1", "per_label": {name: {"f1", "precision", "recall"}}, "excluded"}``; a label without
         positives has ``None`` values (and F1 0 only counts where it has positives).
+
+    Raises:
+        ValueError: shapes differ, labels are not 0/1, or scores are not finite.
     """
     y, p = _check(labels, predictions)
     names = _names(names, y.shape[1])
@@ -136,13 +146,21 @@ def f1_scores(labels: Any, predictions: Any, names: Sequence[str] | None = None)
 
 
 def hamming_loss(labels: Any, predictions: Any) -> float:
-    """Share of (frame, label) pairs predicted wrongly."""
+    """Share of (frame, label) pairs predicted wrongly.
+
+    Raises:
+        ValueError: shapes differ, labels are not 0/1, or scores are not finite.
+    """
     y, p = _check(labels, predictions)
     return float(np.mean(y != p))
 
 
 def subset_accuracy(labels: Any, predictions: Any) -> float:
-    """Share of frames whose whole label set is predicted exactly (exact match)."""
+    """Share of frames whose whole label set is predicted exactly (exact match).
+
+    Raises:
+        ValueError: shapes differ, labels are not 0/1, or scores are not finite.
+    """
     y, p = _check(labels, predictions)
     return float(np.mean(np.all(y == p, axis=1)))
 
@@ -173,7 +191,11 @@ def reliability(labels: Any, probabilities: Any, bins: int = 15) -> dict[str, np
 
 
 def expected_calibration_error(labels: Any, probabilities: Any, bins: int = 15) -> float:
-    """ECE of binary forecasts, all entries pooled (see the module docstring); 0 for no entries."""
+    """ECE of binary forecasts, all entries pooled (see the module docstring); 0 for no entries.
+
+    Raises:
+        ValueError: shapes differ, labels are not 0/1, probabilities lie outside [0, 1] or ``bins`` < 1.
+    """
     rel = reliability(labels, probabilities, bins)
     total = rel["count"].sum()
     if total == 0:
@@ -185,7 +207,11 @@ def expected_calibration_error(labels: Any, probabilities: Any, bins: int = 15) 
 
 def calibration_errors(labels: Any, probabilities: Any, bins: int = 15,
                        names: Sequence[str] | None = None) -> dict[str, Any]:
-    """Pooled ECE, ECE per label and their macro mean (every label: ECE is defined without positives)."""
+    """Pooled ECE, ECE per label and their macro mean (every label: ECE is defined without positives).
+
+    Raises:
+        ValueError: shapes differ, labels are not 0/1, or scores are not finite.
+    """
     y, p = _check(labels, probabilities)
     names = _names(names, y.shape[1])
     per = {n: expected_calibration_error(y[:, j], p[:, j], bins) for j, n in enumerate(names)}
@@ -204,6 +230,9 @@ def summary(labels: Any, probabilities: Any, thresholds: float | Any = 0.5, name
     Returns:
         ``map``, ``micro_f1``, ``macro_f1``, ``hamming_loss``, ``subset_accuracy``, ``ece_pooled``, ``ece_macro``
         and ``per_label`` (name → ``ap``, ``f1``, ``precision``, ``recall``, ``ece``, ``positives``), ``excluded``.
+
+    Raises:
+        ValueError: shapes differ, labels are not 0/1, or scores are not finite.
     """
     y, p = _check(labels, probabilities)
     names = _names(names, y.shape[1])
@@ -255,6 +284,9 @@ def bootstrap_map_difference(labels: Any, scores_a: Any, scores_b: Any, n_boot: 
     Each resample draws n frames with replacement; labels without a positive in a resample are left out of both
     means. Returns ``difference``, ``low``, ``high``, ``level``, ``resamples``, ``p_value`` (two-sided: twice the
     smaller share of resampled differences on either side of 0, at most 1).
+
+    Raises:
+        ValueError: shapes differ, labels are not 0/1, or scores are not finite.
     """
     y, a = _check(labels, scores_a)
     _, b = _check(labels, scores_b)

@@ -260,7 +260,11 @@ def read_label_folders(root: str | Path, characters: Sequence[str] = (), require
 
 
 def read_folder(cfg: FolderConfig, base: Path | None = None) -> Labelled:
-    """The layout ``cfg`` names (``labels_csv`` set: the CSV layout; ``None``: label per folder)."""
+    """The layout ``cfg`` names (``labels_csv`` set: the CSV layout; ``None``: label per folder).
+
+    Raises:
+        DataError: see :func:`read_labels_csv` and :func:`read_label_folders`.
+    """
     root = (base / cfg.root) if base is not None and not Path(cfg.root).is_absolute() else Path(cfg.root)
     if cfg.labels_csv:
         return read_labels_csv(root, cfg.labels_csv, cfg.characters, cfg.require_label)
@@ -320,7 +324,11 @@ def load_frame(path: str | Path, size: int) -> np.ndarray:
 
 
 def load_frames(paths: Sequence[str | Path], size: int) -> np.ndarray:
-    """:func:`load_frame` of every path, stacked: uint8 (n, size, size, 3)."""
+    """:func:`load_frame` of every path, stacked: uint8 (n, size, size, 3).
+
+    Raises:
+        DataError: a file is missing, unreadable or not an image (one line naming it).
+    """
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     for i, path in enumerate(paths):
         out[i] = load_frame(path, size)
