@@ -52,6 +52,12 @@ class LossConfig:
             raise ValueError(f"focal_alpha must be in (0, 1) or null, got {self.focal_alpha}")
 
 
+def _focus(x, gamma: float):
+    """``x ** gamma`` with a finite gradient everywhere: 1 for γ = 0 (the gradient of ``x ** 0`` at x = 0 is
+    0 · ∞ = NaN, and a saturated sigmoid gives x = 0 exactly), and x floored at 1e-8 otherwise."""
+    return 1.0 if gamma == 0 else ops.power(ops.maximum(x, _EPS), gamma)
+
+
 class _MultiLabelLoss(keras.losses.Loss):
     def __init__(self, pos_weight: Sequence[float] | None = None, name: str | None = None, **kwargs):
         super().__init__(name=name, **kwargs)
@@ -91,8 +97,8 @@ class FocalLoss(_MultiLabelLoss):
         y_true = ops.cast(y_true, y_pred.dtype)
         p = ops.sigmoid(y_pred)
         log_p, log_q = ops.log_sigmoid(y_pred), ops.log_sigmoid(-y_pred)
-        pos = ops.power(1.0 - p, self.gamma) * log_p
-        neg = ops.power(p, self.gamma) * log_q
+        pos = _focus(1.0 - p, self.gamma) * log_p
+        neg = _focus(p, self.gamma) * log_q
         if self.alpha is not None:
             pos, neg = self.alpha * pos, (1.0 - self.alpha) * neg
         return -ops.mean(self._weight(y_true) * y_true * pos + (1.0 - y_true) * neg, axis=-1)
@@ -113,13 +119,13 @@ class AsymmetricLoss(_MultiLabelLoss):
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
         p = ops.sigmoid(y_pred)
-        pos = ops.power(1.0 - p, self.gamma_pos) * ops.log_sigmoid(y_pred)
+        pos = _focus(1.0 - p, self.gamma_pos) * ops.log_sigmoid(y_pred)
         if self.clip > 0:
             p_m = ops.maximum(p - self.clip, 0.0)
             log_q = ops.log(ops.maximum(1.0 - p_m, _EPS))
         else:  # the exact log(1 - p) of the logit, so that the loss equals BCE to the last digit
             p_m, log_q = p, ops.log_sigmoid(-y_pred)
-        neg = ops.power(p_m, self.gamma_neg) * log_q
+        neg = _focus(p_m, self.gamma_neg) * log_q
         return -ops.mean(self._weight(y_true) * y_true * pos + (1.0 - y_true) * neg, axis=-1)
 
     def get_config(self):

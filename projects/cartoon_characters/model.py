@@ -2,7 +2,7 @@
 
 ``build_model(cfg)`` is pure (no data, no files): uint8 frames ``(n, S, S, 3)`` in, one logit per character
 ``(n, C)`` out. The backbone is ``len(widths)`` stages of ``convs_per_stage`` × (3×3 convolution, batch norm, ReLU),
-the first convolution with stride ``stem_stride``, a 2×2 max pooling between stages; its last convolutional
+the stem (first convolution) downsampling by ``stem_stride``, a 2×2 max pooling between stages; its last convolutional
 map is the layer ``features`` (what Grad-CAM differentiates). The head (layer ``head``) is one of:
 
 * ``gap``: global average pooling, dropout, a dense layer (the ResNet-101 GAP baseline of multi-label MS-COCO);
@@ -35,10 +35,11 @@ class ModelConfig:
     #: the head on the last convolutional map: gap | gmp | attention
     head: Literal["gap", "gmp", "attention"] = "attention"
     #: channels of the backbone stages (a 2×2 max pooling between stages)
-    widths: tuple[int, ...] = (24, 48, 96)
+    widths: tuple[int, ...] = (32, 64)
     convs_per_stage: int = 2
-    #: stride of the first convolution (2 halves the work of every later layer)
-    stem_stride: int = 2
+    #: downsampling of the stem: 1, 2 (the first convolution with stride 2) or 4 (stride 2, then 2×2 max pooling);
+    #: each factor 2 quarters the work of every later layer
+    stem_stride: int = 4
     #: attention head: width of queries, keys and values
     attention_dim: int = 64
     dropout: float = 0.1
@@ -54,8 +55,8 @@ class ModelConfig:
             raise ValueError("widths (≥ 1 stage, each ≥ 1 channel) and convs_per_stage ≥ 1 are required")
         if self.n_classes < 1 or self.attention_dim < 1 or not 0 <= self.dropout < 1:
             raise ValueError("n_classes ≥ 1, attention_dim ≥ 1 and 0 ≤ dropout < 1 are required")
-        if self.stem_stride not in (1, 2):
-            raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
+        if self.stem_stride not in (1, 2, 4):
+            raise ValueError(f"stem_stride must be 1, 2 or 4, got {self.stem_stride}")
         if self.size % self.divisor:
             raise ValueError(f"size {self.size} must be a multiple of stem_stride × 2^(stages - 1) = {self.divisor}")
 
@@ -171,9 +172,11 @@ def build_model(cfg: ModelConfig) -> keras.Model:
             x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
         for i in range(cfg.convs_per_stage):
             last = stage == len(cfg.widths) - 1 and i == cfg.convs_per_stage - 1
-            stride = cfg.stem_stride if stage == 0 and i == 0 else 1
+            stride = min(cfg.stem_stride, 2) if stage == 0 and i == 0 else 1
             x = layers.Conv2D(width, 3, strides=stride, padding="same", use_bias=False, name=f"conv{stage}_{i}")(x)
             x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"bn{stage}_{i}")(x)
             x = layers.ReLU(name=FEATURES if last else f"relu{stage}_{i}")(x)
+            if stage == 0 and i == 0 and cfg.stem_stride == 4:
+                x = layers.MaxPooling2D(2, name="stem_pool")(x)
     logits = build_head(cfg)(x)
     return keras.Model(inputs, logits, name=f"cartoon_{cfg.head}")

@@ -50,3 +50,15 @@ def test_make_loss_by_name():
     assert isinstance(make_loss("bce", cfg, [1.0, 2.0]), WeightedBCE)
     with pytest.raises(ValueError, match="unknown loss"):
         make_loss("hinge", cfg)
+
+
+def test_gradients_stay_finite_for_saturated_logits():
+    import tensorflow as tf
+
+    y = tf.constant([[1.0, 0.0, 1.0, 0.0]])
+    logits = tf.Variable([[40.0, -40.0, -40.0, 40.0]])  # σ = 1 or 0 exactly in float32
+    for loss in (AsymmetricLoss(), AsymmetricLoss(1.0, 4.0, 0.0), FocalLoss(2.0), FocalLoss(0.5), WeightedBCE()):
+        with tf.GradientTape() as tape:
+            value = loss(y, logits)
+        grad = tape.gradient(value, logits)
+        assert np.isfinite(float(value)) and np.isfinite(grad.numpy()).all(), type(loss).__name__

@@ -15,7 +15,7 @@ def test_each_head_builds_and_round_trips(head, tmp_path):
     frames = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
     logits = net.predict(frames, verbose=0)
     assert logits.shape == (2, 3) and np.isfinite(logits).all()
-    assert net.get_layer("features").output.shape[1:3] == (4, 4)  # stem stride 2, one 2×2 pooling
+    assert net.get_layer("features").output.shape[1:3] == (2, 2)  # stem 4 (stride 2 + pooling), one 2×2 pooling
     net.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras", compile=False)
     np.testing.assert_allclose(again.predict(frames, verbose=0), logits, rtol=1e-5, atol=1e-5)
