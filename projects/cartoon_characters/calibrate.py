@@ -46,6 +46,10 @@ def read_val_predictions(model_dir: str | Path) -> tuple[list[str], object, obje
         DataError: a file is missing or corrupt, or the shapes disagree with the character list.
     """
     model_dir = Path(model_dir)
+    if not (model_dir / "train.json").is_file() or not (model_dir / "predictions" / "val.npz").is_file():
+        raise DataError(f"{model_dir} holds no trained model with validation predictions (train.json, "
+                        f"predictions/val.npz); run the train stage first "
+                        f"(dvc repro projects/cartoon_characters/dvc.yaml:train)")
     info = read_json(model_dir / "train.json")
     characters = [str(c) for c in info.get("characters", [])]
     arrays = load_npz(model_dir / "predictions" / "val.npz", required=("logits", "labels"))

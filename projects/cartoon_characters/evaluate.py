@@ -211,6 +211,9 @@ def evaluate(cfg: EvaluateConfig, data: str | Path, model_dir: str | Path, calib
         raise DataError(f"the model in {model_dir} predicts {list(predictor.characters)}, the data in {data} has "
                         f"{names}; re-run the train stage")
     cal_path = Path(calibration) / "calibration.json" if Path(calibration).is_dir() else Path(calibration)
+    if not cal_path.is_file():
+        raise DataError(f"{cal_path} is missing; run the calibrate stage first "
+                        f"(dvc repro projects/cartoon_characters/dvc.yaml:calibrate)")
     model_cal = calib.load(cal_path)
     if model_cal.characters != names:
         raise DataError(f"{cal_path} calibrates {model_cal.characters}, the data has {names}; re-run calibrate")

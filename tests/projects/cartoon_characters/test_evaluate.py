@@ -102,3 +102,22 @@ def test_evaluate_without_shifted_and_with_a_label_missing_from_test(tmp_path, t
     assert np.isfinite(metrics["test"]["model raw @0.5"]["map"])
     assert metrics["rarest_characters"]["rare"]["test_ap_model"] is None
     assert not (preds / "shifted.npz").exists()
+
+
+def test_missing_inputs_and_a_model_of_other_characters_are_one_line(tmp_path, tiny_params, monkeypatch):
+    from shared.io import DataError
+
+    prepared = write_prepared(tmp_path / "prepared", counts={"train": 20, "val": 12, "test": 12, "shifted": 8})
+    params = tiny_params("cartoon_characters", TINY)
+    with pytest.raises(DataError, match="run the train stage first"):
+        calibrate_main(["--params", str(params), "--model", str(tmp_path / "nothing"), "--out", str(tmp_path / "c")])
+    model = _model_dir(tmp_path, prepared)
+    args = ["--params", str(params), "--data", str(prepared), "--model", str(model), "--out", str(tmp_path / "r")]
+    monkeypatch.setattr(evaluate_stage, "load_predictor", lambda model_dir, variant=None: ColourStub("x", 1.0))
+    with pytest.raises(DataError, match="run the calibrate stage first"):
+        evaluate_stage.main([*args, "--calibration", str(tmp_path / "none")])
+    other = ColourStub("x", 1.0)
+    other.characters = ["a", "b", "c", "d"]
+    monkeypatch.setattr(evaluate_stage, "load_predictor", lambda model_dir, variant=None: other)
+    with pytest.raises(DataError, match="re-run the train stage"):
+        evaluate_stage.main([*args, "--calibration", str(tmp_path / "none")])
