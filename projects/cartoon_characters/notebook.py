@@ -138,10 +138,10 @@ plt.show()
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.5))
 for name, curve in history.items():
-    if curve.get("val_pr_auc"):
-        ax.plot(curve["epoch"], curve["val_pr_auc"], marker="o", label=name)
+    if curve.get("val_map"):
+        ax.plot(curve["epoch"], curve["val_map"], marker="o", label=name)
 ax.set_xlabel("epoch")
-ax.set_ylabel("validation PR-AUC (Keras)")
+ax.set_ylabel("validation mAP")
 ax.legend(fontsize=7, ncol=2)
 fig.tight_layout()
 plt.show()

@@ -43,7 +43,9 @@ class Predictor:
                             f"{images.shape}")
         if not len(images):
             return np.zeros((0, len(self.characters)), np.float32)
-        return np.asarray(self.model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float32)
+        out = [np.asarray(self.model(images[i:i + batch_size], training=False), dtype=np.float32)
+               for i in range(0, len(images), batch_size)]
+        return np.concatenate(out)
 
 
 def variant_names(model_dir: str | Path) -> list[str]:
