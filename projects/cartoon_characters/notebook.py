@@ -33,7 +33,7 @@ model = "data/cartoon_characters/model"
 calibration = "data/cartoon_characters/calibration/calibration.json"
 predictions = "data/cartoon_characters/predictions"
 grid_frames = 16
-cam_examples = 10
+cam_examples = 10  # characters shown with Grad-CAM (0: none)
 
 # %%
 import os
@@ -225,29 +225,30 @@ display(Markdown(render_table(thresholds.set_index("label").to_dict(orient="inde
 # the character means the evidence is the character itself, not the scenery around it.
 
 # %%
-from projects.cartoon_characters.gradcam import grad_cam, overlay
-from projects.cartoon_characters.predict import load_predictor
-
-predictor = load_predictor(model)
 picks = []
-for c in range(min(cam_examples, len(characters))):
-    holders = np.flatnonzero(truth[:, c])
-    if len(holders):
-        picks.append((c, int(holders[np.argmax(probs[holders, c])])))
-if picks:
-    frames = test["images"][[i for _, i in picks]]
-    cams = grad_cam(predictor.model, frames, [c for c, _ in picks])
-    fig, axes = plt.subplots(2, len(picks), figsize=(2.2 * len(picks), 4.8), squeeze=False)
-    for k, ((c, i), cam) in enumerate(zip(picks, cams)):
-        axes[0, k].imshow(frames[k])
-        axes[1, k].imshow(overlay(frames[k], cam))
-        axes[0, k].set_title(f"{characters[c]}\np = {probs[i, c]:.2f}", fontsize=9)
-        for ax in axes[:, k]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
-    fig.tight_layout()
-    plt.show()
+if cam_examples > 0:  # 0: no Grad-CAM (and no TensorFlow in the report)
+    from projects.cartoon_characters.gradcam import grad_cam, overlay
+    from projects.cartoon_characters.predict import load_predictor
+
+    predictor = load_predictor(model)
+    for c in range(min(cam_examples, len(characters))):
+        holders = np.flatnonzero(truth[:, c])
+        if len(holders):
+            picks.append((c, int(holders[np.argmax(probs[holders, c])])))
+    if picks:
+        frames = test["images"][[i for _, i in picks]]
+        cams = grad_cam(predictor.model, frames, [c for c, _ in picks])
+        fig, axes = plt.subplots(2, len(picks), figsize=(2.2 * len(picks), 4.8), squeeze=False)
+        for k, ((c, i), cam) in enumerate(zip(picks, cams)):
+            axes[0, k].imshow(frames[k])
+            axes[1, k].imshow(overlay(frames[k], cam))
+            axes[0, k].set_title(f"{characters[c]}\np = {probs[i, c]:.2f}", fontsize=9)
+            for ax in axes[:, k]:
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.grid(False)
+        fig.tight_layout()
+        plt.show()
 
 # %% [markdown]
 # ## The rare characters
