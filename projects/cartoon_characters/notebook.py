@@ -122,18 +122,19 @@ plt.show()
 
 # %%
 display(Markdown(render_table(variants.set_index("name").to_dict(orient="index"))))
-base = variants.iloc[0]
-effects = variants.iloc[1:].assign(
-    factor=lambda d: np.select([d["head"] != base["head"], d["loss"] != base["loss"]], ["head", "loss"], "imbalance"),
-    change=lambda d: d.apply(lambda r: f"{base[r['factor']]} → {r[r['factor']]}", axis=1),
-    val_map_change=lambda d: d["val_map"] - base["val_map"])
-fig, ax = plt.subplots(figsize=(8, 3.5))
-ax.barh(effects["change"], 100 * effects["val_map_change"],
-        color=[{"head": "C0", "loss": "C1", "imbalance": "C2"}[f] for f in effects["factor"]])
-ax.axvline(0, color="k", lw=0.8)
-ax.set_xlabel(f"validation mAP change (points) against the base {base['name']}")
-fig.tight_layout()
-plt.show()
+if len(variants) > 1:  # the effect of each factor against the base (the first variant)
+    base = variants.iloc[0]
+    effects = variants.iloc[1:].assign(
+        factor=lambda d: np.select([d["head"] != base["head"], d["loss"] != base["loss"]], ["head", "loss"], "imbalance"),
+        change=lambda d: d.apply(lambda r: f"{base[r['factor']]} → {r[r['factor']]}", axis=1),
+        val_map_change=lambda d: d["val_map"] - base["val_map"])
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.barh(effects["change"], 100 * effects["val_map_change"],
+            color=[{"head": "C0", "loss": "C1", "imbalance": "C2"}[f] for f in effects["factor"]])
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel(f"validation mAP change (points) against the base {base['name']}")
+    fig.tight_layout()
+    plt.show()
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.5))
