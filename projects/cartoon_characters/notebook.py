@@ -68,7 +68,9 @@ test = dict(np.load(Path(predictions) / "test.npz"))
 shifted = dict(np.load(Path(predictions) / "shifted.npz")) if (Path(predictions) / "shifted.npz").exists() else None
 frequency = pd.Series(meta.get("frequencies", {}), name="train frequency")
 display(Markdown(f"Source: `{meta['source']}`, frames of {meta['size']} px; frames per split: {meta['counts']}. "
-                 f"Model: variant `{train_info['chosen']}` (chosen on validation mAP)."))
+                 f"Model: variant `{train_info['chosen']}` (chosen on validation mAP)"
+                 + (f", then trained again from scratch for {metrics['final']['steps']} steps (validation mAP "
+                    f"{metrics['final']['val_map']:.3f})." if metrics.get("final") else ".")))
 
 # %% [markdown]
 # ## Headline and targets
@@ -117,8 +119,9 @@ plt.show()
 
 # %% [markdown]
 # ## Variants: head × loss × imbalance, one factor at a time
-# Every variant trained the same steps on the same frames with the same seed; the model is chosen on
-# **validation** mAP only. The test mAP of each variant is shown for information (**not** used for the choice).
+# Every variant trained the same screening steps on the same frames with the same seed; the model is chosen on
+# **validation** mAP only, then (with `train.final`) trained again from scratch for the longer final budget. The
+# test mAP of each screened variant is shown for information (**not** used for the choice).
 
 # %%
 display(Markdown(render_table(variants.set_index("name").to_dict(orient="index"))))
@@ -138,10 +141,15 @@ if len(variants) > 1:  # the effect of each factor against the base (the first v
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.5))
+screen_steps = train_info["config"]["steps_per_epoch"]
+final_steps = (train_info["config"].get("final") or {}).get("steps_per_epoch", screen_steps)
 for name, curve in history.items():
     if curve.get("val_map"):
-        ax.plot(curve["epoch"], curve["val_map"], marker="o", label=name)
-ax.set_xlabel("epoch")
+        per_epoch = final_steps if name == "final" else screen_steps
+        ax.plot((np.asarray(curve["epoch"]) + 1) * per_epoch, curve["val_map"], marker="o",
+                label=f"final: {train_info['chosen']}" if name == "final" else name,
+                lw=2.5 if name == "final" else 1.0, color="k" if name == "final" else None)
+ax.set_xlabel("training steps")
 ax.set_ylabel("validation mAP")
 ax.legend(fontsize=7, ncol=2)
 fig.tight_layout()

@@ -7,15 +7,20 @@ trains the same number of steps on the same frames with the same seed, through :
 (AdamW with cosine decay, random horizontal flips; the epoch with the best validation mAP is kept; a killed
 run resumes in its variant, finished variants are not trained again; curves logged with dvclive).
 
-The model is the variant with the best **validation** mAP (``metrics.mean_average_precision``: the mean over the
-characters of the average precision; a character without positives in validation is left out, with a warning).
-The test and shifted frames are never read here.
+The variants are a **screening** (every one trains ``epochs × steps_per_epoch`` steps): the one with the best
+**validation** mAP (``metrics.mean_average_precision``: the mean over the characters of the average precision; a
+character without positives in validation is left out, with a warning) is chosen, and with ``train.final`` set it
+is trained again from scratch for the longer final budget (``final.epochs × final.steps_per_epoch`` steps, its own
+cosine schedule), which becomes the model. This is the usual screen-then-train allocation (as in successive
+halving, Jamieson & Talwalkar 2016): the whole budget on eight full trainings leaves every one of them
+under-trained. The test and shifted frames are never read here.
 
-Writes ``<out>/``: ``model.keras`` (the chosen variant), ``variants/<name>.keras`` (every variant, for the
-variants table of the evaluate stage), ``variants.json`` (``chosen`` and per variant: head, loss, imbalance,
+Writes ``<out>/``: ``model.keras`` (the final training of the chosen variant, or the screened one without
+``train.final``), ``variants/<name>.keras`` (every screened variant, for the variants table of the evaluate stage),
+``variants.json`` (``chosen``, ``final`` (null without ``train.final``) and per variant: head, loss, imbalance,
 config, val mAP, steps, seconds, parameters), ``train.json`` (characters, frame size, chosen variant, config),
-``history.json`` (per variant) and ``predictions/val.npz`` (``logits`` float32 (n, C), ``labels`` uint8 (n, C) and
-``names`` of the chosen variant on validation, for the calibrate stage).
+``history.json`` (per variant, and ``final``) and ``predictions/val.npz`` (``logits`` float32 (n, C), ``labels``
+uint8 (n, C) and ``names`` of the model on validation, for the calibrate stage).
 
     python -m projects.cartoon_characters.train --params projects/cartoon_characters/params.yaml \
         --data data/cartoon_characters/prepared --work data/cartoon_characters/work/train \
@@ -69,14 +74,29 @@ class Vary:
 
 
 @dataclass(frozen=True)
+class FinalConfig:
+    """The final training of the chosen variant, from scratch: ``epochs × steps_per_epoch`` steps."""
+
+    epochs: int = 5
+    steps_per_epoch: int = 300
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.steps_per_epoch < 1:
+            raise ValueError("final.epochs and final.steps_per_epoch must be ≥ 1")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)
     base: Variant = field(default_factory=Variant)
     vary: Vary = field(default_factory=Vary)
+    #: the screening budget of every variant
     epochs: int = 6
     steps_per_epoch: int = 60
+    #: the final training of the chosen variant (null: the screened variant is the model)
+    final: FinalConfig | None = None
     batch_size: int = 64
     learning_rate: float = 3.0e-3
     weight_decay: float = 1.0e-4
@@ -300,7 +320,19 @@ def train(cfg: TrainConfig, data: Path, work: Path, out: Path, callbacks: Sequen
         raise DataError("no variant has a validation mAP (no character has a positive in val)")
     chosen = max(scored, key=lambda r: r["val_map"])["name"]  # the first of equals: the base wins ties
     log.info("chosen on validation mAP: %s (%.4f)", chosen, max(r["val_map"] for r in scored))
+    final, model_dir = None, root / chosen
+    if cfg.final is not None:
+        variant = next(v for v in variants(cfg) if v.name == chosen)
+        final_cfg = replace(cfg, epochs=cfg.final.epochs, steps_per_epoch=cfg.final.steps_per_epoch)
+        model_dir = root / "final"
+        if (model_dir / "done" / "record.json").exists():
+            final = read_json(model_dir / "done" / "record.json")
+            log.info("final %s: already trained in %s", chosen, model_dir)
+        else:
+            log.info("final training of %s: %d steps", chosen, final_cfg.steps)
+            final = train_variant(variant, final_cfg, tr, va, characters, model_dir, callbacks)
     table = {"chosen": chosen, "rule": "the variant with the best validation mAP",
+             "final": None if final is None else {k: v for k, v in final.items() if k != "history"},
              "variants": [{**{k: v for k, v in r.items() if k != "history"}, "chosen": r["name"] == chosen,
                            "model": f"variants/{r['name']}.keras"} for r in records]}
     with atomic_dir(out) as tmp:
@@ -308,15 +340,17 @@ def train(cfg: TrainConfig, data: Path, work: Path, out: Path, callbacks: Sequen
         (tmp / "predictions").mkdir()
         for record in records:
             shutil.copy2(root / record["name"] / "done" / "model.keras", tmp / "variants" / f"{record['name']}.keras")
-        shutil.copy2(root / chosen / "done" / "model.keras", tmp / "model.keras")
-        logits = np.load(root / chosen / "done" / "val_logits.npy")
+        shutil.copy2(model_dir / "done" / "model.keras", tmp / "model.keras")
+        logits = np.load(model_dir / "done" / "val_logits.npy")
         save_npz(tmp / "predictions" / "val.npz", logits=logits, labels=va["labels"], names=va["names"])
         write_json(tmp / "variants.json", table)
-        write_json(tmp / "history.json", {r["name"]: r["history"] for r in records})
+        histories = {r["name"]: r["history"] for r in records}
+        write_json(tmp / "history.json", histories if final is None else {**histories, "final": final["history"]})
         write_json(tmp / "train.json", {"characters": characters, "size": int(tr["images"].shape[1]),
                                         "chosen": chosen, "config": to_dict(cfg),
                                         "frames": {s: int(len(v["images"])) for s, v in splits.items()},
-                                        "seconds": float(sum(r["seconds"] for r in records))})
+                                        "seconds": float(sum(r["seconds"] for r in records)
+                                                         + (final["seconds"] if final else 0.0))})
     shutil.rmtree(root, ignore_errors=True)
     return table
 

@@ -13,8 +13,9 @@ from projects.cartoon_characters.model import ModelConfig
 from shared.config import ConfigError, from_mapping, load_section
 from shared.io import DataError
 
-#: train params for tests: a tiny network, 16-px frames, 2 variants, 2 steps
-TINY_TRAIN = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 8, "verbose": 0, "jit_compile": False,
+#: train params for tests: a tiny network, 16-px frames, 2 variants, 2 steps, no final training (the pipeline
+#: test trains one)
+TINY_TRAIN = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 8, "verbose": 0, "jit_compile": False, "final": None,
               "vary": {"head": ["gap"], "loss": [], "imbalance": []},
               "model": {"widths": [4, 8], "convs_per_stage": 1, "attention_dim": 8}}
 TINY = from_mapping(train.TrainConfig, TINY_TRAIN)
