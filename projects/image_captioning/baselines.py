@@ -129,11 +129,20 @@ class NearestNeighbourCaptioner:
     captions: Sequence[Sequence[str]]
 
     def __post_init__(self) -> None:
-        from sklearn.neighbors import NearestNeighbors
-
         if len(self.features) != len(self.captions) or len(self.features) == 0:
             raise ValueError(f"{len(self.features)} feature rows for {len(self.captions)} caption lists")
-        self._index = NearestNeighbors().fit(self.features)
+        self.features = np.asarray(self.features, np.float64)
+        self._sq = np.einsum("ij,ij->i", self.features, self.features)
+
+    def neighbours(self, features: np.ndarray, k: int) -> np.ndarray:
+        """Indices (Q, k) of the k nearest training images of each query, nearest first (Euclidean; ties: lower
+        index)."""
+        q = np.asarray(features, np.float64)
+        dist = self._sq[None, :] - 2.0 * q @ self.features.T + np.einsum("ij,ij->i", q, q)[:, None]
+        k = min(k, len(self.features))
+        part = np.argpartition(dist, k - 1, axis=1)[:, :k] if k < dist.shape[1] else np.tile(np.arange(k), (len(q), 1))
+        order = np.lexsort((part, np.take_along_axis(dist, part, 1)), axis=1)
+        return np.take_along_axis(part, order, 1)
 
     def caption_all(self, features: np.ndarray, ks: Sequence[int]) -> dict[int, list[str]]:
         """Consensus captions of each query for every k in ``ks``: ``{k: [caption per query]}``.
@@ -146,7 +155,7 @@ class NearestNeighbourCaptioner:
         if not ks or min(ks) < 1:
             raise ValueError(f"k must be >= 1, got {list(ks)}")
         k_max = min(max(ks), len(self.features))
-        _, idx = self._index.kneighbors(features, n_neighbors=k_max)
+        idx = self.neighbours(features, k_max)
         out: dict[int, list[str]] = {k: [] for k in ks}
         for row in idx:
             pool, owner = [], []
