@@ -60,6 +60,8 @@ class EvaluateConfig:
     batch_size: int = 100
     bootstrap_samples: int = 2000
     seed: int = 0
+    #: METEOR on the test rows (a Java process that loads a 60 MB paraphrase table: 10-60 s); false leaves it null
+    meteor: bool = True
     target_bleu4_margin: float = 5.0
     target_cider_margin: float = 0.2
     target_beam_vs_greedy: float = 0.0
@@ -157,7 +159,8 @@ def evaluate(cfg: EvaluateConfig, images: np.ndarray, splits: Mapping[str, list[
 
         scorer.prepare([c for split in hyps.values() for caps in split.values() for c in caps])
         val_scores = {row: scorer.score(caps, refs["val"], meteor=False) for row, caps in hyps["val"].items()}
-        test_scores = {row: scorer.score(caps, refs["test"]) for row, caps in hyps["test"].items()}
+        test_scores = {row: scorer.score(caps, refs["test"], meteor=cfg.meteor)
+                       for row, caps in hyps["test"].items()}
         tokenisation = scorer.tokenisation
 
     table = {row: {**s.corpus, **extra[row]} for row, s in test_scores.items()}
