@@ -134,3 +134,10 @@ def test_data_stage_scenes(tmp_path, tiny_params):
     assert sorted(e["index"] for s in splits.values() for e in s) == list(range(20))
     assert all(len(e["captions"]) == 5 and e["layout"] for s in splits.values() for e in s)
     assert meta["counts"]["train"]["captions"] == 80
+
+
+@pytest.mark.slow
+def test_coco_without_prepared_tfds_data_says_what_to_do(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    with pytest.raises(DataError, match="tfds build coco_captions"):
+        next(readers.iter_coco(tmp_path / "coco", "val", 32))
