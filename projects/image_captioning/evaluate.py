@@ -37,9 +37,9 @@ import numpy as np
 
 from projects.image_captioning.baselines import NearestNeighbourCaptioner, frequent_caption, image_features
 from projects.image_captioning.dataset import load_prepared
-from projects.image_captioning.metrics import METRICS, CaptionScorer, paired_bootstrap
+from projects.image_captioning.metrics import METRICS, CaptionScorer, bleu_bootstrap, paired_bootstrap
 from projects.image_captioning.text import normalize
-from shared.config import load_section, to_dict
+from shared.config import load_section
 from shared.io import write_csv, write_json
 from shared.metrics import headline, write_metrics
 from shared.stage import run, stage_parser
@@ -179,7 +179,9 @@ def evaluate(cfg: EvaluateConfig, images: np.ndarray, splits: Mapping[str, list[
         rule = "best val CIDEr-D of the most frequent caption and the nearest neighbour (k on val)"
         bleu = headline(metric="BLEU-4 (coco-caption, points)", data=data_name, model=model_row,
                         model_value=table[model_row]["BLEU-4"], baseline=base_row,
-                        baseline_value=table[base_row]["BLEU-4"], higher_is_better=True, baseline_rule=rule)
+                        baseline_value=table[base_row]["BLEU-4"], higher_is_better=True, baseline_rule=rule,
+                        significance=bleu_bootstrap(hyps["test"][model_row], hyps["test"][base_row], refs["test"],
+                                                    samples=cfg.bootstrap_samples, seed=cfg.seed))
         metrics["headline"] = headline(
             metric="CIDEr-D", data=data_name, model=model_row, model_value=table[model_row]["CIDEr-D"],
             baseline=base_row, baseline_value=table[base_row]["CIDEr-D"], higher_is_better=True,
@@ -222,7 +224,6 @@ def evaluate(cfg: EvaluateConfig, images: np.ndarray, splits: Mapping[str, list[
                    "scored split's references)",
         "scale": "BLEU, sacreBLEU, METEOR, ROUGE-L in points (x100); CIDEr-D on its own scale",
     }
-    metrics["config"] = to_dict(cfg)
 
     out.mkdir(parents=True, exist_ok=True)
     write_metrics(out / "metrics.json", metrics)

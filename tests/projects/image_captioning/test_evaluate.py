@@ -50,7 +50,8 @@ def test_table_headline_targets_predictions(prepared, tmp_path):
     head = validate_headline(metrics["headline"])
     assert head["model"] in ("transformer_beam3", "lstm_beam3") and head["metric"] == "CIDEr-D"  # chosen on val
     assert head["baseline"] == metrics["choices"]["baseline"] and head["significance"]["test"] == "paired bootstrap"
-    assert head["also"][0]["metric"].startswith("BLEU-4")
+    bleu = head["also"][0]
+    assert bleu["metric"].startswith("BLEU-4") and bleu["significance"]["test"] == "paired bootstrap"
     assert set(metrics["targets"]) == {"bleu4_margin_over_nn", "cider_d_margin_over_nn", "beam_minus_greedy_cider_d"}
     assert metrics["targets"]["beam_minus_greedy_cider_d"]["met"]
     assert metrics["choices"]["nn_k"] in (1, 3) and set(metrics["nn_k_val_cider_d"]) == {"1", "3"}

@@ -100,3 +100,16 @@ def test_paired_bootstrap():
     assert noisy["low"] < noisy["difference"] < noisy["high"]
     with pytest.raises(ValueError):
         paired_bootstrap([1.0], [1.0, 2.0])
+
+
+def test_bleu_bootstrap_matches_corpus_bleu():
+    from projects.image_captioning.metrics import bleu_bootstrap
+
+    refs = [["a red car on the green grass", "there is a red car"], ["two blue cats sit on a grey wall"],
+            ["a small dog next to a bus", "a little puppy beside a yellow bus"]]
+    good = ["a red car on the grass", "two blue cats sit on a wall", "a small dog next to a yellow bus"]
+    bad = ["a car", "two cats", "a dog"]
+    ci = bleu_bootstrap(good, bad, refs, samples=300)
+    a, _ = sacrebleu_corpus(good, refs, tokenize="none", smooth_method="none")
+    b, _ = sacrebleu_corpus(bad, refs, tokenize="none", smooth_method="none")
+    assert ci["difference"] == pytest.approx(a - b, rel=1e-6) and ci["low"] <= ci["difference"] <= ci["high"]
