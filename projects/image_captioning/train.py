@@ -117,6 +117,7 @@ def make_dataset(images: np.ndarray, index: np.ndarray, ids: np.ndarray, batch_s
         ds = ds.shuffle(len(index), seed=seed, reshuffle_each_iteration=True).repeat()
     ds = ds.batch(batch_size, drop_remainder=shuffle)
 
+    @tf.autograph.experimental.do_not_convert
     def to_inputs(i, seq):
         return {"image": tf.gather(table, i), "tokens": seq[:, :, :-1]}, seq[:, :, 1:]
 
