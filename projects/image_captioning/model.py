@@ -132,8 +132,10 @@ class PositionEmbedding(layers.Layer):
 class TransformerDecoder(layers.Layer):
     """Causal Transformer decoder with cross-attention over image features.
 
-    ``call(tokens (B, T) int, features (B, L, D))`` → logits ``(B, T, vocab_size)``;
-    ``call_with_attention`` also returns the last layer's cross-attention averaged over heads, ``(B, T, L)``.
+    ``call(tokens (B, T) or (B, C, T) int, features (B, L, D))`` → logits ``(B, [C,] T, vocab_size)``: with C
+    captions per image, the memory (the projected features, and the keys and values of cross-attention) is
+    computed once per image. ``call_with_attention`` also returns the last layer's cross-attention averaged over
+    heads, ``(B, [C,] T, L)``.
     Positions beyond ``max_len`` have no embedding.
     """
 
@@ -175,20 +177,31 @@ class TransformerDecoder(layers.Layer):
         self.out.build(seq)
 
     def call_with_attention(self, tokens, features, training=None):
-        length = ops.shape(tokens)[1]
-        x = self.token_embedding(tokens) * (self.dim ** 0.5)
+        grouped = len(tokens.shape) == 3
+        if not grouped:
+            tokens = ops.expand_dims(tokens, 1)
+        shape = ops.shape(tokens)                                     # (B, C, T): C captions of one image
+        b, c, length = shape[0], shape[1], shape[2]
+        flat = ops.reshape(tokens, (-1, length))
+        x = self.token_embedding(flat) * (self.dim ** 0.5)
         x = x + ops.expand_dims(self.position_embedding(ops.arange(length)), 0)
         x = self.drop(x, training=training)
-        memory = self.feature_projection(features)
+        memory = self.feature_projection(features)                    # once per image, not per caption
         scores = None
         for block in self.blocks:
             a = block["self"](x, x, use_causal_mask=True, training=training)
             x = block["self_norm"](x + self.drop(a, training=training))
-            a, scores = block["cross"](x, memory, return_attention_scores=True, training=training)
-            x = block["cross_norm"](x + self.drop(a, training=training))
+            # cross-attention is position-wise: the C·T queries of an image attend to its memory in one call
+            a, scores = block["cross"](ops.reshape(x, (b, -1, self.dim)), memory, return_attention_scores=True,
+                                       training=training)
+            x = block["cross_norm"](x + self.drop(ops.reshape(a, (-1, length, self.dim)), training=training))
             f = block["ff2"](self.drop(block["ff1"](x), training=training))
             x = block["ff_norm"](x + self.drop(f, training=training))
-        return self.out(x), ops.mean(scores, axis=1)
+        logits = ops.reshape(self.out(x), (b, c, length, self.vocab_size))
+        attention = ops.reshape(ops.mean(scores, axis=1), (b, c, length, -1))
+        if not grouped:
+            logits, attention = logits[:, 0], attention[:, 0]
+        return logits, attention
 
     def call(self, tokens, features, training=None):
         return self.call_with_attention(tokens, features, training=training)[0]
@@ -385,6 +398,9 @@ def build_model(cfg: ModelConfig, decoder: str, image_size: int, vocab_size: int
         layer = AttentionLSTMDecoder(vocab_size, embed_dim=c.embed_dim, units=c.units,
                                      attention_dim=c.attention_dim, dropout=c.dropout,
                                      doubly_stochastic=c.doubly_stochastic, name="decoder")
-    features, flat = FlattenCaptions(name="flatten_captions")(encoder(image), tokens)
-    logits = GroupCaptions(name="group_captions")(layer(flat, features), tokens)
+    if decoder == "transformer":
+        logits = layer(tokens, encoder(image))
+    else:
+        features, flat = FlattenCaptions(name="flatten_captions")(encoder(image), tokens)
+        logits = GroupCaptions(name="group_captions")(layer(flat, features), tokens)
     return keras.Model({"image": image, "tokens": tokens}, logits, name=f"captioner_{decoder}")
