@@ -104,7 +104,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
         out = Path(args.attention)
         out.mkdir(parents=True, exist_ok=True)
         for path, image, decoded in zip(paths, images, best):
-            fig = attention_figure(image, decoded, captioner.vocabulary)
+            fig = attention_figure(image, decoded, max_words=captioner.seq_len + 1)
             savefig(fig, out / f"{path.stem}_attention.png")
             print(f"wrote {out / f'{path.stem}_attention.png'}", file=sys.stderr)
     return 0

@@ -99,7 +99,7 @@ if metrics.get("test_cider_d_by_layout"):
 
 # %% [markdown]
 # ## Learning curves
-# Masked cross-entropy per token (the LSTM's training loss adds the doubly stochastic attention term) and
+# Masked cross-entropy per token (the LSTM's losses, validation too, include the doubly stochastic attention term) and
 # next-token accuracy, per epoch; the epoch with the lowest validation loss is the one kept.
 
 # %%
@@ -120,7 +120,8 @@ if decoders:
     fig.tight_layout()
     display(Markdown(render_table({d: {"parameters": i["parameters"], "epochs": i["epochs_run"],
                                        "best val loss": i["best_val_loss"], "seconds": i["wall_time_s"],
-                                       "s / step": i["seconds_per_step"]} for d, i in train_info.items()},
+                                       "s / step (incl. compile, validation)": i["seconds_per_step"]}
+                                   for d, i in train_info.items()},
                                   "decoder")))
 
 # %% [markdown]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 
@@ -17,15 +15,14 @@ def upsample(attention: np.ndarray, size: int) -> np.ndarray:
     return (up - lo) / (hi - lo) if hi > lo else np.zeros_like(up)
 
 
-def attention_figure(image: np.ndarray, decoded, vocabulary: Sequence[str] | None = None, *, max_words: int = 16,
-                     columns: int = 6, title: str | None = None):
+def attention_figure(image: np.ndarray, decoded, *, max_words: int = 16, columns: int = 6,
+                     title: str | None = None):
     """The image, then one panel per generated word with its attention map over the image.
 
     Args:
         image: uint8 ``(S, S, 3)``.
         decoded: a :class:`projects.image_captioning.decoding.Decoded` (``text``, ``attention (n, h, w)``; the
             last map belongs to ``[end]`` when the caption ended).
-        vocabulary: unused (kept for callers that pass it); the words come from ``decoded.text``.
         max_words: panels after this many words are left out.
         columns: panels per row.
         title: figure title (default: the caption).
