@@ -31,10 +31,11 @@ def prepared(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_one_training_epoch_of_both_decoders(prepared, tmp_path):
-    summary = train.train(tiny_config(), prepared, tmp_path / "work", tmp_path / "model")
-    assert summary["decoders"] == ["transformer", "lstm"]
-    for decoder in ("transformer", "lstm"):
+def test_one_training_epoch_of_a_decoder(prepared, tmp_path):
+    """The Transformer here; the LSTM trains in the resume test (both decoders at once cost the suite ~20 s)."""
+    summary = train.train(tiny_config(decoders=("transformer",)), prepared, tmp_path / "work", tmp_path / "model")
+    assert summary["decoders"] == ["transformer"]
+    for decoder in ("transformer",):
         folder = tmp_path / "model" / decoder
         info = json.loads((folder / "train.json").read_text())
         assert info["epochs_run"] == 1 and np.isfinite(info["best_val_loss"])
