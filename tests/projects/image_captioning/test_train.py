@@ -1,14 +1,13 @@
-"""The train stage on tiny scenes: one short training of both decoders, resume after a kill, main() and params."""
+"""The train stage on tiny scenes: resume after a kill, main() and params (a whole training of both decoders runs in
+test_pipeline.py)."""
 
 import json
 
 import keras
-import numpy as np
 import pytest
 
 from projects.image_captioning import train
 from projects.image_captioning.data import DataConfig, ScenesConfig, build
-from projects.image_captioning.decoding import load_captioner
 from projects.image_captioning.model import EncoderConfig, LSTMConfig, ModelConfig, TransformerConfig
 from shared.config import ConfigError
 from shared.io import DataError
@@ -28,30 +27,6 @@ def prepared(tmp_path_factory):
     out = tmp_path_factory.mktemp("prepared")
     build(DataConfig(size=32, scenes=ScenesConfig(count=30)), out)
     return out
-
-
-@pytest.mark.slow
-def test_one_training_epoch_of_a_decoder(prepared, tmp_path):
-    """The Transformer here; the LSTM trains in the resume test (both decoders at once cost the suite ~20 s)."""
-    summary = train.train(tiny_config(decoders=("transformer",)), prepared, tmp_path / "work", tmp_path / "model")
-    assert summary["decoders"] == ["transformer"]
-    for decoder in ("transformer",):
-        folder = tmp_path / "model" / decoder
-        info = json.loads((folder / "train.json").read_text())
-        assert info["epochs_run"] == 1 and np.isfinite(info["best_val_loss"])
-        history = json.loads((folder / "history.json").read_text())
-        assert history["epoch"] == [0] and "val_loss" in history
-        captioner = load_captioner(folder)
-        assert captioner.info["resize"] == "letterbox" and captioner.image_size == 32
-        images = np.load(prepared / "images.npy")[:3]
-        captions = captioner.caption(images, beam=2)
-        assert len(captions) == 3 and all(isinstance(c, str) for c in captions)
-        # the vocabulary comes from the training captions only
-        train_words = {w for e in json.loads((prepared / "train.json").read_text()) for c in e["captions"]
-                       for w in c.split()}
-        assert set(captioner.vocabulary[4:]) <= train_words
-    assert json.loads((tmp_path / "model" / "summary.json").read_text())["vocabulary_size"] > 4
-    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
 
 
 @pytest.mark.slow
