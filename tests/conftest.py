@@ -111,3 +111,9 @@ class RepoCopy:
 @pytest.fixture
 def repo_copy(repo_root, tmp_path) -> RepoCopy:
     return RepoCopy(repo_root, tmp_path / "repo")
+
+
+@pytest.fixture(scope="module")
+def module_repo_copy(repo_root, tmp_path_factory) -> RepoCopy:
+    """A RepoCopy shared by the tests of one module: one `dvc repro`, then several tests read what it wrote."""
+    return RepoCopy(repo_root, tmp_path_factory.mktemp("module_repo") / "repo")

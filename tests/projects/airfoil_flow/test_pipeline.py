@@ -1,9 +1,41 @@
-"""`dvc repro` of the whole airfoil_flow pipeline on tiny params, in a temporary copy of the repo."""
+"""`dvc repro` of the whole airfoil_flow pipeline on tiny params, in a temporary copy of the repo, what each stage
+wrote (the stages run once, through DVC, as a user runs them), and the CLI's surrogate on the trained model."""
+
+import json
 
 import pytest
 
 
 @pytest.mark.slow
-def test_dvc_repro_on_tiny_params(repo_copy, tiny_overrides):
+def test_dvc_repro_on_tiny_params(repo_copy, tiny_overrides, tmp_path):
     repo_copy.set_params("airfoil_flow", tiny_overrides)
-    repo_copy.check_pipeline("airfoil_flow", "cl_abs_circulation_worst_of_random_and_uiuc_families")
+    metrics = repo_copy.check_pipeline("airfoil_flow", "cl_abs_circulation_worst_of_random_and_uiuc_families")
+    prepared = repo_copy.root / "data" / "airfoil_flow" / "prepared"
+    model = repo_copy.root / "data" / "airfoil_flow" / "model"
+    results = repo_copy.root / "projects" / "airfoil_flow" / "results"
+    assert sorted(p.name for p in prepared.iterdir()) == ["fields.nc", "splits.json"]
+    checks = json.loads((results / "validation.json").read_text())["solver_checks"]
+    assert checks["naca0012_alpha0_abs_cl"]["met"] and checks["naca2412_alpha5_vs_xfoil_pct"]["met"]
+    summary = json.loads((model / "summary.json").read_text())
+    assert {(m["experiment"], m["design"]) for m in summary["models"]} == {
+        ("random", "geometry"), ("random", "plain"), ("alpha_extrapolation", "geometry"), ("random", "mlp"),
+        ("alpha_extrapolation", "mlp")}
+    suffix = "worst_of_random_and_uiuc_families"
+    assert {f"rmse_u_{suffix}", f"cl_abs_circulation_{suffix}", "alpha_extrapolation_error_ratio",
+            "speedup_end_to_end_batched", "solver_naca0012_alpha0_abs_cl"} <= set(metrics["targets"])
+    assert {"random · geometry", "random · pod", "uiuc_families · plain"} <= set(metrics["fields"])
+    head = metrics["headline"]
+    assert head["model"] == "geometry U-Net" and head["baseline"] in ("pod", "mlp (Kulfan, α)", "thin-airfoil theory")
+    assert head["significance"]["test"] == "paired bootstrap" and len(head["also"]) == 4
+    assert "floor (true field)" in "".join(metrics["lift"]) and "speed" in metrics
+    for name in ("cl_scatter.csv", "history.csv", "polar_surrogate.csv", "surface_cp.csv", "polars.csv"):
+        assert (results / "plots" / name).stat().st_size > 0
+    assert (results / "examples.nc").stat().st_size > 0
+    # the CLI's surrogate on the trained model
+    from shared.cli import main as cli
+
+    out = tmp_path / "pred"
+    assert cli(["airfoil_flow", "predict", "--naca", "2412", "--alpha", "4", "--params",
+                str(repo_copy.root / "projects" / "airfoil_flow" / "params.yaml"), "--model", str(model),
+                "--out", str(out), "--compare"]) == 0
+    assert (out / "field.nc").exists() and (out / "field.png").exists()

@@ -1,4 +1,4 @@
-"""The stage main()s on tiny params, chained as DVC chains them; resume; CLI; bad input."""
+"""Stage pieces on tiny params: resume, CLI, bad input (the whole chain runs in test_pipeline.py)."""
 
 import json
 import subprocess
@@ -6,46 +6,9 @@ import sys
 
 import pytest
 
-from projects.airfoil_flow import data, evaluate, train, validate
+from projects.airfoil_flow import data, train
 from shared.config import ConfigError
 from shared.io import DataError
-
-
-@pytest.mark.slow
-def test_stages_end_to_end(tiny, tmp_path):
-    prepared, model, results = tmp_path / "prepared", tmp_path / "model", tmp_path / "results"
-    assert data.main(["--params", str(tiny), "--out", str(prepared)]) == 0
-    assert sorted(p.name for p in prepared.iterdir()) == ["fields.nc", "splits.json"]
-    assert validate.main(["--params", str(tiny), "--out", str(results)]) == 0
-    checks = json.loads((results / "validation.json").read_text())["solver_checks"]
-    assert checks["naca0012_alpha0_abs_cl"]["met"] and checks["naca2412_alpha5_vs_xfoil_pct"]["met"]
-    assert train.main(["--params", str(tiny), "--data", str(prepared), "--work", str(tmp_path / "work"),
-                       "--out", str(model)]) == 0
-    summary = json.loads((model / "summary.json").read_text())
-    assert {(m["experiment"], m["design"]) for m in summary["models"]} == {
-        ("random", "geometry"), ("random", "plain"), ("alpha_extrapolation", "geometry"), ("random", "mlp"),
-        ("alpha_extrapolation", "mlp")}
-    assert evaluate.main(["--params", str(tiny), "--data", str(prepared), "--model", str(model),
-                          "--validation", str(results / "validation.json"), "--out", str(results)]) == 0
-    metrics = json.loads((results / "metrics.json").read_text())
-    suffix = "worst_of_random_and_uiuc_families"
-    assert {f"rmse_u_{suffix}", f"cl_abs_circulation_{suffix}", "alpha_extrapolation_error_ratio",
-            "speedup_end_to_end_batched", "solver_naca0012_alpha0_abs_cl"} <= set(metrics["targets"])
-    assert {"random · geometry", "random · pod", "uiuc_families · plain"} <= set(metrics["fields"])
-    head = metrics["headline"]
-    assert head["model"] == "geometry U-Net" and head["baseline"] in ("pod", "mlp (Kulfan, α)", "thin-airfoil theory")
-    assert head["significance"]["test"] == "paired bootstrap" and len(head["also"]) == 4
-    assert "floor (true field)" in "".join(metrics["lift"]) and "speed" in metrics
-    for name in ("cl_scatter.csv", "history.csv", "polar_surrogate.csv", "surface_cp.csv", "polars.csv"):
-        assert (results / "plots" / name).stat().st_size > 0
-    assert (results / "examples.nc").stat().st_size > 0
-    # the CLI's surrogate on the trained model
-    from shared.cli import main as cli
-
-    out = tmp_path / "pred"
-    assert cli(["airfoil_flow", "predict", "--naca", "2412", "--alpha", "4", "--params", str(tiny), "--model",
-                str(model), "--out", str(out), "--compare"]) == 0
-    assert (out / "field.nc").exists() and (out / "field.png").exists()
 
 
 @pytest.mark.slow

@@ -1,43 +1,14 @@
-"""The stage main()s on tiny params, chained as DVC chains them; resume; clean errors."""
+"""Stage pieces on tiny params: resume, clean errors (the whole chain runs in test_pipeline.py)."""
 
-import json
 import subprocess
 import sys
 
 import pytest
 
-from projects.climate_forecast import backtest, data, evaluate, stationarity, train
+from projects.climate_forecast import backtest, data, evaluate, train
 from projects.climate_forecast.prepared import load_prepared
 from shared.config import ConfigError
 from shared.io import DataError
-from shared.metrics import validate_headline
-
-
-@pytest.mark.slow
-def test_stages_end_to_end(params, tmp_path):
-    prepared, model, bt, results = (tmp_path / n for n in ("prepared", "model", "backtest", "results"))
-    common = ["--params", str(params)]
-    assert data.main([*common, "--raw", str(tmp_path / "raw"), "--out", str(prepared)]) == 0
-    assert stationarity.main([*common, "--data", str(prepared), "--out", str(results)]) == 0
-    assert train.main([*common, "--data", str(prepared), "--work", str(tmp_path / "w"), "--out", str(model)]) == 0
-    assert sorted(p.name for p in model.iterdir()) == ["hybrid", "summary.json"]
-    assert backtest.main([*common, "--data", str(prepared), "--work", str(tmp_path / "wb"), "--out", str(bt)]) == 0
-    assert evaluate.main([*common, "--data", str(prepared), "--backtest", str(bt), "--model", str(model),
-                          "--stationarity", str(results / "stationarity.json"), "--out", str(results)]) == 0
-    metrics = json.loads((results / "metrics.json").read_text())
-    assert set(metrics["targets"]) == {"mae_1y", "ratio_to_baseline_3y", "coverage95_1y", "coverage95_3y",
-                                       "backtest_time_s"}
-    assert {"hybrid", "arima", "trend", "trend_residual"} <= {k.split(" ")[0] for k in metrics["backtest"]}
-    assert {k.rsplit(" ", 1)[1] for k in metrics["backtest"]} == {"1y", "3y"}
-    assert set(metrics["diebold_mariano"]) == {"1y", "3y"}
-    head = validate_headline(metrics["headline"])
-    assert head["model"].startswith("hybrid") and head["metric"] == "MAE at h=1y" and len(head["also"]) == 1
-    assert head["baseline"] == metrics["strongest_baseline"]["1y"]["model"] != "hybrid"
-    assert "validation origins 2006-" in head["baseline_rule"] and head["significance"]["test"].startswith("Diebold")
-    assert metrics["setup"]["validation_origins"] > 0 and metrics["setup"]["covariates"] == "none"
-    forecast = (results / "plots" / "forecast.csv").read_text()
-    assert "2030" in forecast and "hybrid" in forecast
-    assert (results / "errors.csv").stat().st_size > 1000
 
 
 def test_train_publishes_nothing_after_a_kill(params, tmp_path, monkeypatch):

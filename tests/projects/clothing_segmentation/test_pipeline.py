@@ -1,4 +1,7 @@
-"""`dvc repro` of the whole clothing_segmentation pipeline on tiny params, in a temporary copy of the repo."""
+"""`dvc repro` of the whole clothing_segmentation pipeline on tiny params, in a temporary copy of the repo, and what
+the stages wrote (they run once, through DVC, as a user runs them)."""
+
+import json
 
 import pytest
 
@@ -19,4 +22,9 @@ def test_dvc_repro_on_tiny_params(repo_copy):
     repo_copy.set_params("clothing_segmentation", TINY)
     metrics = repo_copy.check_pipeline("clothing_segmentation", "noc90", report_bytes=50_000)
     assert set(metrics["test"]) == {"model", "grabcut", "random_walker"}
-    assert (repo_copy.root / "data" / "clothing_segmentation" / "model" / "model.keras").exists()
+    model = repo_copy.root / "data" / "clothing_segmentation" / "model"
+    assert sorted(p.name for p in model.iterdir()) == ["history.json", "model.keras", "train.json"]
+    info = json.loads((model / "train.json").read_text())
+    assert info["size"] == 32 and info["click_radius"] == 2.0 and len(info["classes"]) == 12
+    assert info["model"]["n_classes"] == 12 and set(info["val"]) >= {"iou", "iou_1", "class_accuracy"}
+    assert json.loads((model / "history.json").read_text())["epoch"] == [0]

@@ -43,22 +43,6 @@ def test_zoom_crop_keeps_the_object():
 
 
 @pytest.mark.slow
-def test_stage_main_on_tiny_params(tiny_params, tiny_prepared, tmp_path):
-    path = tiny_params("clothing_segmentation", {"train": {
-        "epochs": 1, "steps_per_epoch": 2, "batch_size": 4, "max_extra_clicks": 1, "val_instances": 4,
-        "verbose": 0, "click_radius": 2.0,
-        "model": {"widths": [8, 12], "blocks_per_stage": 1, "expansion": 2, "decoder_width": 8, "class_hidden": 8}}})
-    out = tmp_path / "model"
-    assert train.main(["--params", str(path), "--data", str(tiny_prepared), "--work", str(tmp_path / "work"),
-                       "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["history.json", "model.keras", "train.json"]
-    info = json.loads((out / "train.json").read_text())
-    assert info["size"] == 32 and info["click_radius"] == 2.0 and len(info["classes"]) == 12
-    assert info["model"]["n_classes"] == 12 and set(info["val"]) >= {"iou", "iou_1", "class_accuracy"}
-    assert json.loads((out / "history.json").read_text())["epoch"] == [0]
-
-
-@pytest.mark.slow
 def test_killed_training_resumes(tiny_prepared, tiny_train_config, tmp_path, caplog):
     from shared.config import replace
 

@@ -1,140 +1,14 @@
-"""The stage main()s on tiny params, chained as DVC chains them; resume; the CLI; bad input."""
+"""Stage pieces on tiny params: bad params and input (the whole chain, the CLI and resume run in
+test_pipeline.py on what `dvc repro` wrote)."""
 
-import json
 import subprocess
 import sys
 
-import keras
-import numpy as np
 import pytest
 
-from projects.galaxy_morphology import baseline, cli, data, evaluate, simulate, train
+from projects.galaxy_morphology import data, train
 from shared.config import ConfigError
-from shared.io import DataError, write_image
-
-
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory, repo_root, tiny_changes):
-    """simulate → data → train → baseline → evaluate on tiny params, once for the module."""
-    import yaml
-
-    tmp = tmp_path_factory.mktemp("galaxy")
-    params = yaml.safe_load((repo_root / "projects" / "galaxy_morphology" / "params.yaml").read_text())
-    for section, changes in tiny_changes.items():
-        for key, value in changes.items():
-            if isinstance(value, dict) and not value.get("__replace__") and isinstance(params[section].get(key), dict):
-                params[section][key].update(value)
-            else:
-                params[section][key] = {k: v for k, v in value.items() if k != "__replace__"} \
-                    if isinstance(value, dict) else value
-    params["data"]["source"]["path"] = str(tmp / "raw")
-    path = tmp / "params.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    paths = {name: tmp / name for name in ("raw", "prepared", "work", "model", "baseline", "results")}
-    assert simulate.main(["--params", str(path), "--out", str(paths["raw"])]) == 0
-    assert data.main(["--params", str(path), "--out", str(paths["prepared"])]) == 0
-    assert train.main(["--params", str(path), "--data", str(paths["prepared"]), "--work", str(paths["work"]),
-                       "--out", str(paths["model"])]) == 0
-    assert baseline.main(["--params", str(path), "--data", str(paths["prepared"]), "--out",
-                          str(paths["baseline"])]) == 0
-    assert evaluate.main(["--params", str(path), "--data", str(paths["prepared"]), "--model", str(paths["model"]),
-                          "--baseline", str(paths["baseline"]), "--out", str(paths["results"])]) == 0
-    return {"params": path, **paths}
-
-
-@pytest.mark.slow
-def test_stages_end_to_end(pipeline):
-    raw = pipeline["raw"]
-    assert len(list((raw / "train").glob("*.fits"))) == 48 and (raw / "labels.csv").exists()
-    manifest = json.loads((pipeline["prepared"] / "manifest.json").read_text())
-    assert {k: sum(v.values()) for k, v in manifest["counts"].items()} == {"train": 48, "val": 16, "test": 16,
-                                                                          "shifted": 16, "curve_seeing_1": 8}
-    assert manifest["conditions"]["curve_seeing_1"]["psf_fwhm"] > 2.0
-    assert manifest["chirality_pairs"] == [["spiral", "barred_spiral"]]
-    assert sorted(p.name for p in pipeline["model"].iterdir()) == ["calibration.json", "history.json",
-                                                                    "model.keras", "train.json"]
-    metrics = json.loads((pipeline["results"] / "metrics.json").read_text())
-    assert set(metrics["targets"]) == {"test_accuracy", "test_macro_f1", "test_ece_scaled",
-                                       "margin_over_best_baseline_points", "shifted_accuracy",
-                                       "chirality_pair_min_f1", "throughput_images_per_s"}
-    assert set(metrics["test"]) == {"cnn", "cnn_tta8", "cnn_mc_dropout", "cnn_on_baseline_images",
-                                    "logistic_regression", "random_forest"}
-    assert metrics["test"]["random_forest"]["images"] == 8 and metrics["test"]["cnn"]["images"] == 16
-    head = metrics["headline"]
-    assert head["baseline"].startswith("statmorph") and head["significance"]["test"] == "McNemar (exact)"
-    assert [b["data"].split(", ")[1] for b in head["also"]][0].startswith("shifted")
-    assert {"spiral|barred_spiral"} <= set(metrics["chirality"]["test"])
-    curve = {(r["split"], r["model"]) for r in metrics["robustness_curve"]}
-    assert ("curve_seeing_1", "cnn") in curve and ("test", "random_forest") in curve
-    for name in ("confusion.csv", "reliability.csv", "history.csv", "robustness.csv"):
-        assert (pipeline["results"] / "plots" / name).stat().st_size > 0
-    assert (pipeline["results"] / "predictions.csv").read_text().count("\n") == 33
-    train_info = json.loads((pipeline["model"] / "train.json").read_text())
-    assert train_info["chirality_pairs"] == [["spiral", "barred_spiral"]]
-
-
-@pytest.mark.slow
-def test_cli_classifies_fits_and_jpeg_with_gradcam(pipeline, tmp_path, capsys):
-    fits_files = sorted((pipeline["raw"] / "test").glob("*.fits"))[:2]
-    rgb = (np.random.default_rng(0).random((40, 40, 3)) * 255).astype(np.uint8)
-    write_image(tmp_path / "x.png", rgb)
-    parser = cli.argparse.ArgumentParser()
-    cli.register(parser)
-    args = parser.parse_args(["classify", *map(str, fits_files), str(tmp_path / "x.png"), "--model",
-                              str(pipeline["model"]), "--mc-samples", "3", "--gradcam", str(tmp_path / "cams")])
-    assert args.func(args) == 0
-    out = capsys.readouterr().out
-    assert fits_files[0].name in out and "x.png" in out and "entropy" in out
-    assert len(list((tmp_path / "cams").glob("*.png"))) == 3
-    # a folder of compressed FITS (.fz, .fits.gz) beside a plain one: all three classified
-    import gzip
-
-    from astropy.io import fits
-
-    folder = tmp_path / "fz"
-    folder.mkdir()
-    cube = fits.getdata(fits_files[0]).astype(np.float32)
-    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(cube)]).writeto(folder / "a.fits.fz")
-    (folder / "b.fits.gz").write_bytes(gzip.compress(fits_files[1].read_bytes()))
-    (folder / "c.fits").write_bytes(fits_files[1].read_bytes())
-    (folder / "notes.txt").write_text("not an image")
-    args = parser.parse_args(["classify", str(folder), "--model", str(pipeline["model"]), "--mc-samples", "2"])
-    assert args.func(args) == 0
-    out = capsys.readouterr().out
-    assert all(name in out for name in ("a.fits.fz", "b.fits.gz", "c.fits")) and "notes" not in out
-    # NaN pixels at a mosaic edge: an error that names --nan-policy mask, then classified with it
-    cube[:, :, -4:] = np.nan
-    fits.PrimaryHDU(cube).writeto(tmp_path / "edge.fits")
-    args = parser.parse_args(["classify", str(tmp_path / "edge.fits"), "--model", str(pipeline["model"])])
-    with pytest.raises(DataError, match="--nan-policy mask"):
-        args.func(args)
-    args = parser.parse_args(["classify", str(tmp_path / "edge.fits"), "--model", str(pipeline["model"]),
-                              "--nan-policy", "mask", "--mc-samples", "2"])
-    assert args.func(args) == 0 and "edge.fits" in capsys.readouterr().out
-    args = parser.parse_args(["simulate", "--class", "spiral", "--out", str(tmp_path / "s.fits"), "--params",
-                              str(pipeline["params"])])
-    assert args.func(args) == 0 and (tmp_path / "s.fits").exists()
-
-
-@pytest.mark.slow
-def test_training_resumes_after_an_interruption(pipeline, tmp_path, caplog):
-    class Kill(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:  # after the backup of epoch 0
-                raise KeyboardInterrupt
-
-    cfg = train.TrainConfig(epochs=3, batch_size=16, verbose=0, model=train.ModelConfig(widths=(8,)))
-    work = tmp_path / "work"
-    with pytest.raises(KeyboardInterrupt):
-        train.train(cfg, pipeline["prepared"], work, tmp_path / "model", callbacks=[Kill()])
-    assert any(p.name == "backup" for p in work.rglob("backup"))
-    assert not (tmp_path / "model").exists()  # nothing half-written
-    caplog.set_level("INFO")
-    train.train(cfg, pipeline["prepared"], work, tmp_path / "model")
-    assert "resuming the interrupted run" in caplog.text
-    history = json.loads((tmp_path / "model" / "history.json").read_text())
-    assert history["epoch"] == [0, 1, 2]
-    assert not any(work.iterdir())  # work state removed once the model is saved
+from shared.io import DataError
 
 
 def test_unknown_param_key_names_key_and_file(tiny_params):

@@ -1,65 +1,21 @@
-"""The stage main()s on tiny params, chained as DVC would chain them."""
+"""Stage pieces on tiny params: resume, overrides, bad input (the whole chain runs in test_pipeline.py)."""
 
-import json
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-from projects.pinn_ode import benchmark, data, evaluate, train
+from projects.pinn_ode import data, train
 from shared.config import ConfigError
 from shared.io import DataError
-from shared.metrics import validate_headline
 
-TINY = {
-    "data": {"problems": ["exponential_decay", "damped_oscillator"], "grid_points": 101, "parametric_values": 3},
-    "train": {"problems": ["exponential_decay", "damped_oscillator"], "seeds": [0, 1], "verbose": 0,
-              "network": {"width": 8, "depth": 1, "fourier_features": 2},
-              "training": {"adam_steps": 40, "steps_per_epoch": 20, "lbfgs_steps": 5, "n_collocation": 32},
-              "overrides": {"__replace__": True, "parametric": {"lbfgs_steps": 3}}},
-    "benchmark": {"deepxde": False, "variants": {"__replace__": True, "configured": {},
-                                                  "no_fourier_features": {"network": {"fourier_features": 0}}},
-                  "comparison": {"adam_steps": 40, "lbfgs_steps": 5, "check_every": 20}},
-}
+from .conftest import TINY
 
 
 @pytest.fixture
 def params(tiny_params, tmp_path):
     return tiny_params("pinn_ode", {**TINY, "report": {"results": str(tmp_path / "results")}})
-
-
-def test_stages_end_to_end(params, tmp_path):
-    prepared, model, results = tmp_path / "prepared", tmp_path / "model", tmp_path / "results"
-    assert data.main(["--params", str(params), "--out", str(prepared)]) == 0
-    assert sorted(p.name for p in prepared.iterdir()) == ["damped_oscillator.npz", "exponential_decay.npz",
-                                                          "manifest.json"]
-    assert train.main(["--params", str(params), "--data", str(prepared), "--work", str(tmp_path / "work"),
-                       "--out", str(model)]) == 0
-    summary = json.loads((model / "summary.json").read_text())
-    # 2 problems × 3 modes, the headline problem with both seeds
-    assert len(summary["cases"]) == 9
-    assert evaluate.main(["--params", str(params), "--data", str(prepared), "--model", str(model),
-                          "--out", str(results)]) == 0
-    metrics = json.loads((results / "metrics.json").read_text())
-    assert set(metrics["targets"]) >= {"forward_rel_l2", "inverse_error_pct", "parametric_max_pct"}
-    assert metrics["forward"]["damped_oscillator"]["seeds"] == 2
-    assert "least_squares_error_pct" in metrics["inverse"]["damped_oscillator"]
-    assert "solve_ivp_rel_l2" in metrics["forward"]["damped_oscillator"]
-    validate_headline(metrics["headline"])
-    assert metrics["headline"]["baseline"] == "least squares through solve_ivp"
-    # the target's value is the worst problem (here: whichever of the two is worse)
-    worst = max(metrics["forward"].values(), key=lambda e: e["rel_l2"])["rel_l2"]
-    assert metrics["targets"]["forward_rel_l2"]["value"] == worst
-    assert benchmark.main(["--params", str(params), "--data", str(prepared), "--out", str(results)]) == 0
-    ablation = json.loads((results / "benchmark.json").read_text())["ablation"]
-    assert set(ablation) == {"configured", "no_fourier_features"}
-    compared = json.loads((results / "benchmark.json").read_text())["comparison"]
-    assert {"pinn_ode, plain", "pinn_ode, techniques", "solve_ivp (RK45, default tolerances)"} <= set(compared)
-    assert all("time_to_target_s" in row for row in compared.values())
-    for name in ("loss.csv", "solutions.csv", "inverse_trajectory.csv", "parametric_error.csv", "ablation.csv",
-                 "comparison.csv"):
-        assert (results / "plots" / name).stat().st_size > 0
 
 
 def test_train_resumes_finished_cases(params, tmp_path, caplog):

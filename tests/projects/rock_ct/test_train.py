@@ -94,28 +94,6 @@ def test_one_training_step_changes_the_weights(phantom_dir):
 
 
 @pytest.mark.slow
-def test_stage_main_on_tiny_params(tiny_params, phantom_dir, tmp_path):
-    path = tiny_params("rock_ct", {"train": {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "patch": 16,
-                                             "val_patches": 2, "verbose": 0,
-                                             "model": {"widths": [4, 8], "convs_per_level": 1}}})
-    out = tmp_path / "model"
-    assert train.main(["--params", str(path), "--data", str(phantom_dir), "--work", str(tmp_path / "work"),
-                       "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["history.json", "model.keras", "train.json"]
-    info = json.loads((out / "train.json").read_text())
-    assert info["classes"] == ["vesicle", "glass", "crystal"] and info["divisor"] == 2
-    assert info["voxel_size_um"] == 5.0 and info["normalisation"]["percentiles"] == [1.0, 99.0]
-    assert info["step_time_s"] > 0 and set(info["val"]) >= {"loss", "dice"}
-    assert json.loads((out / "history.json").read_text())["epoch"] == [0]
-    from projects.rock_ct.tiled import load_segmenter
-
-    segmenter = load_segmenter(out)
-    labels = segmenter.segment(np.random.default_rng(0).integers(0, 60000, (12, 10, 8)).astype(np.uint16),
-                               tile=8, halo=4, progress=False)
-    assert labels.shape == (12, 10, 8) and labels.max() <= 2
-
-
-@pytest.mark.slow
 def test_killed_training_resumes(phantom_dir, tmp_path, caplog):
     import keras
 

@@ -1,6 +1,5 @@
-"""The stage main()s on tiny params, chained as DVC chains them; resume; the CLI."""
+"""Stage pieces on tiny params: resume, the CLI's errors (the whole chain runs in test_pipeline.py)."""
 
-import json
 import subprocess
 import sys
 
@@ -12,18 +11,8 @@ from projects.super_resolution import cli, data, dataset, evaluate, train
 from projects.super_resolution.images import read_image, write_image
 from shared.config import ConfigError
 from shared.io import DataError
-from shared.report import main as report_main
 
-TINY = {
-    "data": {"photos": {"train": ["text", "coins"], "val": ["microaneurysms"], "test": ["page", "camera"]}},
-    "train": {"models": {"__replace__": True, "fast": {"arch": "edsr", "blocks": 1, "channels": 4},
-                         "espcn": {"arch": "espcn", "channels": 4}},
-              "runs": {"__replace__": True, "fast_x2": {"model": "fast", "scale": 2, "steps": 4},
-                       "fast_x4": {"model": "fast", "scale": 4, "steps": 2, "init_from": "fast_x2"},
-                       "espcn_x2": {"model": "espcn", "scale": 2, "steps": 2}},
-              "lr_patch": 8, "batch_size": 2, "steps_per_epoch": 2, "val_crop": 32, "verbose": 0},
-    "evaluate": {"timing_size": 16, "timing_repeats": 1, "crops": 1, "crop_size": 16},
-}
+from .conftest import TINY
 
 
 @pytest.fixture
@@ -36,61 +25,6 @@ def prepared(params, tmp_path):
     out = tmp_path / "prepared"
     assert data.main(["--params", str(params), "--out", str(out)]) == 0
     return out
-
-
-@pytest.mark.slow
-def test_stages_end_to_end(params, prepared, tmp_path):
-    model, results = tmp_path / "model", tmp_path / "results"
-    assert train.main(["--params", str(params), "--data", str(prepared), "--work", str(tmp_path / "work"),
-                       "--out", str(model)]) == 0
-    summary = json.loads((model / "summary.json").read_text())
-    assert [r["run"] for r in summary["runs"]] == ["fast_x2", "fast_x4", "espcn_x2"]
-    assert not (tmp_path / "work" / train.config_hash(train.TrainStageConfig())).exists()
-    crops = tmp_path / "crops.npz"
-    assert evaluate.main(["--params", str(params), "--data", str(prepared), "--model", str(model),
-                          "--out", str(results), "--crops", str(crops)]) == 0
-    metrics = json.loads((results / "metrics.json").read_text())
-    assert {"gain_x2_db", "lanczos_win_rate_x4", "ssim_below_bicubic_x2", "fast_ms_per_mp_x2",
-            "fast_parameters", "train_minutes"} <= set(metrics["targets"])
-    assert set(metrics["x2"]) == {"nearest", "bilinear", "bicubic", "lanczos3", "fast_x2", "espcn_x2"}
-    from shared.metrics import validate_headline
-
-    head = validate_headline(metrics["headline"])
-    assert head["model"].startswith("fast_x2") and head["baseline"] == metrics["baseline_choice"]["x2"]["chosen"]
-    assert head["significance"]["test"] == "paired bootstrap" and head["significance"]["images"] == 2
-    assert [h["metric"] for h in head["also"]][:1] == ["PSNR-Y at ×4 (dB)"]
-    assert metrics["targets"]["gain_x2_db"]["target"] == 1.5 and metrics["targets"]["gain_x4_db"]["target"] == 1.0
-    assert metrics["x2"]["bicubic"]["gain_db_median"] == 0 and metrics["x2"]["bicubic"]["images"] == 2
-    assert metrics["cost"]["fast_x2"]["ms_per_mp"] > 0
-    per_image = (results / "per_image.csv").read_text().splitlines()
-    assert len(per_image) == 1 + 2 * (6 + 5)       # 2 images × (x2: 4 baselines + 2 runs, x4: 4 + 1)
-    for name in ("frontier.csv", "history.csv", "gain.csv"):
-        assert (results / "plots" / name).stat().st_size > 0
-    with np.load(crops) as arrays:
-        assert "x2__page__fast_x2" in arrays.files and "x4__page__lr" in arrays.files
-    assert report_main(["--notebook", "projects/super_resolution/notebook.py", "--params", str(params),
-                        "--out", str(results / "report.html"), "-p", f"crops={crops}"]) == 0
-    assert (results / "report.html").stat().st_size > 50_000
-    # the CLI on the trained models: a file, a folder, tiles, errors
-    src = tmp_path / "in"
-    write_image(src / "a.png", read_image(prepared / "test" / "page.png"))
-    rgba = np.dstack([np.zeros((20, 24, 3), np.uint16), np.full((20, 24), 65535, np.uint16)])
-    write_image(src / "b.png", rgba)
-    parser = _parser()
-    args = parser.parse_args(["upscale", str(src / "b.png"), str(tmp_path / "b2.png"), "--models", str(model)])
-    assert args.func(args) == 0
-    out = read_image(tmp_path / "b2.png")
-    assert out.shape == (40, 48, 4) and out.dtype == np.uint16
-    args = parser.parse_args(["upscale", str(src), str(tmp_path / "out"), "--scale", "4", "--tile", "16",
-                              "--models", str(model)])
-    assert args.func(args) == 0
-    assert read_image(tmp_path / "out" / "a.png").shape == (191 * 4, 384 * 4)
-    args = parser.parse_args(["upscale", str(src / "a.png"), str(tmp_path / "c.png"), "--scale", "3",
-                              "--models", str(model)])
-    with pytest.raises(DataError, match="no trained fast model for ×3.*×2, ×4"):
-        args.func(args)
-    args = parser.parse_args(["models", "--models", str(model)])
-    assert args.func(args) == 0
 
 
 def _parser():
