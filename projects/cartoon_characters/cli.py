@@ -26,15 +26,17 @@ log = logging.getLogger(__name__)
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="cartoon_command", required=True)
     p = sub.add_parser("detect", help="the probability of each character and the predicted set, per frame")
-    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, GIF, WebP, ...)")
+    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, GIF, WebP, ...) or folders of them")
     p.add_argument("--threshold", default="tuned", metavar="tuned|P",
                    help="tuned: the per-character thresholds chosen on validation (default); or one probability "
                         "in (0, 1), e.g. 0.5")
     p.add_argument("--cam", default=None, metavar="DIR",
-                   help="write a Grad-CAM overlay PNG per predicted character here (<image>_<character>.png)")
+                   help="write a Grad-CAM overlay PNG per predicted character here (<image>_<character>.png, at "
+                        "the model's input size: the letterboxed frame)")
     p.add_argument("--model", default=DEFAULT_MODEL, help="trained model folder (the train stage's output)")
-    p.add_argument("--calibration", default=DEFAULT_CALIBRATION,
-                   help="calibration.json of the calibrate stage (missing: raw probabilities, threshold 0.5)")
+    p.add_argument("--calibration", default=None,
+                   help=f"calibration.json of the calibrate stage (default {DEFAULT_CALIBRATION}; when the default "
+                        "is missing: raw probabilities and threshold 0.5, with a warning; a given file must exist)")
     p.set_defaults(func=cmd_detect)
     p = sub.add_parser("characters", help="the characters of the trained model, in column order")
     p.add_argument("--model", default=DEFAULT_MODEL, help="trained model folder")
@@ -60,6 +62,48 @@ def parse_threshold(text: str) -> float | None:
     return value
 
 
+def expand_images(paths: list[str]) -> list[Path]:
+    """The image files of ``paths``: a file as given, a folder as its image files (recursively, sorted).
+
+    Raises:
+        DataError: a folder holds no image file.
+    """
+    from shared.io import IMAGE_SUFFIXES, DataError
+
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise DataError(f"{path} is a folder without image files ({', '.join(IMAGE_SUFFIXES[:6])}, ...)")
+            out += found
+        else:
+            out.append(path)
+    return out
+
+
+def cam_folder(path: str) -> Path:
+    """The ``--cam`` folder, created before any work.
+
+    Raises:
+        DataError: the path is a file, or the folder cannot be created or written.
+    """
+    import os
+
+    from shared.io import DataError
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--cam {out} is a file; give a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"--cam {out}: cannot create the folder ({exc.strerror or exc})") from None
+    if not os.access(out, os.W_OK):
+        raise DataError(f"--cam {out}: the folder is not writable")
+    return out
+
+
 def cmd_characters(args: argparse.Namespace) -> int:
     """``characters``: the character names of the trained model.
 
@@ -79,8 +123,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     Raises:
         ConfigError: a bad ``--threshold``.
-        DataError: an image is missing, unreadable or not an image; the model folder holds no model; the
-            calibration file does not match the model's characters.
+        DataError: an image is missing, unreadable or not an image, or a folder holds none; the model folder holds
+            no model; a given ``--calibration`` is missing, or the calibration does not match the model's
+            characters; the ``--cam`` folder is a file or cannot be created or written.
     """
     import numpy as np
 
@@ -89,22 +134,27 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from shared.io import DataError
 
     threshold = parse_threshold(args.threshold)
-    paths = [Path(p) for p in args.images]
+    paths = expand_images(args.images)
+    cam_dir = cam_folder(args.cam) if args.cam else None  # before any work: a bad folder costs nothing
+    calibration_path = Path(args.calibration or DEFAULT_CALIBRATION)
+    if args.calibration is not None and not calibration_path.is_file():
+        raise DataError(f"--calibration {calibration_path} not found (the calibrate stage writes "
+                        f"{DEFAULT_CALIBRATION})")
     predictor = load_predictor(args.model)
     frames = np.stack([load_frame(p, predictor.size) for p in paths])  # each bad file: one line naming it
     logits = predictor.logits(frames)
     calibration = None
-    if Path(args.calibration).exists():
+    if calibration_path.exists():
         from projects.cartoon_characters.calibration import load
 
-        calibration = load(args.calibration)
+        calibration = load(calibration_path)
         if list(calibration.characters) != predictor.characters:
-            raise DataError(f"{args.calibration} is for the characters {calibration.characters}, the model in "
+            raise DataError(f"{calibration_path} is for the characters {calibration.characters}, the model in "
                             f"{args.model} predicts {predictor.characters}; re-run the calibrate stage")
         probs = calibration.probabilities(logits)
     else:
         log.warning("no %s: raw (uncalibrated) probabilities; run the calibrate stage for calibrated ones",
-                    args.calibration)
+                    calibration_path)
         from projects.cartoon_characters.calibration import sigmoid
 
         probs = sigmoid(logits)
@@ -123,13 +173,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
         print(f"{path}: {', '.join(names) if names else '(no character)'}")
         for c, value, cut, on in zip(predictor.characters, p, cuts, pred):
             print(f"  {c:<{width}}  {value:6.3f}  (threshold {cut:.3f}){'  *' if on else ''}")
-    if args.cam:
+    if cam_dir is not None:
         from projects.cartoon_characters.gradcam import grad_cam_sets, overlay
         from shared.io import write_image
 
-        out = Path(args.cam)
-        if out.exists() and not out.is_dir():
-            raise DataError(f"--cam {out} is a file; give a folder")
+        out = cam_dir
         written, unique = 0, len({p.stem for p in paths}) == len(paths)
         for i, (path, frame, cams) in enumerate(zip(paths, frames, grad_cam_sets(predictor.model, frames, predicted))):
             stem = path.stem if unique else f"{i}_{path.stem}"  # the same name in two folders

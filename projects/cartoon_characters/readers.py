@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,18 +118,39 @@ def read_labels_csv(root: str | Path, csv_name: str = "labels.csv", characters: 
                         f"sub-folder per character")
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
-    except (UnicodeDecodeError, csv.Error) as exc:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8 CSV") from exc
+    first = text.splitlines()[0] if text.strip() else ""
+    # the delimiter that makes a 'filename' column of line 1: ',' (default), tab, or ';' (European Excel)
+    delimiter = next((d for d in (",", "\t", ";") if "filename" in [h.strip().lower() for h in first.split(d)]), ",")
+    try:
+        rows = list(csv.reader(text.splitlines(), delimiter=delimiter))
+    except csv.Error as exc:
         raise DataError(f"{path} is not a readable CSV: {exc}") from exc
     if not rows:
         raise DataError(f"{path} is empty")
     header = [h.strip() for h in rows[0]]
-    if "filename" not in header:
-        raise DataError(f"{path}: line 1 has no 'filename' column (columns: {', '.join(header)})")
-    fcol = header.index("filename")
+    lower = [h.lower() for h in header]
+    if "filename" not in lower:
+        raise DataError(f"{path}: line 1 has no 'filename' column (columns: {', '.join(header)}; the delimiter may "
+                        f"be ',', tab or ';')")
+    # a trailing column without header and without values (as spreadsheet programs write it) is ignored
+    blank = [i for i, h in enumerate(header) if not h]
+    for i in blank:
+        if any(i < len(row) and row[i].strip() for row in rows[1:]):
+            raise DataError(f"{path}: line 1, column {i + 1} has values but no header")
+    rows = [[c for i, c in enumerate(row) if i not in blank] for row in rows]
+    header = [h for i, h in enumerate(header) if i not in blank]
+    lower = [h.lower() for h in header]
+    fcol = lower.index("filename")
     others = [i for i, h in enumerate(header) if i != fcol]
-    names_mode = [header[i] for i in others] == ["labels"]
+    names_mode = "labels" in lower
     if names_mode:
+        ignored = [header[i] for i in others if lower[i] != "labels"]
+        if ignored:
+            log.warning("%s: reading the 'labels' column; column(s) %s ignored", path, ", ".join(map(repr, ignored)))
+        others = [lower.index("labels")]
         known = tuple(characters)
     else:
         columns = [header[i] for i in others]
@@ -143,6 +165,10 @@ def read_labels_csv(root: str | Path, csv_name: str = "labels.csv", characters: 
             if unknown:
                 raise DataError(f"{path}: line 1, column {unknown[0]!r} is an unknown character (known: "
                                 f"{', '.join(characters)}; data.folder.characters)")
+        absent = [c for c in characters if c not in columns]
+        if absent:
+            raise DataError(f"{path}: line 1 has no column for the character(s) {', '.join(map(repr, absent))} of "
+                            f"data.folder.characters")
         known = tuple(characters) or tuple(columns)
     entries: list[tuple[str, set[str]]] = []
     first_line: dict[str, int] = {}
@@ -151,9 +177,13 @@ def read_labels_csv(root: str | Path, csv_name: str = "labels.csv", characters: 
             continue
         if len(row) != len(header):
             raise DataError(f"{path}: line {lineno} has {len(row)} fields, the header {len(header)}")
-        name = row[fcol].strip()
-        if not name:
+        raw_name = row[fcol].strip()
+        if not raw_name:
             raise DataError(f"{path}: line {lineno}, column 'filename' is empty")
+        # one spelling per file: Windows separators and './' removed, so that duplicates are found
+        name = posixpath.normpath(raw_name.replace("\\", "/"))
+        if name.startswith("../") or name == ".." or posixpath.isabs(name):
+            raise DataError(f"{path}: line {lineno}, column 'filename': {raw_name!r} points outside {root}")
         if name in first_line:
             raise DataError(f"{path}: line {lineno}, column 'filename': duplicate filename {name!r} "
                             f"(also on line {first_line[name]})")
@@ -161,6 +191,8 @@ def read_labels_csv(root: str | Path, csv_name: str = "labels.csv", characters: 
         present: set[str] = set()
         if names_mode:
             cell = row[others[0]].strip()
+            if "," in cell:
+                raise DataError(f"{path}: line {lineno}, column 'labels': {cell!r}: separate names with ';' or '|'")
             for label in (p.strip() for p in re.split(r"[;|]", cell) if p.strip()):
                 if known and label not in known:
                     raise DataError(f"{path}: line {lineno}, column 'labels': unknown character {label!r} (known: "
@@ -185,6 +217,12 @@ def read_labels_csv(root: str | Path, csv_name: str = "labels.csv", characters: 
         raise DataError(f"{path} lists no frames")
     if names_mode and not known:
         known = tuple(sorted(set().union(*(p for _, p in entries))))
+        folded: dict[str, str] = {}
+        for name in known:
+            other = folded.setdefault(" ".join(name.lower().split()), name)
+            if other != name:
+                raise DataError(f"{path}, column 'labels': {other!r} and {name!r} differ only in case or spaces; "
+                                f"write each character one way (or list them in data.folder.characters)")
     if not known:
         raise DataError(f"{path}: no frame has any label")
     labels = np.zeros((len(entries), len(known)), dtype=np.uint8)
@@ -364,7 +402,8 @@ def stratified_split(labels: np.ndarray, fractions: Sequence[float], seed: int,
     if few:
         j = few[0]
         raise DataError(f"character {names[j]!r} has {int(counts[j])} frame(s): it needs at least {k} to be in every "
-                        f"split ({', '.join(SPLITS[:k]) if k <= 3 else k}); add frames or leave it out")
+                        f"split ({', '.join(SPLITS[:k]) if k <= 3 else k}); add frames or leave it out (a misspelt "
+                        f"name? list the characters in data.folder.characters to have unknown names refused)")
     folds = IterativeStratification(labels, r=np.asarray(fractions, dtype=float), random_state=check_random_state(seed))
     # Iterative stratification gives a label of a few frames to the largest split only (its desired counts in the
     # small splits round below one); move single frames of it from the split with the most, choosing frames whose

@@ -25,18 +25,24 @@ def frames(folder):
     return paths
 
 
-def test_detect_every_mode_raw_then_calibrated_with_cams(model_dir, tmp_path, capsys):
-    from projects.cartoon_characters import calibration
+def test_detect_every_mode_raw_then_calibrated_with_cams(model_dir, tmp_path, capsys, monkeypatch):
+    from projects.cartoon_characters import calibration, cli
 
     paths = frames(tmp_path / "in")
     args = ["cartoon_characters", "detect", *map(str, paths.values()), "--model", str(model_dir)]
-    missing = tmp_path / "none.json"
-    assert capstone([*args, "--calibration", str(missing)]) == 0
+    # without the calibrate stage's default file: raw probabilities at 0.5, with a warning
+    monkeypatch.setattr(cli, "DEFAULT_CALIBRATION", str(tmp_path / "none.json"))
+    assert capstone(args) == 0
     out = capsys.readouterr().out
     assert "raw probabilities" in out and "threshold 0.5" in out
     for path in paths.values():
         assert f"{path}:" in out
     assert out.count("  red ") == len(paths)
+    # a folder stands for its image files
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    assert capstone(["cartoon_characters", "detect", str(tmp_path / "in"), "--model", str(model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("  red ") == len(paths) and "notes.txt" not in out
     # calibrated, tuned thresholds, Grad-CAM per predicted character
     val = np.load(model_dir / "predictions" / "val.npz")
     cal = calibration.fit(val["logits"], val["labels"], ["red", "green", "blue", "rare"])
@@ -54,7 +60,11 @@ def test_detect_every_mode_raw_then_calibrated_with_cams(model_dir, tmp_path, ca
 @pytest.mark.parametrize("case, match", [("missing", "not found|does not exist|no such"),
                                          ("corrupt", "not a readable image"),
                                          ("threshold", "--threshold takes"),
-                                         ("model", "holds no model.keras")])
+                                         ("model", "holds no model.keras"),
+                                         ("calibration", "--calibration .* not found"),
+                                         ("cam_file", "--cam .* is a file"),
+                                         ("cam_under_file", "--cam .* cannot create the folder"),
+                                         ("empty_folder", "folder without image files")])
 def test_bad_input_is_one_line(case, match, model_dir, tmp_path, capsys):
     good = frames(tmp_path / "in")["rgb"]
     args = ["cartoon_characters", "detect", str(good), "--model", str(model_dir)]
@@ -65,6 +75,15 @@ def test_bad_input_is_one_line(case, match, model_dir, tmp_path, capsys):
         args[2] = str(tmp_path / "bad.png")
     elif case == "threshold":
         args += ["--threshold", "1.5"]
+    elif case == "calibration":
+        args += ["--calibration", str(tmp_path / "none.json")]
+    elif case == "cam_file":
+        args += ["--cam", str(good)]
+    elif case == "cam_under_file":
+        args += ["--cam", str(good / "cams")]
+    elif case == "empty_folder":
+        (tmp_path / "empty").mkdir()
+        args[2] = str(tmp_path / "empty")
     else:
         args[-1] = str(tmp_path)
     assert capstone(args) == 2

@@ -82,8 +82,51 @@ def test_csv_errors_are_one_line(tmp_path, csv_text, parts):
     _png(tmp_path / "a.png")
     (tmp_path / "labels.csv").write_text(csv_text)
     with pytest.raises(DataError) as exc:
-        read_labels_csv(tmp_path, characters=("homer", "marge"), require_label="no labels" in parts)
+        read_labels_csv(tmp_path, characters=("homer",), require_label="no labels" in parts)
     _one_line(exc, *parts)
+
+
+@pytest.mark.parametrize("csv_text, parts", [
+    ("filename,labels\na.png,Homer\nb.png,homer\n", ["'Homer' and 'homer' differ only in case"]),
+    ('filename,labels\na.png,"homer,marge"\n', ["line 2", "separate names with ';' or '|'"]),
+    ("filename,homer\na.png,1\n./a.png,0\n", ["line 3", "duplicate filename 'a.png'"]),
+    ("filename,homer\n../a.png,1\n", ["line 2", "points outside"]),
+    ("filename,homer,\na.png,1,x\n", ["column 3 has values but no header"]),
+])
+def test_spreadsheet_mistakes_are_one_line(tmp_path, csv_text, parts):
+    _png(tmp_path / "a.png")
+    _png(tmp_path / "b.png")
+    (tmp_path / "labels.csv").write_text(csv_text)
+    with pytest.raises(DataError) as exc:
+        read_labels_csv(tmp_path)
+    _one_line(exc, *parts)
+
+
+def test_known_characters_need_their_columns_and_utf8(tmp_path):
+    _png(tmp_path / "a.png")
+    (tmp_path / "labels.csv").write_text("filename,homer\na.png,1\n")
+    with pytest.raises(DataError) as exc:
+        read_labels_csv(tmp_path, characters=("homer", "marge"))
+    _one_line(exc, "no column for the character(s) 'marge'")
+    (tmp_path / "labels.csv").write_bytes("filename,homer\nä.png,1\n".encode("latin-1"))
+    with pytest.raises(DataError) as exc:
+        read_labels_csv(tmp_path)
+    _one_line(exc, "not UTF-8", "save it as UTF-8")
+
+
+@pytest.mark.parametrize("csv_text", [
+    "filename;homer;marge\na.png;1;0\nsub\\b.png;1;1\n",          # European Excel; a Windows path
+    "filename\thomer\tmarge\na.png\t1\t0\nsub/b.png\t1\t1\n",      # tab-separated
+    "filename,homer,marge,\r\na.png,1,0,\r\n./sub/b.png,1,1,\r\n",   # trailing empty column, CRLF, './'
+    "Filename,Labels,notes\na.png,homer,x\nsub/b.png,marge|homer,y\n",   # header case; an extra column ignored
+])
+def test_spreadsheet_dialects_read_the_same_labels(tmp_path, csv_text):
+    _png(tmp_path / "a.png")
+    _png(tmp_path / "sub" / "b.png", (1, 2, 3))
+    (tmp_path / "labels.csv").write_text(csv_text, newline="")
+    found = read_labels_csv(tmp_path)
+    assert found.characters == ("homer", "marge")
+    assert found.names == ["a.png", "sub/b.png"] and found.labels.tolist() == [[1, 0], [1, 1]]
 
 
 def test_folder_errors_are_one_line(tmp_path):
