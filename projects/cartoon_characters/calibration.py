@@ -160,6 +160,11 @@ def fit(logits: Any, labels: Any, characters: Sequence[str], method: str = "temp
             continue
         if method == "temperature":
             scale[j] = fit_temperature(z[:, j], y[:, j], bounds)
+            t = scale[j]
+            if min(abs(np.log(t / bounds[0])), abs(np.log(bounds[1] / t))) < 1e-3:
+                log.warning("calibration: the temperature of %s is at the search bound %.3g (calibrate.bounds "
+                            "%s): too few validation frames, or a label the model separates perfectly", name, t,
+                            list(bounds))
         elif method == "platt":
             scale[j], bias[j] = fit_platt(z[:, j], y[:, j])
     if unfitted:

@@ -83,3 +83,14 @@ def test_calibrate_stage(tmp_path):
     np.savez(model / "predictions" / "val.npz", logits=logits[:, :2].astype(np.float32), labels=labels[:, :2])
     with pytest.raises(DataError, match="logits"):
         main(["--params", str(params), "--model", str(model), "--out", str(tmp_path / "cal")])
+
+
+def test_a_temperature_at_its_search_bound_is_warned(caplog):
+    """A label the model separates perfectly drives T to the lower bound: said, not silent."""
+    rng = np.random.default_rng(0)
+    labels = (rng.random((200, 1)) < 0.3).astype(np.uint8)
+    logits = np.where(labels == 1, 3.0, -3.0)
+    caplog.set_level("WARNING")
+    cal = calib.fit(logits, labels, ["a"], "temperature", bounds=(0.05, 20.0))
+    assert cal.scale[0] == pytest.approx(0.05, rel=1e-3)
+    assert "the temperature of a is at the search bound 0.05" in caplog.text
