@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import logging
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ from collections.abc import Sequence
 from shared.log import setup_logging
 from shared.paths import project_names, repo_root
 from shared.stage import USER_ERRORS
+
+log = logging.getLogger(__name__)
 
 
 def _dvc(*args: str) -> int:
@@ -144,13 +147,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     target = f"projects/{args.project}/dvc.yaml" + (f":{args.stage}" if args.stage else "")
     overrides: dict[str, str] = {}
-    name = None
+    name, force = None, args.force
     if args.profile:
         from shared.profiles import load_profile
 
         profile = load_profile(args.project, args.profile)  # raises with the missing files
         overrides.update(profile.overrides())
         name = profile.experiment_name()
+        if profile.requires and not force:
+            # the files are no DVC dependency (a profile's files differ per user): without --force, DVC would skip
+            # the data stage, or restore it from its run cache, after the files changed under the same params
+            log.info("profile %r reads files on disk: every stage reruns (--force), so that changed files are read",
+                     args.profile)
+            force = True
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -162,8 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     sets = []
     for key, value in overrides.items():
         sets += ["-S", f"projects/{args.project}/params.yaml:{'++' if key in new else ''}{key}={value}"]
-    return _dvc("exp", "run", *(["--name", name] if name else []), *sets, *(["--force"] if args.force else []),
-                target)
+    return _dvc("exp", "run", *(["--name", name] if name else []), *sets, *(["--force"] if force else []), target)
 
 
 def cmd_readme(args: argparse.Namespace) -> int:

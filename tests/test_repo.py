@@ -85,6 +85,18 @@ def test_cli_list_and_run(repo_root, monkeypatch, capsys):
     # a leaf key that params.yaml leaves to its default is added (DVC's ++), and the stage checks it
     assert cli.main(["run", "pinn_ode", "-S", "train.not_in_params_yet=3"]) == 0
     assert calls[-1][-2] == "projects/pinn_ode/params.yaml:++train.not_in_params_yet=3"
+    # a profile that reads files on disk reruns every stage: DVC would skip, or restore from its run cache, a data
+    # stage whose files changed under the same params (the files are no DVC dependency)
+    from shared import profiles
+
+    on_disk = profiles.Profile("pinn_ode", "mine", "files on disk", (profiles.Requirement("README.md"),),
+                               {"train.seeds": [0]})
+    monkeypatch.setattr(profiles, "load_profile", lambda project, name: on_disk)
+    assert cli.main(["run", "pinn_ode", "--profile", "mine"]) == 0
+    assert calls[-1][0:2] == ("exp", "run") and calls[-1][-2:] == ("--force", "projects/pinn_ode/dvc.yaml")
+    plain = profiles.Profile("pinn_ode", "gen", "generated", (), {"train.seeds": [0]})
+    monkeypatch.setattr(profiles, "load_profile", lambda project, name: plain)
+    assert cli.main(["run", "pinn_ode", "--profile", "gen"]) == 0 and "--force" not in calls[-1]
 
 
 @pytest.mark.parametrize("project", project_names())

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.images import to_rgb8
 from shared.io import DataError, read_image
 
 log = logging.getLogger(__name__)
@@ -193,34 +194,6 @@ def read_flickr8k(folder: str | Path) -> Flickr8k:
     return Flickr8k(captions=captions, images=image_dir, splits=splits, layout=layout, split_rule=rule)
 
 
-def to_rgb8(image: np.ndarray) -> np.ndarray:
-    """Any image :func:`shared.io.read_image` returns → uint8 RGB (H, W, 3).
-
-    Grey is repeated over the channels, alpha is composited over white, 16 bit is scaled to 8 bit
-    (``round(v / 257)``), float images in [0, 1] are scaled by 255.
-
-    Raises:
-        DataError: the array has an unsupported number of channels.
-    """
-    img = np.asarray(image)
-    if img.dtype == np.uint16:
-        img = np.rint(img / 257.0)
-    elif img.dtype.kind == "f":
-        img = np.clip(img, 0, 1) * 255.0
-    img = img.astype(np.float64)
-    if img.ndim == 2:
-        img = img[..., None]
-    channels = img.shape[-1]
-    if channels in (2, 4):
-        alpha = img[..., -1:] / 255.0
-        img = img[..., :-1] * alpha + 255.0 * (1 - alpha)
-    if img.shape[-1] == 1:
-        img = np.repeat(img, 3, axis=-1)
-    if img.ndim != 3 or img.shape[-1] != 3:
-        raise DataError(f"cannot convert an image of shape {image.shape} to RGB")
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
-
-
 def fit_square(image: np.ndarray, size: int, mode: str = "letterbox") -> np.ndarray:
     """Resize an RGB uint8 photo to ``size`` × ``size``.
 
@@ -255,7 +228,7 @@ def load_photo(path: str | Path, size: int, mode: str = "letterbox") -> np.ndarr
     Raises:
         DataError: the photo is missing, empty, corrupt or not an image (the message names the file).
     """
-    return fit_square(to_rgb8(read_image(path)), size, mode)
+    return fit_square(to_rgb8(read_image(path), str(path)), size, mode)
 
 
 def load_photos(paths: Sequence[Path], size: int, mode: str = "letterbox", workers: int = 2) -> np.ndarray:
