@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.images import to_rgb8
 from shared.io import IMAGE_SUFFIXES, DataError, read_image
 
 log = logging.getLogger(__name__)
@@ -310,32 +311,6 @@ def read_folder(cfg: FolderConfig, base: Path | None = None) -> Labelled:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-def to_rgb8(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """(H, W) or (H, W, 2|3|4) uint8/uint16/float → RGB uint8 (H, W, 3); alpha composited over white.
-
-    Raises:
-        DataError: the array is no image.
-    """
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[-1] not in (1, 2, 3, 4) or min(image.shape[:2]) < 1:
-        raise DataError(f"{name}: not an image (shape {image.shape})")
-    if image.dtype.kind in "ui":
-        top = 65535.0 if image.dtype.itemsize > 1 else 255.0
-        scaled = image.astype(np.float32) / top
-    else:
-        scaled = np.nan_to_num(image.astype(np.float32))
-        if scaled.max(initial=0) > 1.0:
-            scaled = scaled / 255.0
-        scaled = np.clip(scaled, 0, 1)
-    alpha = scaled[..., -1:] if image.shape[-1] in (2, 4) else None
-    colour = scaled[..., :3] if image.shape[-1] >= 3 else np.repeat(scaled[..., :1], 3, axis=-1)
-    if alpha is not None:
-        colour = colour * alpha + (1.0 - alpha)
-    return np.ascontiguousarray(np.round(colour * 255.0).astype(np.uint8))
-
-
 def letterbox(image: np.ndarray, size: int) -> np.ndarray:
     """RGB uint8 (H, W, 3) → (size, size, 3): the longer side scaled to ``size`` (area averaging when shrinking),
     centred, padded with black."""
