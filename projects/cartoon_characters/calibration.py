@@ -193,6 +193,49 @@ def fit(logits: Any, labels: Any, characters: Sequence[str], method: str = "temp
     return cal
 
 
+def choose_method(logits: Any, labels: Any, characters: Sequence[str], methods: Sequence[str] = ("temperature",
+                  "platt"), bounds: tuple[float, float] = (0.05, 20.0), folds: int = 5,
+                  seed: int = 0) -> tuple[str, dict[str, float]]:
+    """The calibration method of lowest **held-out** NLL on validation, by ``folds``-fold cross-validation over the
+    validation frames (fit on the other folds, score the NLL on each fold in turn, all labels pooled).
+
+    In-sample NLL would always prefer Platt scaling (a z + b contains z / T); held out, its extra parameter must
+    earn its place. Returns ``(method, {method: mean held-out NLL})``; the first of equals wins.
+
+    Raises:
+        ValueError: fewer frames than folds, or an unknown method.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels).astype(np.int64)
+    if len(z) < folds or folds < 2:
+        raise ValueError(f"{len(z)} validation frames cannot make {folds} folds")
+    order = np.random.default_rng(seed).permutation(len(z))
+    parts = np.array_split(order, folds)
+    scores: dict[str, float] = {}
+    for method in methods:
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        total, count = 0.0, 0
+        for k in range(folds):
+            held = parts[k]
+            rest = np.concatenate([parts[i] for i in range(folds) if i != k])
+            cal = Calibration(list(characters), method, np.ones(z.shape[1]), np.zeros(z.shape[1]))
+            for j in range(z.shape[1]):
+                pos = int(y[rest, j].sum())
+                if 0 < pos < len(rest):
+                    if method == "temperature":
+                        cal.scale[j] = fit_temperature(z[rest, j], y[rest, j], bounds)
+                    elif method == "platt":
+                        cal.scale[j], cal.bias[j] = fit_platt(z[rest, j], y[rest, j])
+            total += binary_nll(cal.calibrated_logits(z[held]), y[held]) * held.size
+            count += held.size
+        scores[method] = total / count
+    best = min(scores, key=lambda m: scores[m])
+    log.info("calibration method by %d-fold held-out NLL on validation: %s (%s)", folds, best,
+             ", ".join(f"{m} {v:.5f}" for m, v in scores.items()))
+    return best, scores
+
+
 def save(cal: Calibration, path: str | Path) -> Path:
     """Write ``calibration.json`` atomically."""
     return write_json(path, cal.to_json())

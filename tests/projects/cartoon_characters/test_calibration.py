@@ -94,3 +94,17 @@ def test_a_temperature_at_its_search_bound_is_warned(caplog):
     cal = calib.fit(logits, labels, ["a"], "temperature", bounds=(0.05, 20.0))
     assert cal.scale[0] == pytest.approx(0.05, rel=1e-3)
     assert "the temperature of a is at the search bound 0.05" in caplog.text
+
+
+def test_method_chosen_by_held_out_nll():
+    """Labels drawn from σ(z / 2): a temperature alone calibrates, and Platt's extra bias earns nothing held out;
+    the same logits shifted by +3: only Platt's bias undoes the shift, and it wins held out."""
+    rng = np.random.default_rng(1)
+    z = rng.normal(0, 4, (600, 2))
+    labels = (rng.random(z.shape) < 1 / (1 + np.exp(-z / 2))).astype(np.uint8)
+    _, scores = calib.choose_method(z, labels, ["a", "b"], folds=4)
+    assert scores["temperature"] <= scores["platt"] + 0.005
+    method, scores = calib.choose_method(z + 3.0, labels, ["a", "b"], folds=4)
+    assert method == "platt" and scores["platt"] < scores["temperature"] - 0.01
+    with pytest.raises(ValueError):
+        calib.choose_method(z[:3], labels[:3], ["a", "b"], folds=4)
