@@ -266,6 +266,7 @@ def distributed_fit(
     verbose: bool = True,
     live_dir: str | os.PathLike | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
+    on_step_end: Callable[[int], None] | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` (compiled inside ``strategy.scope()``) on ``train`` with ``strategy``, resumably.
 
@@ -283,6 +284,7 @@ def distributed_fit(
         jit_compile: XLA for the step functions.
         live_dir: dvclive folder for the curves (chief only); ``None``: no dvclive.
         on_epoch_end: called as ``on_epoch_end(epoch, logs)`` after each epoch's checkpoint.
+        on_step_end: called as ``on_step_end(step)`` after each step (0-based, counted over the whole run).
 
     Returns:
         the history of every epoch (across resumes): ``{"epoch": [0, 1, ...], "loss": [...], ...}``.
@@ -356,6 +358,8 @@ def distributed_fit(
         for step in range(steps_per_epoch):
             logs = train_step(train_iter)
             bar.update(step + 1, [(k, float(v)) for k, v in logs.items()])
+            if on_step_end is not None:
+                on_step_end(epoch * steps_per_epoch + step)
         logs = {k: float(v) for k, v in logs.items()}
         if validation is not None:
             for metric in model.metrics:

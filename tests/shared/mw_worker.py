@@ -3,7 +3,7 @@
 
     python tests/shared/mw_worker.py WORKDIR OUT.npz [--die-after EPOCH]
 
-``--die-after`` kills this process (SIGKILL, no clean-up) right after the checkpoint of that epoch.
+``--die-at-step`` kills this process (SIGKILL, no clean-up) right after that step (0-based, over the run).
 """
 
 import argparse
@@ -39,7 +39,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("workdir")
     parser.add_argument("out")
-    parser.add_argument("--die-after", type=int)
+    parser.add_argument("--die-at-step", type=int)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -47,13 +47,13 @@ def main() -> int:
 
     strategy = make_strategy("multi_worker")
 
-    def die(epoch, logs):
-        if args.die_after is not None and epoch + 1 == args.die_after:
+    def die(step):
+        if step == args.die_at_step:
             os.kill(os.getpid(), signal.SIGKILL)
 
     net = model(strategy)
     distributed_fit(net, dataset(), strategy=strategy, epochs=EPOCHS, steps_per_epoch=STEPS, workdir=args.workdir,
-                    verbose=False, restore_best=False, on_epoch_end=die)
+                    verbose=False, restore_best=False, on_step_end=die)
     if is_chief():
         np.savez(args.out, *net.get_weights())
     return 0

@@ -4,6 +4,7 @@ epoch), the tf.data service, and two worker processes on loopback ports against 
 import importlib.util
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -132,13 +133,13 @@ def _free_ports(n):
     return ports
 
 
-def _launch(tmp_path, ports, die_after=None):
+def _launch(tmp_path, ports, die_at_step=None):
     procs = []
     for i in range(2):
         env = {**os.environ, **_cluster(2, ports, i), "PYTHONPATH": str(HERE.parents[1]), "TF_CPP_MIN_LOG_LEVEL": "2"}
         cmd = [sys.executable, str(HERE / "mw_worker.py"), str(tmp_path / "work"), str(tmp_path / "multi.npz")]
-        if die_after is not None and i == 1:
-            cmd += ["--die-after", str(die_after)]
+        if die_at_step is not None and i == 1:
+            cmd += ["--die-at-step", str(die_at_step)]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     return procs
 
@@ -146,43 +147,21 @@ def _launch(tmp_path, ports, die_after=None):
 @pytest.mark.slow
 def test_two_workers_match_one_process_and_resume_after_a_worker_is_killed(tmp_path):
     ref, _ = _fit(tmp_path / "ref", restore_best=False)
-    ports = _free_ports(2)
-    # worker 1 dies (SIGKILL) after epoch 2; the chief then blocks in the next all-reduce and is stopped too
-    chief, worker = _launch(tmp_path, ports, die_after=2)
+    # worker 1 is killed (SIGKILL) at a random step past the first epoch (4 epochs of 4 steps); the chief then
+    # blocks in the next all-reduce and is killed too
+    step = random.Random(os.environ.get("PYTEST_SEED", "17")).randrange(5, 15)
+    chief, worker = _launch(tmp_path, _free_ports(2), die_at_step=step)
     assert worker.wait(timeout=240) == -9, worker.stdout.read()[-3000:]
-    saved = tmp_path / "work" / "checkpoints" / "epoch-2.index"
-    for _ in range(600):  # the chief writes its epoch-2 checkpoint, then waits for the dead worker
-        if saved.exists() or chief.poll() is not None:
-            break
-        time.sleep(0.1)
+    time.sleep(2)  # the chief may still be writing the checkpoint of the epoch it finished
     chief.kill()
     chief.wait(timeout=60)
-    assert (tmp_path / "work" / "checkpoints" / "checkpoint").exists()
     assert not (tmp_path / "multi.npz").exists()
-    # both restarted: they agree on the last epoch both hold and finish the run
+    # both restarted: they agree on the newest epoch both hold, resume there and finish the run
     procs = _launch(tmp_path, _free_ports(2))
     outputs = [p.communicate(timeout=240)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
-    assert "resuming the interrupted run at epoch 3" in outputs[0], outputs[0][-3000:]
+    assert "resuming the interrupted run at epoch" in outputs[0], (step, outputs[0][-3000:])
     multi = np.load(tmp_path / "multi.npz")
     for i, a in enumerate(ref.get_weights()):
         np.testing.assert_allclose(multi[f"arr_{i}"], a, rtol=1e-5, atol=1e-6)
     assert not (tmp_path / "work" / "worker-1").exists()
-
-
-def test_mixed_precision_trains_with_loss_scaling_and_xla(tmp_path):
-    import keras
-
-    from shared.distributed import set_precision
-
-    try:
-        set_precision("mixed_float16")
-        net = mw_worker.model(tf.distribute.get_strategy())
-        assert isinstance(net.optimizer, keras.optimizers.LossScaleOptimizer)
-        history = distributed_fit(net, mw_worker.dataset(), strategy=tf.distribute.get_strategy(), epochs=1,
-                                  steps_per_epoch=2, workdir=tmp_path, verbose=False, jit_compile=True)
-        assert np.isfinite(history["loss"][0])
-    finally:
-        set_precision("float32")
-    with pytest.raises(ConfigError):
-        set_precision("float8")
