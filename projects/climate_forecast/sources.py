@@ -213,13 +213,15 @@ def read_datahub(path: str | Path, source: str = "GISTEMP") -> pd.Series:
     return series
 
 
-def read_gridded(path: str | Path, variable: str | None = None) -> pd.Series:
+def read_gridded(path: str | Path, variable: str | None = None, *, block_bytes: int = 64_000_000) -> pd.Series:
     """Global monthly mean of a CF NetCDF of gridded anomalies (e.g. HadCRUT5 gridded, climate-model output).
 
     Weights are cos(latitude); missing cells (``_FillValue`` → NaN) are skipped, so each month
     is the area-weighted mean over the cells that have data. ``variable`` defaults to the only
     data variable with time, latitude and longitude dimensions (``tas_mean`` in HadCRUT5).
     Time is decoded by :func:`monthly_periods` (every CF calendar, "days/months/years since").
+    The field is read lazily, a block of months at a time (``block_bytes`` of float64 at most), so a file
+    larger than memory (a long high-resolution model run) is reduced without being loaded whole.
 
     Returns:
         The monthly series (``M`` periods), in the file's units (°C anomaly for HadCRUT5).
@@ -234,9 +236,15 @@ def read_gridded(path: str | Path, variable: str | None = None) -> pd.Series:
     if not path.is_file():
         raise DataError(f"file not found: {path}")
     try:
-        ds = xr.open_dataset(path, decode_times=False).load()
+        ds = xr.open_dataset(path, decode_times=False)  # lazy: values are read block by block below
     except Exception as exc:
         raise DataError(f"{path} is not a readable NetCDF file (corrupt or truncated?): {exc}") from exc
+    with ds:
+        return _gridded_mean(ds, path, variable, block_bytes)
+
+
+def _gridded_mean(ds, path: Path, variable: str | None, block_bytes: int) -> pd.Series:
+    """:func:`read_gridded` on an open (lazy) dataset."""
     lat = next((n for n in ("latitude", "lat", "y") if n in ds.dims), None)
     lon = next((n for n in ("longitude", "lon", "x") if n in ds.dims), None)
     tname = next((n for n in ("time", "t") if n in ds.dims), None)
@@ -253,15 +261,23 @@ def read_gridded(path: str | Path, variable: str | None = None) -> pd.Series:
     extra = [d for d in field.dims if d not in (lat, lon, tname)]
     if extra:
         raise DataError(f"{path}: {variable!r} has extra dimensions {extra}; select one level first")
-    weights = np.cos(np.deg2rad(ds[lat]))
-    mean = field.weighted(weights).mean((lat, lon), skipna=True)
-    # a month with no valid cell at all has zero total weight → NaN, not 0
-    valid = field.notnull().any((lat, lon))
-    mean = mean.where(valid)
     index = monthly_periods(ds[tname].values, ds[tname].attrs.get("units"), ds[tname].attrs.get("calendar"), path)
     if index.has_duplicates:
         raise DataError(f"{path}: several time steps fall in month(s) {_dups(index)}; monthly data expected")
-    return _series(mean.values, index, "temperature")
+    weights = np.cos(np.deg2rad(ds[lat]))
+    n_time = field.sizes[tname]
+    per_step = max(1, field.sizes[lat] * field.sizes[lon] * 8)
+    step = max(1, int(block_bytes) // per_step)
+    means = []
+    for start in range(0, n_time, step):
+        try:
+            block = field.isel({tname: slice(start, start + step)}).load()
+        except Exception as exc:
+            raise DataError(f"{path}: reading {field.name!r} failed at time step {start} (truncated?): {exc}") from exc
+        mean = block.weighted(weights).mean((lat, lon), skipna=True)
+        # a month with no valid cell at all has zero total weight → NaN, not 0
+        means.append(mean.where(block.notnull().any((lat, lon))).values)
+    return _series(np.concatenate(means) if means else np.array([]), index, "temperature")
 
 
 def _dups(index: pd.PeriodIndex) -> str:

@@ -217,3 +217,33 @@ def test_gridded_time_errors_name_units_and_calendar(tmp_path):
         sources.read_gridded(_gridded(tmp_path / "a.nc", np.arange(12.0), "fortnights since 1850-01-01", "360_day"))
     with pytest.raises(DataError, match="several time steps fall in month"):
         sources.read_gridded(_gridded(tmp_path / "b.nc", np.arange(12.0), "days since 1850-01-01", "360_day"))
+
+
+def test_gridded_file_larger_than_the_memory_cap_is_reduced_block_by_block(tmp_path):
+    """A 15 MiB field is averaged with at most a quarter of its size in (traced) memory, with the same result as
+    one pass over the whole field (issue 17 §B)."""
+    import tracemalloc
+
+    import xarray as xr
+
+    from shared.io import write_netcdf
+
+    n, lat, lon = 240, np.linspace(-89, 89, 90), np.linspace(0, 358, 180)
+    rng = np.random.default_rng(0)
+    field = rng.normal(size=(n, lat.size, lon.size)).astype("float32")
+    field[5, :10] = np.nan
+    ds = xr.Dataset({"tas": (("time", "lat", "lon"), field)},
+                    coords={"time": ("time", np.arange(n, dtype=float), {"units": "months since 1900-01-01",
+                                                                        "calendar": "360_day"}),
+                            "lat": lat, "lon": lon})
+    path = write_netcdf(tmp_path / "big.nc", ds) or tmp_path / "big.nc"
+    del ds, field
+    whole = sources.read_gridded(path, block_bytes=10**12)
+    tracemalloc.start()
+    blocks = sources.read_gridded(path, block_bytes=1_000_000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    size = n * lat.size * lon.size * 4
+    assert peak < size / 4, (peak, size)
+    pd.testing.assert_series_equal(blocks, whole)
+    assert len(blocks) == n and blocks.index[0] == pd.Period("1900-01", "M")

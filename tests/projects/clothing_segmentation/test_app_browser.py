@@ -170,3 +170,22 @@ def test_a_non_image_upload_is_refused_with_a_message(server, browser, tmp_path)
     Wait(browser, 60).until(lambda d: "Error" in _status(d, By))
     assert "not an image" in _status(browser, By)
     assert not browser.find_elements(By.CSS_SELECTOR, "#picture img")
+
+
+def test_the_page_under_a_load_of_simulated_users(server, tmp_path):
+    """A short version of `python -m projects.clothing_segmentation.loadtest` (20 users for 60 s in docs/scaling.md):
+    4 users click for 4 s over HTTP; no request fails, half of them upload under a name that tries to leave the
+    output folder, and nothing is written outside it. Runs last: it adds exports to the shared output folder."""
+    from PIL import Image
+
+    from projects.clothing_segmentation.loadtest import run
+
+    url, out = server
+    image = np.full((96, 128, 3), 90, np.uint8)
+    image[20:80, 40:90] = (200, 40, 40)
+    Image.fromarray(image).save(tmp_path / "photo.png")
+    figures = run(url, tmp_path / "photo.png", users=4, seconds=4, out_dir=out)
+    assert figures["error_count"] == 0, figures["errors"]
+    assert figures["clicks"] >= 8 and figures["latency_ms"]["p95"] > 0 and figures["hostile_uploads"] >= 1
+    assert figures["files_written_outside_out_dir"] == []
+    assert all(out in p.resolve().parents for p in (out / "exports").iterdir())
