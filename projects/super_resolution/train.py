@@ -19,7 +19,6 @@ last finished epoch (``BackupAndRestore``), on the same stream of examples.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -126,12 +125,10 @@ def compile_model(model, cfg: TrainStageConfig, steps: int, learning_rate: float
 
 
 def completed_epochs(workdir: Path) -> int:
-    """Epochs a killed run had finished (Keras ``BackupAndRestore`` metadata), 0 for a fresh run."""
-    meta = Path(workdir) / "backup" / "training_metadata.json"
-    try:
-        return int(json.loads(meta.read_text())["epoch"])
-    except (FileNotFoundError, ValueError, KeyError):
-        return 0
+    """Epochs a killed run had finished (see :func:`shared.training.completed_epochs`), 0 for a fresh run."""
+    from shared.training import completed_epochs as backed_up
+
+    return backed_up(workdir)
 
 
 def train_run(cfg: TrainStageConfig, name: str, images: dict, workdir: Path, init: Path | None = None,

@@ -1,3 +1,5 @@
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -86,3 +88,93 @@ def test_stage_parser_work_option():
     assert args.work == "w"
     with pytest.raises(SystemExit):
         stage_parser("doc", outputs=("out",), work=True).parse_args(["--params", "p.yaml", "--out", "o"])
+
+
+KILL_SCRIPT = '''
+import sys, time
+import keras, numpy as np, tensorflow as tf
+from shared.training import fit, set_seed
+
+class Slow(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        time.sleep(0.1)  # spreads the run so that a kill lands anywhere in it, mid-write included
+
+set_seed(0)
+rng = np.random.default_rng(0)
+x = rng.normal(size=(64, 3)).astype("float32")
+y = (x @ np.array([1.0, -2.0, 0.5], "float32"))[:, None]
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+fit(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(16), epochs=int(sys.argv[2]), workdir=sys.argv[1],
+    verbose=0, restore_best=False, callbacks=[Slow()])
+np.savez(sys.argv[3], *model.get_weights())
+print("DONE", flush=True)
+'''
+
+
+@pytest.mark.slow
+def test_fit_killed_with_sigkill_at_a_random_moment_resumes_to_the_same_weights(tmp_path):
+    """kill -9 anywhere in a run (mid-epoch, mid-backup), then a rerun: the weights of an uninterrupted run."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT)
+    epochs = 16
+
+    def start(work, out):
+        return subprocess.Popen([sys.executable, str(script), str(work), str(epochs), str(out)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    # the uninterrupted run, here: the script's own lines
+    namespace = {"__name__": "reference"}
+    saved_argv = sys.argv
+    try:
+        sys.argv = ["run.py", str(tmp_path / "ref"), str(epochs), str(tmp_path / "ref.npz")]
+        exec(compile(KILL_SCRIPT.replace("time.sleep(0.1)", "pass"), "reference", "exec"), namespace)  # noqa: S102
+    finally:
+        sys.argv = saved_argv
+    run = start(tmp_path / "work", tmp_path / "run.npz")
+    backup = tmp_path / "work" / "backup"
+    while not (backup / "state.json").exists() and run.poll() is None:  # training has started
+        time.sleep(0.05)
+    time.sleep(random.Random(os.environ.get("PYTEST_SEED", "5")).uniform(0.0, 0.1 * epochs / 2))
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=60)
+    killed_at = json.loads((backup / "state.json").read_text())["epoch"] if (backup / "state.json").exists() else 0
+    assert killed_at < epochs, "the run finished before the kill: lengthen it"
+    rerun = start(tmp_path / "work", tmp_path / "run.npz")
+    assert "DONE" in rerun.communicate(timeout=300)[0]
+    a, b = np.load(tmp_path / "ref.npz"), np.load(tmp_path / "run.npz")
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-6, atol=1e-7)
+
+
+def test_a_backup_that_does_not_read_falls_back_to_the_previous_epoch(tmp_path, data, caplog):
+    _, _, ds = data
+    set_seed(0)
+    ref = _model()
+    fit(ref, ds, epochs=4, workdir=tmp_path / "ref", verbose=0, restore_best=False)
+    set_seed(0)
+    model = _model()
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, ds, epochs=4, workdir=tmp_path / "w", verbose=0, restore_best=False, callbacks=[Kill(2)])
+    from shared.training import completed_epochs
+
+    assert completed_epochs(tmp_path / "w") == 2
+    newest = tmp_path / "w" / "backup" / "epoch-2.weights.h5"
+    newest.write_bytes(newest.read_bytes()[:100])  # truncated
+    caplog.set_level("INFO")
+    set_seed(0)
+    model = _model()
+    hist = fit(model, ds, epochs=4, workdir=tmp_path / "w", verbose=0, restore_best=False)
+    assert "does not read" in caplog.text and hist["epoch"] == [0, 1, 2, 3]
+    for a, b in zip(ref.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
