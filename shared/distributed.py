@@ -260,6 +260,8 @@ def distributed_fit(
     validation_steps: int | None = None,
     monitor: str | None = None,
     mode: str = "min",
+    patience: int | None = None,
+    min_delta: float = 0.0,
     restore_best: bool = True,
     keep: int = 2,
     jit_compile: bool = False,
@@ -280,6 +282,7 @@ def distributed_fit(
         validation, validation_steps: a dataset of global batches and how many of them make one evaluation.
         monitor, mode: the metric that picks the best epoch (default ``val_loss`` with validation, else ``loss``);
             with ``restore_best`` its weights are restored at the end.
+        patience, min_delta: early stopping after ``patience`` epochs without an improvement of ``min_delta``.
         keep: checkpoints kept per worker (at least 2, so that workers one epoch apart after a kill can agree).
         jit_compile: XLA for the step functions.
         live_dir: dvclive folder for the curves (chief only); ``None``: no dvclive.
@@ -371,7 +374,9 @@ def distributed_fit(
         history.append({"epoch": epoch, **logs})
         epoch_var.assign(epoch + 1)
         value = logs.get(monitor)
-        if value is not None and np.isfinite(value) and (best_value is None or better(value, best_value)):
+        improved = value is not None and np.isfinite(value) and (
+            best_value is None or better(value, best_value + (-min_delta if mode == "min" else min_delta)))
+        if improved:
             best_value = value
             best.save(epoch + 1)
         checkpoints.save(epoch + 1)
@@ -387,6 +392,9 @@ def distributed_fit(
             on_epoch_end(epoch, logs)
         if not math.isfinite(logs.get("loss", 0.0)):
             log.error("the loss is %s at epoch %d: training stopped", logs.get("loss"), epoch + 1)
+            break
+        if patience is not None and best.epochs() and epoch + 1 - best.epochs()[-1] >= patience:
+            log.info("early stop at epoch %d: %s has not improved for %d epochs", epoch + 1, monitor, patience)
             break
     if live is not None:
         live.end()

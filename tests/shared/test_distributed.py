@@ -165,3 +165,15 @@ def test_two_workers_match_one_process_and_resume_after_a_worker_is_killed(tmp_p
     for i, a in enumerate(ref.get_weights()):
         np.testing.assert_allclose(multi[f"arr_{i}"], a, rtol=1e-5, atol=1e-6)
     assert not (tmp_path / "work" / "worker-1").exists()
+
+
+def test_early_stopping_with_patience(tmp_path):
+    import keras
+
+    strategy = tf.distribute.get_strategy()
+    with strategy.scope():
+        net = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1)])
+        net.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")  # a rate of 0: the loss never improves
+    history = distributed_fit(net, mw_worker.dataset(), strategy=strategy, epochs=10, steps_per_epoch=4,
+                              workdir=tmp_path, verbose=False, monitor="loss", patience=2)
+    assert history["epoch"] == [0, 1, 2]
