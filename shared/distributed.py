@@ -139,6 +139,7 @@ def make_strategy(name: str = "auto"):
         if tf_config() is None:
             raise ConfigError("strategy multi_worker needs the cluster in the TF_CONFIG environment variable "
                               '({"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": i}})')
+        tf.get_logger().setLevel(logging.WARNING)  # one INFO line per collective otherwise
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":

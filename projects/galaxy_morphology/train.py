@@ -31,6 +31,7 @@ from projects.galaxy_morphology.calibration import expected_calibration_error, f
 from projects.galaxy_morphology.dataset import load_split, read_manifest
 from projects.galaxy_morphology.model import ModelConfig, build_model, predict_logits, softmax
 from shared.config import load_section, to_dict
+from shared.distributed import STRATEGIES
 from shared.io import atomic_dir, write_json
 from shared.stage import run, stage_parser
 from shared.training import config_hash
@@ -60,10 +61,15 @@ class TrainConfig:
     seed: int = 0
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 2
+    #: tf.distribute strategy (shared.distributed): auto | default | mirrored | multi_worker (cluster in TF_CONFIG);
+    #: ``batch_size`` is per replica, the global batch is ``batch_size`` x replicas
+    strategy: str = "auto"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0 or self.warmup_epochs < 0:
             raise ValueError("epochs ≥ 1, batch_size ≥ 1, learning_rate > 0 and warmup_epochs ≥ 0 are required")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}")
         if not 0 <= self.label_smoothing < 1 or self.weight_decay < 0:
             raise ValueError("0 ≤ label_smoothing < 1 and weight_decay ≥ 0 are required")
 
@@ -106,9 +112,13 @@ def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Se
         ValueError: the manifest's chirality pairs are not pairs of distinct known classes, or a class is in two.
     """
     import keras
+    import tensorflow as tf
 
+    from shared.distributed import global_batch_size, is_chief, make_strategy, worker_id
     from shared.training import fit, set_seed
 
+    strategy = make_strategy(cfg.strategy)  # first: a multi-worker strategy starts its servers before other TF work
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     manifest = read_manifest(prepared)
     classes, pre = manifest["classes"], manifest["preprocess"]
     stretch, soft = pre["stretch"], pre["asinh_softening"]
@@ -116,26 +126,36 @@ def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Se
     x_val, y_val, _ = load_split(prepared, "val")
     n_classes = len(classes)
     set_seed(cfg.seed, deterministic=False)
-    steps = max(1, len(x_train) // cfg.batch_size)
+    batch = global_batch_size(cfg.batch_size, strategy)
+    steps = max(1, len(x_train) // batch)
     pairs = manifest.get("chirality_pairs", [])
     mirror = mirror_permutation(classes, pairs)
     if pairs:
         log.info("chirality pairs %s: a mirrored training image takes the paired label", pairs)
-    train_ds = train_dataset(x_train, y_train, n_classes, batch_size=cfg.batch_size, augment=cfg.augment,
+    train_ds = train_dataset(x_train, y_train, n_classes, batch_size=batch, augment=cfg.augment,
                              stretch=stretch, softening=soft, seed=cfg.seed, mirror=mirror)
     val_x = eval_arrays(x_val, stretch, soft)
     val_ds = (val_x, np.eye(n_classes, dtype=np.float32)[y_val])
-    model = build_model(cfg.model, x_train.shape[1:], n_classes)
-    compile_model(model, cfg, steps)
+    with strategy.scope():
+        model = build_model(cfg.model, x_train.shape[1:], n_classes)
+        compile_model(model, cfg, steps)
     log.info("%s: %d parameters; %d training images, %d steps per epoch", model.name, model.count_params(),
              len(x_train), steps)
     # the resumable state belongs to this config *and* these data: a rerun on new data starts afresh
     workdir = Path(work) / config_hash(cfg, data_fingerprint(prepared))
     weights = class_weights(y_train, n_classes) if cfg.class_weighting == "balanced" else None
+    validation_steps = None
+    if multi_worker:  # the custom loop: weights per example in the dataset, validation as global batches
+        if weights is not None:
+            per_class = tf.constant([weights[k] for k in range(n_classes)], tf.float32)
+            train_ds = train_ds.map(lambda x, y: (x, y, tf.linalg.matvec(y, per_class)))
+            weights = None
+        validation_steps = max(1, len(val_x) // batch)
+        val_ds = tf.data.Dataset.from_tensor_slices(val_ds).batch(batch, drop_remainder=True)
     start = time.perf_counter()
     history = fit(model, train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation=val_ds, workdir=workdir,
-                  monitor="val_accuracy", mode="max", verbose=cfg.verbose, class_weight=weights,
-                  callbacks=callbacks)
+                  validation_steps=validation_steps, monitor="val_accuracy", mode="max", verbose=cfg.verbose,
+                  class_weight=weights, callbacks=callbacks, strategy=strategy)
     wall = time.perf_counter() - start
     logits = predict_logits(model, val_x)
     temperature = fit_temperature(logits, y_val)
@@ -146,6 +166,10 @@ def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Se
                    "val_accuracy": float(np.mean(logits.argmax(1) == y_val))}
     log.info("val accuracy %.4f; temperature %.3f: ECE %.4f → %.4f", calibration["val_accuracy"], temperature,
              calibration["val_ece"], calibration["val_ece_scaled"])
+    if not is_chief():  # a multi-worker run: the chief writes the model
+        log.info("worker %s done; the chief writes %s", worker_id(), out)
+        shutil.rmtree(workdir, ignore_errors=True)
+        return calibration
     with atomic_dir(out) as tmp:
         model.save(tmp / "model.keras")
         write_json(tmp / "calibration.json", calibration)
