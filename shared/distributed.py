@@ -36,9 +36,10 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shared.config import ConfigError
 from shared.io import write_json
@@ -270,6 +271,7 @@ def distributed_fit(
     live_dir: str | os.PathLike | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
     on_step_end: Callable[[int], None] | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> dict[str, list[float]]:
     """Train ``model`` (compiled inside ``strategy.scope()``) on ``train`` with ``strategy``, resumably.
 
@@ -289,6 +291,9 @@ def distributed_fit(
         live_dir: dvclive folder for the curves (chief only); ``None``: no dvclive.
         on_epoch_end: called as ``on_epoch_end(epoch, logs)`` after each epoch's checkpoint.
         on_step_end: called as ``on_step_end(step)`` after each step (0-based, counted over the whole run).
+        callbacks: Keras callbacks, called as ``fit`` calls them (train begin/end, epoch begin/end with the logs,
+            train batch begin/end); ``model.stop_training`` set by one ends the run after that epoch. They run on
+            every worker, before the epoch's checkpoint is written.
 
     Returns:
         the history of every epoch (across resumes): ``{"epoch": [0, 1, ...], "loss": [...], ...}``.
@@ -355,12 +360,19 @@ def distributed_fit(
         live = Live(str(live_dir), save_dvc_exp=False, resume=bool(start), report=None, dvcyaml=None)
     best_value = min((h[monitor] for h in history if monitor in h), default=None) if mode == "min" else \
         max((h[monitor] for h in history if monitor in h), default=None)
+    hooks = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=epochs, steps=steps_per_epoch,
+                                         verbose=0)
+    model.stop_training = False
+    hooks.on_train_begin()
     for epoch in range(start, epochs):
         for metric in model.metrics:
             metric.reset_state()
+        hooks.on_epoch_begin(epoch)
         bar = keras.utils.Progbar(steps_per_epoch, verbose=1 if (verbose and chief) else 0)
         for step in range(steps_per_epoch):
+            hooks.on_train_batch_begin(step)
             logs = train_step(train_iter)
+            hooks.on_train_batch_end(step, logs)
             bar.update(step + 1, [(k, float(v)) for k, v in logs.items()])
             if on_step_end is not None:
                 on_step_end(epoch * steps_per_epoch + step)
@@ -372,6 +384,7 @@ def distributed_fit(
             for _ in range(validation_steps or 1):
                 val = test_step(val_iter)
             logs.update({f"val_{k}": float(v) for k, v in val.items()})
+        hooks.on_epoch_end(epoch, logs)
         history.append({"epoch": epoch, **logs})
         epoch_var.assign(epoch + 1)
         value = logs.get(monitor)
@@ -397,6 +410,10 @@ def distributed_fit(
         if patience is not None and best.epochs() and epoch + 1 - best.epochs()[-1] >= patience:
             log.info("early stop at epoch %d: %s has not improved for %d epochs", epoch + 1, monitor, patience)
             break
+        if model.stop_training:
+            log.info("a callback stopped training at epoch %d", epoch + 1)
+            break
+    hooks.on_train_end(history[-1] if history else None)
     if live is not None:
         live.end()
     if restore_best and best.epochs():

@@ -300,13 +300,13 @@ def fit(
     ``strategy``: where the model was built (``shared.distributed.make_strategy``). Under a multi-worker strategy,
     where Keras' ``fit`` fails (keras-team/keras#20585), training goes through
     :func:`shared.distributed.distributed_fit` (``train`` then yields global batches and repeats; per-example
-    weights travel in the dataset instead of ``class_weight``; Keras ``callbacks`` are not supported there).
+    weights travel in the dataset instead of ``class_weight``; ``callbacks`` run on every worker).
 
     Returns:
         the history of every epoch, across resumes (see :func:`read_history`).
 
     Raises:
-        ValueError: a multi-worker strategy with ``class_weight``, ``callbacks`` or no ``steps_per_epoch``.
+        ValueError: a multi-worker strategy with ``class_weight`` or without ``steps_per_epoch``.
         whatever ``model.fit`` raises; a NaN loss stops training (TerminateOnNaN) without an error.
     """
     import keras
@@ -315,13 +315,14 @@ def fit(
     if strategy is not None and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         from shared.distributed import distributed_fit
 
-        if class_weight is not None or callbacks or steps_per_epoch is None:
-            raise ValueError("multi_worker training takes per-example weights in the dataset (not class_weight), "
-                             "no Keras callbacks, and an explicit steps_per_epoch")
+        if class_weight is not None or steps_per_epoch is None:
+            raise ValueError("multi_worker training takes per-example weights in the dataset (not class_weight) "
+                             "and an explicit steps_per_epoch")
         return distributed_fit(model, train, strategy=strategy, epochs=epochs, steps_per_epoch=steps_per_epoch,
                                workdir=workdir, validation=validation, validation_steps=validation_steps,
                                monitor=monitor, mode=mode, patience=patience, min_delta=min_delta,
-                               restore_best=restore_best, live_dir=live_dir, verbose=verbose not in (0, "0"))
+                               restore_best=restore_best, live_dir=live_dir, verbose=verbose not in (0, "0"),
+                               callbacks=callbacks)
     from dvclive import Live
 
     BestWeights, LiveHistory, AtomicBackup = _keras_callbacks()

@@ -177,3 +177,22 @@ def test_early_stopping_with_patience(tmp_path):
     history = distributed_fit(net, mw_worker.dataset(), strategy=strategy, epochs=10, steps_per_epoch=4,
                               workdir=tmp_path, verbose=False, monitor="loss", patience=2)
     assert history["epoch"] == [0, 1, 2]
+
+
+def test_keras_callbacks_are_called_and_can_stop_training(tmp_path):
+    import keras
+
+    seen = []
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append("begin")
+
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, round(logs["loss"], 6)))
+            if epoch == 1:
+                self.model.stop_training = True
+
+    _, history = _fit(tmp_path, restore_best=False, callbacks=[Probe()])
+    assert seen[0] == "begin" and [e for e, _ in seen[1:]] == [0, 1] and history["epoch"] == [0, 1]
+    assert seen[1][1] == round(history["loss"][0], 6)
