@@ -1,6 +1,7 @@
 """Property-based fuzzing of the UIUC/Selig/Lednicer ``.dat`` reader (issue 17 §C).
 
-Property: :func:`read_dat` returns a valid normalised :class:`Airfoil` or raises
+Property: :func:`read_dat` (then :func:`repanel`, as ``capstone airfoil_flow solve --dat`` does) and
+:func:`naca` (``--naca``) return a valid :class:`Airfoil` or raise
 :class:`~shared.io.DataError` (``GeometryError`` is one); any other exception is a crash.
 Structure-aware: valid Selig and Lednicer files, mutated (lines dropped, duplicated, swapped,
 truncated, values replaced by NaN/inf/huge/text, BOMs, separators, encodings), plus raw bytes.
@@ -14,7 +15,7 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from projects.airfoil_flow.geometry import naca4, read_dat
+from projects.airfoil_flow.geometry import naca, naca4, read_dat, repanel
 from shared.io import DataError
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
@@ -87,10 +88,11 @@ def _check(data: bytes, tmp_path_factory) -> None:
     path.write_bytes(data)
     try:
         foil = read_dat(path)
+        assert foil.coords.ndim == 2 and foil.coords.shape[1] == 2 and np.all(np.isfinite(foil.coords))
+        panels = repanel(foil, 40)
     except DataError:
         return
-    assert foil.coords.ndim == 2 and foil.coords.shape[1] == 2
-    assert np.all(np.isfinite(foil.coords))
+    assert panels.coords.shape == (41, 2) and np.all(np.isfinite(panels.coords))
 
 
 @SETTINGS
@@ -105,3 +107,14 @@ def test_read_dat_mutated_files(data, tmp_path_factory):
 @example(data=b"\xff\xfe\x00\x00")
 def test_read_dat_random_bytes(data, tmp_path_factory):
     _check(data, tmp_path_factory)
+
+
+@settings(SETTINGS, max_examples=30)
+@given(code=st.sampled_from(["2412", "NACA 0012", "naca0012", "0000", "9999", "12", "24120", "٢٤١٢", "２４１２", "²412",
+                             "NACA", "", " 2412 ", "2412\n", "-412", "4.12"]) | st.text(max_size=8))
+def test_naca_designations(code):
+    try:
+        foil = naca(code, 40)
+    except DataError:
+        return
+    assert foil.coords.shape == (41, 2) and np.all(np.isfinite(foil.coords))

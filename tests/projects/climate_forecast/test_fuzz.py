@@ -168,3 +168,59 @@ def test_regressions_found_by_fuzzing(tmp_path):
     path.write_text("Date,Decimal Date,Average,Interpolated,Trend,Number of Days")  # header only: EmptyDataError
     with pytest.raises(DataError, match="co2-mm-mlo.csv"):
         sources.read_co2_datahub(path)
+
+
+_DIMS = st.sampled_from([("time", "latitude", "longitude"), ("time", "lat", "lon"), ("t", "y", "x"),
+                         ("time", "latitude", "longitude", "level"), ("time", "latitude"), ("month", "lat", "lon")])
+
+
+@settings(SETTINGS, max_examples=25)
+@given(dims=_DIMS, n_time=st.sampled_from([0, 1, 3]), units=_UNITS | st.none(), calendar=_CALENDARS,
+       times=st.sampled_from(["steps", "same", "nan", "huge", "negative"]),
+       values=st.sampled_from(["ok", "nan", "inf", "int", "fill"]), lat=st.sampled_from(["ok", "nan", "huge", "text"]),
+       second_var=st.booleans(), variable=st.sampled_from([None, "tas_mean", "nope"]),
+       truncate=st.sampled_from([None, 0, 100, 1000]))
+@example(dims=("time", "latitude", "longitude"), n_time=2, units="days since 1850-01-01", calendar="360_day",
+         times="steps", values="ok", lat="ok", second_var=False, variable=None, truncate=None)
+def test_fuzz_gridded_netcdf(dims, n_time, units, calendar, times, values, lat, second_var, variable, truncate,
+                             tmp_path_factory):
+    """CF NetCDF files of gridded anomalies with fuzzed dimensions, time units/calendars and values."""
+    import xarray as xr
+
+    from shared.io import write_netcdf
+
+    shape = (n_time,) + (2,) * (len(dims) - 1)
+    data = np.ones(shape) * 0.5
+    if values == "nan":
+        data[:] = np.nan
+    elif values == "inf" and data.size:
+        data.flat[0] = np.inf
+    elif values == "int":
+        data = data.astype(np.int16)
+    step = {"steps": np.arange(n_time) * 31.0, "same": np.zeros(n_time), "nan": np.full(n_time, np.nan),
+            "huge": np.full(n_time, 1e300), "negative": -np.arange(n_time) * 1e6}[times]
+    coords = {dims[0]: (dims[0], step)}
+    if len(dims) > 1:
+        coords[dims[1]] = (dims[1], {"ok": np.array([-45.0, 45.0]), "nan": np.array([np.nan, 0.0]),
+                                     "huge": np.array([1e308, -1e308]), "text": np.array(["a", "b"])}[lat])
+    ds = xr.Dataset({"tas_mean": (dims, data)}, coords=coords)
+    if second_var:
+        ds["other"] = (dims, data)
+    if values == "fill":
+        ds["tas_mean"].encoding["_FillValue"] = 0.5
+    attrs = {} if units is None else {"units": units}
+    if calendar is not None:
+        attrs["calendar"] = calendar
+    ds[dims[0]].attrs.update(attrs)
+    path = tmp_path_factory.mktemp("nc") / "grid.nc"
+    try:
+        write_netcdf(path, ds)
+    except Exception:  # the writer refuses this dataset: nothing to read
+        return
+    if truncate is not None:
+        path.write_bytes(path.read_bytes()[:truncate])
+    try:
+        series = sources.read_gridded(path, variable)
+    except DataError:
+        return
+    assert isinstance(series, pd.Series) and isinstance(series.index, pd.PeriodIndex) and len(series) == n_time
