@@ -11,6 +11,7 @@ import copy
 import io
 import itertools
 import json
+import re
 
 import numpy as np
 import scipy.io
@@ -190,3 +191,61 @@ def test_fuzz_coco_json(data, tmp_path_factory):
     for picture in pictures:
         assert picture.image.shape == (6, 5, 3)
         assert all(m.shape == (6, 5) and m.dtype == bool for _, m in picture.masks)
+
+
+# --------------------------------------------------------------------------- the web page (issue 17 §C, last item)
+class _FakeSegmenter:
+    """Stands in for the network: a disc around the last click (no TensorFlow)."""
+
+    classes = ("background", "top")
+
+    def reset(self, image):
+        self.shape = image.shape[:2]
+
+    def predict(self, clicks, prev):
+        yy, xx = np.mgrid[:self.shape[0], :self.shape[1]]
+        c = clicks[-1]
+        return ((yy - c.y) ** 2 + (xx - c.x) ** 2 <= 4).astype(np.float32)
+
+    def predicted_class(self):
+        return "top", 0.9
+
+
+_NAMES = st.sampled_from(["../../../etc/passwd", "..", ".", "/etc/shadow", "..\\..\\windows\\win.ini", "a/../../b.png",
+                          "%2e%2e%2fx.png", "....//x.png", "~/x.png", "\x00x.png", "CON", "x" * 400 + ".png", "é.png",
+                          "a b.png", "", " ", "-rf", ".hidden.png", "x.png/..", "\u202egnp.exe"]) | st.text(max_size=40)
+
+
+@settings(SETTINGS, max_examples=40)
+@given(name=_NAMES, category=st.none() | _NAMES)
+def test_fuzz_app_export_names_stay_inside_out_dir(name, category, tmp_path_factory):
+    """Whatever the uploaded file's name (and the chosen category), exports land in ``out_dir/exports`` only."""
+    from projects.clothing_segmentation.app import Controller, Session, safe_stem
+
+    out = tmp_path_factory.mktemp("app")
+    controller = Controller(_FakeSegmenter(), out)
+    session = Session(image=np.full((6, 5, 3), 120, np.uint8), name=name)
+    session, _ = controller.click(session, 2, 3, True)
+    png, coco = controller.export(session, category)
+    exports = (out / "exports").resolve()
+    for path in (png, coco):
+        assert path.resolve().parent == exports and path.is_file()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,60}", safe_stem(name))
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == sorted([png.name, coco.name])
+
+
+@settings(SETTINGS, max_examples=30)
+@given(data=st.binary(max_size=120) | st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"GIF89a\xff\xff\xff\xff"]),
+       name=st.sampled_from(["up.png", "up.jpg", "up", "up.tif", "..png", "a b.gif"]))
+def test_fuzz_app_upload_bytes(data, name, tmp_path_factory):
+    """An upload of junk bytes is refused with a DataError (the page shows its message), never a crash."""
+    from projects.clothing_segmentation.app import Controller
+
+    folder = tmp_path_factory.mktemp("upload")
+    (folder / name).write_bytes(data)
+    controller = Controller(_FakeSegmenter(), folder / "out", max_pixels=10_000)
+    try:
+        session, _ = controller.load(folder / name)
+    except DataError:
+        return
+    assert session.image.ndim == 3 and session.image.shape[-1] == 3
