@@ -103,8 +103,22 @@ class Volume:
         return int(np.prod(self.shape)) * self.dtype.itemsize
 
     def read(self) -> np.ndarray:
-        """The whole volume in memory (small volumes only)."""
-        return np.asarray(self.array[...])
+        """The whole volume in memory (small volumes only).
+
+        Raises:
+            DataError: the stored data cannot be decoded (a corrupt chunk or slice).
+        """
+        return _read_block(self, ...)
+
+
+def _read_block(volume: Volume, key: Any) -> np.ndarray:
+    """``volume.array[key]`` in memory; a library's decoding error becomes a DataError naming the file."""
+    try:
+        return np.asarray(volume.array[key])
+    except DataError:
+        raise
+    except Exception as exc:  # zarr/numcodecs RuntimeError, h5py OSError, ... on corrupt chunks
+        raise DataError(f"{volume.source}: corrupt data, cannot decode it ({type(exc).__name__}: {exc})") from None
 
 
 def _volume(array: Any, voxel_size_um: Any, source: str | os.PathLike) -> Volume:
@@ -127,13 +141,14 @@ def check_finite(volume: Volume, slab: int = 16) -> None:
     """Refuse a float volume holding NaN or infinity (read slab by slab, bounded memory).
 
     Raises:
-        DataError: naming the count of bad values and the first slice that holds one.
+        DataError: naming the count of bad values and the first slice that holds one, or a slab that cannot
+            be decoded (corrupt data).
     """
     if volume.dtype.kind != "f":
         return
     bad, first = 0, None
     for z0 in range(0, volume.shape[0], slab):
-        block = np.asarray(volume.array[z0:z0 + slab])
+        block = _read_block(volume, slice(z0, z0 + slab))
         finite = np.isfinite(block)
         if not finite.all():
             n = int(block.size - np.count_nonzero(finite))

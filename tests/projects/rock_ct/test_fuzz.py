@@ -1,6 +1,7 @@
 """Property-based fuzzing of the CT volume readers (issue 17 §C): MetaImage ``.mhd`` headers, raw files with
 JSON sidecars (fuzzed dtype/shape/byte order/offset/voxel size), TIFF files and stacks written with tifffile
-(fuzzed shapes, dtypes, ImageJ/OME metadata, then damaged), HDF5 files, and raw layouts given as params.
+(fuzzed shapes, dtypes, ImageJ/OME metadata, then damaged), HDF5 files, zarr stores (metadata and chunks
+damaged), and raw layouts given as params.
 
 Property: :func:`open_volume` (and reading the opened volume) returns a 3-D :class:`Volume` OR raises
 :class:`~shared.io.DataError`; any other exception is a crash.
@@ -189,4 +190,37 @@ def test_fuzz_hdf5(shape, dtype, voxel, count, truncate, tmp_path_factory):
                 ds.attrs["voxel_size_um"] = voxel
     if truncate:
         path.write_bytes(path.read_bytes()[:1000])
+    _check(path)
+
+
+_ZARR_META = st.sampled_from([("shape", [2, -3, 4]), ("shape", [20, 3, 4]), ("shape", [2, 3]),
+                              ("data_type", "complex128"), ("data_type", "bogus"), ("fill_value", "x"),
+                              ("zarr_format", 9), ("chunk_grid", None),
+                              ("codecs", []), ("attributes", {"voxel_size_um": "x"})])
+
+
+@settings(SETTINGS, max_examples=20)
+@given(dtype=st.sampled_from(["u1", "f4"]), damage=st.sampled_from(["none", "chunk_junk", "chunk_cut", "meta_value",
+                                                                    "meta_junk"]),
+       meta=_ZARR_META, cut=st.integers(0, 30))
+@example(dtype="u1", damage="chunk_junk", meta=("shape", [2, 3, 4]), cut=0)  # RuntimeError (zstd) before the fix
+def test_fuzz_zarr_store(dtype, damage, meta, cut, tmp_path_factory):
+    import zarr
+
+    path = tmp_path_factory.mktemp("zarr") / "v.zarr"
+    array = zarr.open_array(str(path), mode="w", shape=SHAPE, chunks=(1, 3, 4), dtype=dtype)
+    array[:] = 1
+    array.attrs["voxel_size_um"] = 5.0
+    chunks = sorted(p for p in path.rglob("*") if p.is_file() and p.name != "zarr.json")
+    metadata = path / "zarr.json"
+    if damage == "chunk_junk":
+        chunks[0].write_bytes(b"junk")
+    elif damage == "chunk_cut":
+        chunks[-1].write_bytes(chunks[-1].read_bytes()[:cut])
+    elif damage == "meta_value":
+        doc = json.loads(metadata.read_text())
+        doc[meta[0]] = meta[1]
+        metadata.write_text(json.dumps(doc))
+    elif damage == "meta_junk":
+        metadata.write_text(metadata.read_text()[:cut])
     _check(path)
