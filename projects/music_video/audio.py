@@ -1,9 +1,9 @@
 """Decoding any common audio file to mono float32 at a chosen sample rate.
 
 WAV, FLAC, OGG/Vorbis (and whatever else libsndfile reads) through ``soundfile``; MP3, AAC, M4A, Opus and the rest
-through the ffmpeg binary that ``imageio-ffmpeg`` ships, decoded to 32-bit float PCM through a pipe (no temporary
-file). Stereo is mixed to mono by the mean of the channels; the sample rate is changed with ``librosa.resample``
-(soxr, high quality).
+through the ffmpeg binary that ``imageio-ffmpeg`` ships, decoded to 32-bit float stereo PCM through a pipe (no
+temporary file; ffmpeg downmixes more channels to two). The channels are mixed to mono by their mean; the sample
+rate is changed with ``librosa.resample`` (soxr, high quality).
 
 A silent file is valid audio here (the analysis finds no beats and the video gets steady motion); a file shorter
 than one beat is refused by :func:`projects.music_video.analysis.analyse`.
@@ -57,13 +57,13 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
 
 def _read_ffmpeg(path: Path, sr: int) -> tuple[np.ndarray, int]:
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-vn", "-f", "f32le", "-acodec", "pcm_f32le",
-           "-ac", "1", "-ar", str(sr), "pipe:1"]
+           "-ac", "2", "-ar", str(sr), "pipe:1"]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
         msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise DataError(f"{path}: unreadable audio (ffmpeg: {msg[-1] if msg else f'exit {proc.returncode}'})")
     y = np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
-    return y[:, None], sr
+    return y[: len(y) // 2 * 2].reshape(-1, 2), sr   # two channels (mono is copied to both): mixed by the mean
 
 
 def load_audio(path: str | os.PathLike, sr: int = 22050) -> tuple[np.ndarray, int]:

@@ -108,7 +108,7 @@ def frame_differences(path: str | os.PathLike, size: int = 64) -> tuple[np.ndarr
     path = _existing(path)
     info = probe(path)
     try:
-        gen = imageio_ffmpeg.read_frames(str(path), output_params=["-vf", f"scale={size}:{size}"])
+        gen = imageio_ffmpeg.read_frames(str(path), output_params=["-vf", f"scale={size}:{size}:flags=area"])
         next(gen)  # metadata
         d, prev = [0.0], None
         for raw in gen:
@@ -121,9 +121,9 @@ def frame_differences(path: str | os.PathLike, size: int = 64) -> tuple[np.ndarr
     return np.asarray(d[: max(len(d), 1)]), float(info["fps"])
 
 
-def detect_cuts(diffs: np.ndarray, fps: float, rel: float = 3.0, floor: float = 1.0) -> np.ndarray:
+def detect_cuts(diffs: np.ndarray, fps: float, rel: float = 3.0, floor: float = 3.0) -> np.ndarray:
     """Cut/keyframe times (s) from frame differences: local maxima above ``rel`` × the running median (of 9
-    frames) and above ``floor`` (grey levels). Frame ``k`` is shown at ``k / fps``."""
+    frames) plus ``floor`` (grey levels, 0-255). Frame ``k`` is shown at ``k / fps``."""
     from scipy.ndimage import median_filter
 
     d = np.asarray(diffs, float)
@@ -132,7 +132,7 @@ def detect_cuts(diffs: np.ndarray, fps: float, rel: float = 3.0, floor: float = 
     base = median_filter(d, size=9, mode="nearest")
     peak = (d >= np.roll(d, 1)) & (d >= np.roll(d, -1))
     peak[0] = False
-    hit = peak & (d > rel * base) & (d > floor)
+    hit = peak & (d > rel * base + floor)
     return np.flatnonzero(hit) / fps
 
 
