@@ -289,7 +289,7 @@ def analyse(y: np.ndarray, sr: int, cfg: AnalysisConfig | None = None) -> Analys
     times = librosa.times_like(env, sr=sr, hop_length=hop)
     rms = librosa.feature.rms(y=y, hop_length=hop)[0][: len(env)]
     h_rms = librosa.feature.rms(y=y_h, hop_length=hop)[0][: len(env)]
-    chroma = librosa.feature.chroma_stft(y=y_h, sr=sr, hop_length=hop)[:, : len(env)]
+    chroma = librosa.feature.chroma_stft(y=y_h, sr=sr, hop_length=hop, tuning=0.0)[:, : len(env)]
     chroma = np.nan_to_num(chroma)
     silent = float(np.max(np.abs(y))) < 1e-4 or float(env.max()) <= 1e-6
     if silent:
