@@ -348,7 +348,7 @@ class Generator:
 
 
 def save_generator(model, kind: str, size: int, latent_dim: int, out_dir: str | Path) -> Path:
-    """Save the render-time part of a trained ``model`` to ``out_dir/<kind>/``: ``decoder.keras`` (plus
+    """Save the render-time part of a trained ``model`` into ``out_dir``: ``decoder.keras`` (plus
     ``encoder.keras`` for the VAE) and ``generator.json`` (kind, latent_dim, size). Atomic per file.
 
     Raises:
@@ -356,7 +356,7 @@ def save_generator(model, kind: str, size: int, latent_dim: int, out_dir: str | 
     """
     if kind not in KINDS:
         raise ValueError(f"unknown generator kind {kind!r}")
-    folder = Path(out_dir) / kind
+    folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     decoder = model.decoder if kind == "vae" else model.generator
     with atomic_path(folder / "decoder.keras") as tmp:
