@@ -12,11 +12,13 @@ with its defaults). The steps (all signal processing by librosa):
    low-band autocorrelation at one beat period reaches ``octave_ratio`` of the best candidate's. Kick, bass and
    snare carry the beat; hi-hats subdivide it, so they (high band) do not count, and a level whose period holds
    low-band onsets on every beat is preferred to its half (which would skip every other beat).
-4. Beats: dynamic programming at the chosen tempo (``librosa.beat.beat_track``, Ellis 2007).
+4. Beats: dynamic programming at the chosen tempo (``librosa.beat.beat_track``, Ellis 2007), untrimmed; after
+   step 5 only leading/trailing beats with little onset strength are dropped (librosa's trim also drops a first or
+   last beat on a hit).
 5. **Lag compensation**: each beat moves to the sharpest rise of the signal's short-time energy (5 ms window,
-   sample resolution) within ``refine_window_s`` (:func:`refine_beats`); a beat with no rise nearby moves by the
-   median shift of the others. (Measured here before compensation: the frame-based beats come 22-25 ms late on
-   the synthesised songs; the issue measured 27-36 ms on drum loops.)
+   sample resolution) within ``refine_window_s`` or ``refine_window_beats`` periods (:func:`refine_beats`); a
+   beat with no rise nearby moves by the median shift of the others. (Measured here before compensation: the
+   frame-based beats come 22-25 ms late on the synthesised songs; the issue measured 27-36 ms on drum loops.)
 6. Downbeats: the meter (3 or 4) and bar phase whose first beats carry the most low-band onset strength and
    chroma change (a chord change marks the bar), a simple form of the bar-phase idea of Davies & Plumbley 2006.
 7. Sections: agglomerative segmentation of beat-synchronous chroma + MFCC (``librosa.segment.agglomerative``), one
@@ -53,7 +55,10 @@ class AnalysisConfig:
         low_band_hz: upper edge of the low band (kick, bass, snare body).
         tightness: how strictly the beats follow the tempo (``librosa.beat.beat_track``).
         lag_compensation: move each beat to the nearest percussive onset.
-        refine_window_s: half-width of the window searched for that onset (s).
+        refine_window_s, refine_window_beats: half-width of the window searched for that onset: the smaller of
+            ``refine_window_s`` seconds and ``refine_window_beats`` beat periods.
+        trim_ratio: a first or last beat whose onset strength is below this fraction of the median beat's is
+            dropped (silence before or after the music); inner beats are kept.
         section_s: about one section per this many seconds (at least two sections).
     """
 
@@ -66,7 +71,9 @@ class AnalysisConfig:
     low_band_hz: float = 300.0
     tightness: float = 100.0
     lag_compensation: bool = True
-    refine_window_s: float = 0.06
+    refine_window_s: float = 0.1
+    refine_window_beats: float = 0.15
+    trim_ratio: float = 0.5
     section_s: float = 8.0
 
     def __post_init__(self) -> None:
@@ -174,13 +181,15 @@ def resolve_octave(tempo: float, low_env: np.ndarray, sr: int, hop: int, cfg: An
 
 
 def onset_rise(y: np.ndarray, sr: int, width_s: float) -> np.ndarray:
-    """Rise of the short-time energy over ``width_s``, per sample: ``e[n] - e[n - w]`` with ``e`` the energy in a
-    centred Hann window of ``w`` samples. Its peak lies ``w/2`` samples after a sharp onset."""
+    """Relative rise of the short-time energy over ``width_s``, per sample: ``log e[n] − log e[n − w]`` with ``e``
+    the energy in a centred Hann window of ``w`` samples (plus 1e-4 of the mean energy). Its peak lies ``w/2``
+    samples after a sharp onset; relative, so a hit over a loud sustained bass still counts."""
     from scipy.signal import fftconvolve
 
     w = max(int(round(width_s * sr)), 2)
     win = np.hanning(w + 2)[1:-1]
     e = fftconvolve(np.asarray(y, np.float64) ** 2, win / win.sum(), mode="same")
+    e = np.log(np.maximum(e, 0.0) + 1e-4 * max(float(e.mean()), 1e-20))
     rise = np.zeros_like(e)
     rise[w:] = e[w:] - e[:-w]
     return rise
@@ -213,6 +222,19 @@ def refine_beats(beats: np.ndarray, y: np.ndarray, sr: int, window_s: float, wid
     if found.any() and not found.all():
         out[~found] = beats[~found] + float(np.median(out[found] - beats[found]))
     return np.sort(np.maximum(out, 0.0))
+
+
+def _trim(beat_f: np.ndarray, env: np.ndarray, ratio: float) -> slice:
+    """The slice of beats that drops leading and trailing beats whose onset strength (max within ±2 frames of
+    ``beat_f``) is below ``ratio`` × the median beat's. (librosa's own ``trim`` also drops the first and last true
+    beats of a song that starts and ends on a hit.)"""
+    if len(beat_f) == 0:
+        return slice(0, 0)
+    strength = np.array([env[max(f - 2, 0):f + 3].max() for f in beat_f])
+    ok = strength >= ratio * np.median(strength)
+    if not ok.any():
+        return slice(0, 0)
+    return slice(int(np.argmax(ok)), len(ok) - int(np.argmax(ok[::-1])))
 
 
 def _downbeats(beats: np.ndarray, low_env: np.ndarray, chroma: np.ndarray, times: np.ndarray
@@ -302,10 +324,13 @@ def analyse(y: np.ndarray, sr: int, cfg: AnalysisConfig | None = None) -> Analys
                                                        start_bpm=cfg.prior_bpm))[0])
     tempo = resolve_octave(tempo0, low_env, sr, hop, cfg) if cfg.octave else tempo0
     _, beat_f = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=hop, bpm=tempo,
-                                        tightness=cfg.tightness)
+                                        tightness=cfg.tightness, trim=False)
     beats = librosa.frames_to_time(beat_f, sr=sr, hop_length=hop)
     if cfg.lag_compensation and len(beats):
-        beats = np.unique(refine_beats(beats, y, sr, cfg.refine_window_s))
+        window = min(cfg.refine_window_s, cfg.refine_window_beats * 60.0 / tempo)
+        beats = np.unique(refine_beats(beats, y, sr, window))
+    frames = np.clip(librosa.time_to_frames(beats, sr=sr, hop_length=hop), 0, len(env) - 1)
+    beats = beats[_trim(frames, env, cfg.trim_ratio)]
     if len(beats) >= 2:
         tempo = float(60.0 / np.median(np.diff(beats)))
     on_frames = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=hop)
