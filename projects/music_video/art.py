@@ -170,10 +170,11 @@ def abstract_images(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
 # --------------------------------------------------------------------------- photographs
 @functools.cache
 def _photo_bank(size: int) -> tuple[np.ndarray, ...]:
-    """The bundled skimage photographs as float32 in [0, 1] (grey textures kept 2-D), shorter side shrunk to at most
-    ``4 * size`` once (so every patch resize is cheap); missing ones skipped with a log line."""
+    """The bundled skimage photographs as float32 in [0, 1] (grey textures kept 2-D), shorter side shrunk
+    (by an integer box filter) to about ``4 * size`` once (so every patch resize is cheap); missing ones are
+    skipped with a log line."""
     from skimage import data
-    from skimage.transform import rescale
+    from skimage.transform import downscale_local_mean
 
     bank = []
     for name in _PHOTOS + _TEXTURES:
@@ -185,9 +186,9 @@ def _photo_bank(size: int) -> tuple[np.ndarray, ...]:
         if im.ndim == 3 and im.shape[2] == 4:
             im = im[..., :3]
         im = im.astype(np.float32) / 255.0
-        factor = 4 * size / min(im.shape[:2])
-        if factor < 1:
-            im = rescale(im, factor, order=1, anti_aliasing=True, channel_axis=2 if im.ndim == 3 else None)
+        factor = int(min(im.shape[:2]) // (4 * size))
+        if factor >= 2:                                                      # box-filter shrink, cheap
+            im = downscale_local_mean(im, (factor, factor) + (1,) * (im.ndim - 2))
         bank.append(np.ascontiguousarray(im, dtype=np.float32))
     if not bank:
         raise RuntimeError("no scikit-image sample photograph could be read")
@@ -198,7 +199,7 @@ def photo_patches(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` random square patches of scikit-image's bundled photographs, resized to ``size``, uint8 RGB.
 
     Grey textures are tinted with a random colour. Patch side is 1/4 to 1 of the photo's shorter side
-    (the photos are first shrunk to a shorter side of at most ``4 * size``).
+    (the photos are first shrunk to a shorter side of about ``4 * size``).
 
     Raises:
         RuntimeError: none of the bundled photographs could be read (broken scikit-image install).

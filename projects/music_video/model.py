@@ -108,6 +108,9 @@ def _keras():
         def metrics(self):
             return [self.loss_tracker, self.rec_tracker, self.kl_tracker]
 
+        def build(self, input_shape=None):
+            self.built = True  # encoder and decoder are functional models, built at construction
+
         def call(self, images, training=False):
             mean, logvar = self.encoder(images, training=training)
             z = self.sampling([mean, logvar]) if training else mean
@@ -175,6 +178,9 @@ def _keras():
         @property
         def metrics(self):
             return [self.d_tracker, self.g_tracker, self.real_tracker, self.fake_tracker]
+
+        def build(self, input_shape=None):
+            self.built = True  # generator and discriminator are functional models, built at construction
 
         def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
             super().compile(**kwargs)
