@@ -181,17 +181,20 @@ def resolve_octave(tempo: float, low_env: np.ndarray, sr: int, hop: int, cfg: An
 
 
 def onset_rise(y: np.ndarray, sr: int, width_s: float) -> np.ndarray:
-    """Relative rise of the short-time energy over ``width_s``, per sample: ``log e[n] − log e[n − w]`` with ``e``
-    the energy in a centred Hann window of ``w`` samples (plus 1e-4 of the mean energy). Its peak lies ``w/2``
-    samples after a sharp onset; relative, so a hit over a loud sustained bass still counts."""
+    """Relative rise of the short-time energy, per sample: ``log e[n] − log max(e[n − 2w … n − w])`` with ``e`` the
+    energy in a centred Hann window of ``w`` samples (plus 1e-4 of the mean energy). Its peak lies ``w/2`` samples
+    after a sharp onset; relative, so a hit over a loud sustained bass still counts; against the maximum of the
+    window before, so a brief dip of the energy (two tones cancelling) is no onset."""
+    from scipy.ndimage import maximum_filter1d
     from scipy.signal import fftconvolve
 
     w = max(int(round(width_s * sr)), 2)
     win = np.hanning(w + 2)[1:-1]
     e = fftconvolve(np.asarray(y, np.float64) ** 2, win / win.sum(), mode="same")
     e = np.log(np.maximum(e, 0.0) + 1e-4 * max(float(e.mean()), 1e-20))
+    before = maximum_filter1d(e, size=w, origin=(w - 1) // 2)   # max over e[n - w + 1 … n]
     rise = np.zeros_like(e)
-    rise[w:] = e[w:] - e[:-w]
+    rise[w:] = e[w:] - before[:-w]
     return rise
 
 
