@@ -29,7 +29,7 @@ import numpy as np
 
 from shared.io import DataError, atomic_path, write_json
 
-__all__ = ["KINDS", "ModelConfig", "build_model", "Generator", "save_generator", "load_generator"]
+__all__ = ["KINDS", "ModelConfig", "build_model", "Generator", "VAEGenerator", "save_generator", "load_generator"]
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +310,7 @@ def build_model(cfg: ModelConfig, kind: str, size: int, seed: int = 0):
 
 # --------------------------------------------------------------------------- render-time interface
 class Generator:
-    """A trained decoder: ``decode(z (n, latent_dim)) -> uint8 (n, S, S, 3)``; the VAE also encodes.
+    """A trained decoder: ``decode(z (n, latent_dim)) -> uint8 (n, S, S, 3)`` (the VAE's: :class:`VAEGenerator`).
 
     Attributes: ``kind`` (vae|dcgan), ``latent_dim``, ``size`` (S).
     """
@@ -335,21 +335,19 @@ class Generator:
             out[i:i + batch_size] = np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
         return out
 
-    def encode(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Posterior means ``(n, latent_dim)`` of uint8 images ``(n, S, S, 3)`` (VAE only).
 
-        Raises:
-            ValueError: this generator has no encoder (DCGAN).
-        """
-        if self.encoder is None:
-            raise ValueError(f"the {self.kind} generator has no encoder")
+class VAEGenerator(Generator):
+    """A VAE's decoder with its encoder: also ``encode`` (posterior means) and ``reconstruct``."""
+
+    def encode(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Posterior means ``(n, latent_dim)`` of uint8 images ``(n, S, S, 3)``."""
         images = np.asarray(images)
         parts = [np.asarray(self.encoder(images[i:i + batch_size], training=False)[0])
                  for i in range(0, len(images), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, self.latent_dim), np.float32)
 
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
-        """``decode(encode(images))``: uint8 reconstructions (VAE only). Raises: ValueError (no encoder)."""
+        """``decode(encode(images))``: uint8 reconstructions."""
         return self.decode(self.encode(images))
 
 
@@ -410,4 +408,5 @@ def load_generator(model_dir: str | Path, kind: str | None = None) -> Generator:
                    if (folder / "encoder.keras").is_file() else None)
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"{folder}: cannot load the generator ({exc})") from exc
-    return Generator(decoder, meta["kind"], meta["latent_dim"], meta["size"], encoder)
+    cls = VAEGenerator if encoder is not None else Generator
+    return cls(decoder, meta["kind"], meta["latent_dim"], meta["size"], encoder)

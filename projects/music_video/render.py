@@ -14,7 +14,8 @@ librosa's default beat tracker (``librosa.beat.beat_track``), each beat truncate
 Writes ``<out>/song.mp4``, ``<out>/baseline.mp4`` and ``<out>/render.json`` (song, song_wav, fps, size, n_frames,
 duration_s, analysis_s, render_s, total_s, realtime_factor = (analysis + render) / duration, analysis_warmup_s:
 the one-off JIT warm-up of librosa's numba kernels, measured apart, keyframes,
-baseline_keyframes, tempo, beats).
+baseline_keyframes, tempo, beats) and ``<out>/analysis.npz`` (the song's analysis features over time, for the
+report).
 
     python -m projects.music_video.render --params projects/music_video/params.yaml \
         --data data/music_video/prepared --model data/music_video/model --out data/music_video/render
@@ -31,7 +32,7 @@ from typing import Any
 
 from projects.music_video.analysis import AnalysisConfig
 from shared.config import load_section, to_dict
-from shared.io import DataError, atomic_dir, read_json, write_json
+from shared.io import DataError, atomic_dir, read_json, save_npz, write_json
 from shared.stage import run, stage_parser
 
 __all__ = ["RenderConfig", "pick_song", "warm_up", "render", "main"]
@@ -152,6 +153,10 @@ def render(cfg: RenderConfig, prepared: Path, model_dir: Path, out: Path) -> dic
             result.update(baseline_tempo_bpm=tempo, baseline_beats_s=np.asarray(beats).tolist(),
                           baseline_keyframes=base["keyframes"], baseline_render_s=base["render_s"])
         write_json(tmp / "render.json", result)
+        save_npz(tmp / "analysis.npz", times_s=analysis.times_s, onset_env=analysis.onset_env,
+                 harmonic_rms=analysis.harmonic_rms, rms=analysis.rms, chroma=analysis.chroma,
+                 onsets_s=analysis.onsets_s, onset_strength=analysis.onset_strength, beats_s=analysis.beats_s,
+                 downbeats_s=analysis.downbeats_s, sections_s=analysis.sections_s)
     log.info("%s: %d frames %d×%d at %g fps in %.1f s (analysis %.1f s): %.2f× real time", entry["id"],
              result["n_frames"], cfg.size, cfg.size, cfg.fps, result["total_s"], analysis_s,
              result["realtime_factor"])
