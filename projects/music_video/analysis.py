@@ -9,7 +9,8 @@ with its defaults). The steps (all signal processing by librosa):
    and a second one restricted to the low band (below ``low_band_hz``: kick, bass, the body of the snare).
 3. Tempo: the global tempo of the onset strength (``librosa.feature.tempo``), then **tempo-octave resolution**:
    of the candidates tempo × {1/2, 1, 2} inside [``bpm_min``, ``bpm_max``], take the fastest whose
-   low-band autocorrelation at one beat period reaches ``octave_ratio`` of the best candidate's. Kick, bass and
+   low-band autocorrelation at one beat period (its peak within ±4 %) reaches ``octave_ratio`` of the best
+   candidate's. Kick, bass and
    snare carry the beat; hi-hats subdivide it, so they (high band) do not count, and a level whose period holds
    low-band onsets on every beat is preferred to its half (which would skip every other beat).
 4. Beats: dynamic programming at the chosen tempo (``librosa.beat.beat_track``, Ellis 2007), untrimmed; after
@@ -174,7 +175,8 @@ def resolve_octave(tempo: float, low_env: np.ndarray, sr: int, hop: int, cfg: An
         return float(np.clip(tempo, cfg.bpm_min, cfg.bpm_max))
     # smooth the envelope slightly so a fractional period still lands on the peaks
     env = np.convolve(low_env, np.ones(3) / 3, mode="same")
-    scores = {t: max(_acf_at(env, 60.0 * sr / hop / t * m) for m in (1.0,)) for t in cands}
+    # the first estimate may be a few per cent off: take each candidate's autocorrelation peak within ±4 %
+    scores = {t: max(_acf_at(env, 60.0 * sr / hop / t * m) for m in np.linspace(0.96, 1.04, 17)) for t in cands}
     best = max(scores.values())
     ok = [t for t in cands if scores[t] >= cfg.octave_ratio * best and scores[t] > 0]
     return float(max(ok) if ok else max(scores, key=scores.get))
