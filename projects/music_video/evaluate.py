@@ -259,6 +259,9 @@ def generator_quality(images: np.ndarray, model_dir: Path, cfg: EvaluateConfig, 
 
     The held-out rows are ``train.json["val_indices"]`` (else the last 10 %); they are split in two halves by
     ``seed``: the baseline's number of components is chosen on the first, everything is reported on the second.
+
+    Raises:
+        DataError: ``val_indices`` do not fit ``images`` (a model trained on other data).
     """
     train_json = model_dir / "train.json"
     if not train_json.is_file():
@@ -271,6 +274,9 @@ def generator_quality(images: np.ndarray, model_dir: Path, cfg: EvaluateConfig, 
     info = read_json(train_json)
     n = len(images)
     held = np.asarray(info.get("val_indices") or np.arange(n - max(n // 10, 2), n), int)
+    if held.size and (held.min() < 0 or held.max() >= n):
+        raise DataError(f"{train_json}: val_indices reach row {int(held.max())} but images.npz holds {n} images "
+                        f"(the model was trained on other data: re-run train)")
     rest = np.setdiff1d(np.arange(n), held)
     rng = np.random.default_rng(cfg.seed)
     held = rng.permutation(held)
