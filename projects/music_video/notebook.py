@@ -190,31 +190,27 @@ if "render" in metrics:
 # fixed colour-histogram + HOG + thumbnail features, lower is better) and the training curves.
 
 # %%
-if train_info is not None:
-    from projects.music_video.latent import interpolate
-    from projects.music_video.model import load_generator
+if train_info is not None and (render / "samples.npz").is_file():
     from projects.music_video.quality import pca_gaussian_sampler
 
+    drawn = np.load(render / "samples.npz")
     images = np.load(prepared / "images.npz")["images"]
     held = np.asarray(train_info["val_indices"], int)
     rest = np.setdiff1d(np.arange(len(images)), held)
     rows, names = [], []
-    rng = np.random.default_rng(0)
-    gens = {k: load_generator(model, k) for k in train_info["models"]}
-    for name, gen in gens.items():
-        rows.append(gen.decode(rng.standard_normal((samples, gen.latent_dim)).astype(np.float32)))
-        names.append(f"{name} samples")
+    for kind in train_info["models"]:
+        rows.append(drawn[kind][:samples])
+        names.append(f"{kind} samples (z ~ N(0, I))")
     k = metrics.get("generator", {}).get("pca_gaussian", {}).get("components", 16)
-    rows.append(pca_gaussian_sampler(images[rest], k, 0)(samples))
-    names.append(f"PCA-Gaussian ({k})")
-    rows.append(images[held[:samples]])
+    rows.append(pca_gaussian_sampler(images[rest], k, 0)(len(rows[0])))
+    names.append(f"PCA-Gaussian baseline ({k} components)")
+    rows.append(images[held[:len(rows[0])]])
     names.append("held-out images")
-    gen = gens[train_info["render_model"]]
-    for i in range(2):
-        z0, z1 = rng.standard_normal((2, gen.latent_dim))
-        rows.append(gen.decode(interpolate(z0, z1, samples)))
-        names.append(f"{gen.kind} slerp {i + 1}")
-    fig, axes = plt.subplots(len(rows), 1, figsize=(1.3 * samples, 1.4 * len(rows)))
+    for key in ("slerp_1", "slerp_2"):
+        if key in drawn:
+            rows.append(drawn[key][:samples])
+            names.append(f"{train_info['render_model']}: spherical interpolation {key[-1]}")
+    fig, axes = plt.subplots(len(rows), 1, figsize=(1.3 * len(rows[0]), 1.4 * len(rows)))
     for ax, row, name in zip(axes, rows, names, strict=True):
         ax.imshow(np.concatenate(list(row), axis=1))
         ax.set_title(name, fontsize=9, loc="left")

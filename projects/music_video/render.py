@@ -15,7 +15,7 @@ Writes ``<out>/song.mp4``, ``<out>/baseline.mp4`` and ``<out>/render.json`` (son
 duration_s, analysis_s, render_s, total_s, realtime_factor = (analysis + render) / duration, analysis_warmup_s:
 the one-off JIT warm-up of librosa's numba kernels, measured apart, keyframes,
 baseline_keyframes, tempo, beats) and ``<out>/analysis.npz`` (the song's analysis features over time, for the
-report).
+report), ``<out>/samples.npz`` (generator samples and latent interpolations, for the report).
 
     python -m projects.music_video.render --params projects/music_video/params.yaml \
         --data data/music_video/prepared --model data/music_video/model --out data/music_video/render
@@ -106,6 +106,31 @@ def warm_up(cfg: AnalysisConfig, sr: int = 22050) -> float:
     return time.perf_counter() - start
 
 
+def generator_samples(model_dir: Path, seed: int, n: int = 8) -> dict:
+    """Sample rows for the report (so that it needs no TensorFlow): ``<kind>`` uint8 (n, S, S, 3) from z ~ N(0, I)
+    for every trained generator, and ``slerp_<i>`` two spherical interpolations of the render generator.
+
+    Raises:
+        DataError: a generator cannot be loaded.
+    """
+    import numpy as np
+
+    from projects.music_video.latent import interpolate
+    from projects.music_video.model import load_generator
+
+    info = read_json(Path(model_dir) / "train.json")
+    rng = np.random.default_rng(seed)
+    out = {}
+    for kind in info["models"]:
+        gen = load_generator(model_dir, kind)
+        out[kind] = gen.decode(rng.standard_normal((n, gen.latent_dim)).astype(np.float32))
+        if kind == info["render_model"]:
+            for i in range(2):
+                z0, z1 = rng.standard_normal((2, gen.latent_dim))
+                out[f"slerp_{i + 1}"] = gen.decode(interpolate(z0, z1, n))
+    return out
+
+
 def render(cfg: RenderConfig, prepared: Path, model_dir: Path, out: Path) -> dict:
     """Render the song (and the baseline version) into ``out`` atomically; returns render.json's content.
 
@@ -153,6 +178,7 @@ def render(cfg: RenderConfig, prepared: Path, model_dir: Path, out: Path) -> dic
             result.update(baseline_tempo_bpm=tempo, baseline_beats_s=np.asarray(beats).tolist(),
                           baseline_keyframes=base["keyframes"], baseline_render_s=base["render_s"])
         write_json(tmp / "render.json", result)
+        save_npz(tmp / "samples.npz", **generator_samples(model_dir, cfg.seed))
         save_npz(tmp / "analysis.npz", times_s=analysis.times_s, onset_env=analysis.onset_env,
                  harmonic_rms=analysis.harmonic_rms, rms=analysis.rms, chroma=analysis.chroma,
                  onsets_s=analysis.onsets_s, onset_strength=analysis.onset_strength, beats_s=analysis.beats_s,
