@@ -3,7 +3,9 @@
 1. **Beat-tracker table** on every song with a known grid (``songs.json``): librosa's default tracker (the
    baseline), the project's tracker (:func:`projects.music_video.analysis.analyse`: tempo-octave resolution and lag
    compensation), and madmom's DBN tracker when madmom imports (it does not build here: the row says so). Per song:
-   beat F-measure (±70 ms), CMLt/AMLt, mean/95th-percentile |beat − truth| (ms), tempo Acc1/Acc2 and octave class.
+   beat F-measure (±70 ms), CMLt/AMLt, mean/95th-percentile |beat − truth| (ms), tempo Acc1/Acc2 and octave class;
+   for the project's tracker also the downbeat F-measure and whether a section boundary lies within 0.5 s of the
+   song's section change.
 2. **Cut schedules**: every tracker's beats placed on frames at ``fps`` (the nearest frame, or truncated as a naive
    renderer does); cut-vs-beat F and mean |cut − beat| per song. The baseline of the headline is the stronger of
    librosa's default beats truncated or rounded to the nearest frame, chosen on a separate validation set of
@@ -87,7 +89,8 @@ def _madmom() -> Callable | None:
 
 
 def trackers(cfg: EvaluateConfig) -> dict[str, Callable[[np.ndarray, int], tuple[float, np.ndarray]]]:
-    """name → ``track(y, sr) -> (tempo BPM, beat times s)`` for the configured trackers that are available."""
+    """name → ``track(y, sr) -> (tempo BPM, beat times s[, {"downbeats_s", "sections_s"}])`` for the configured
+    trackers that are available."""
     out: dict[str, Callable] = {}
     for name in cfg.trackers:
         if name == "librosa":
@@ -95,7 +98,7 @@ def trackers(cfg: EvaluateConfig) -> dict[str, Callable[[np.ndarray, int], tuple
         elif name == "project":
             def project(y, sr, _c=cfg.analysis):
                 a = analysis.analyse(y, sr, _c)
-                return a.tempo_bpm, a.beats_s
+                return a.tempo_bpm, a.beats_s, {"downbeats_s": a.downbeats_s, "sections_s": a.sections_s}
             out[name] = project
         elif name == "madmom":
             track = _madmom()
@@ -133,10 +136,16 @@ def score_songs(songs: Sequence[dict], load: Callable[[dict], tuple[np.ndarray, 
         truth = np.asarray(song["beats_s"], float)
         for name, track in tracks.items():
             t0 = time.perf_counter()
-            tempo, beats = track(y, sr)
+            tempo, beats, *more = track(y, sr)
             secs = time.perf_counter() - t0
             row = {"song": song["id"], "tracker": name, "seconds": secs,
                    **scoring.score_beats(truth, beats, song["bpm"], tempo), "n_beats": len(beats)}
+            extra = more[0] if more else {}
+            if "downbeats_s" in extra and song.get("downbeats_s") is not None:
+                row["downbeat_f"] = scoring.beat_f(song["downbeats_s"], extra["downbeats_s"])
+            if "sections_s" in extra and song.get("section_s"):
+                found = np.asarray(extra["sections_s"], float)[1:]
+                row["section_hit_0_5s"] = bool(len(found) and np.min(np.abs(found - song["section_s"])) <= 0.5)
             for k in ("bpm_start", "bpm_end", "swing", "syncopation", "meter"):
                 row[k] = song.get(k)
             beat_rows.append(row)
@@ -170,6 +179,12 @@ def summarise_trackers(rows: Sequence[dict]) -> dict[str, dict]:
                      "mean_abs_ms": _mean(rs, "mean_abs_ms"),
                      "mean_abs_ms_worst": float(np.nanmax([r["mean_abs_ms"] for r in rs])),
                      "mean_signed_ms": _mean(rs, "mean_ms"), "seconds_per_song": _mean(rs, "seconds")}
+        if all("downbeat_f" in r for r in rs):
+            out[name]["downbeat_f_mean"] = _mean(rs, "downbeat_f")
+            out[name]["downbeat_f_worst"] = float(min(r["downbeat_f"] for r in rs))
+        if any("section_hit_0_5s" in r for r in rs):
+            hits = [bool(r["section_hit_0_5s"]) for r in rs if "section_hit_0_5s" in r]
+            out[name]["section_change_found_0_5s"] = float(np.mean(hits))
     return out
 
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -107,6 +108,9 @@ def frame_differences(path: str | os.PathLike, size: int = 64) -> tuple[np.ndarr
 
     path = _existing(path)
     info = probe(path)
+    quiet = logging.getLogger("imageio_ffmpeg")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)   # it warns that the frames are read at another size, which is asked for here
     try:
         gen = imageio_ffmpeg.read_frames(str(path), output_params=["-vf", f"scale={size}:{size}:flags=area"])
         next(gen)  # metadata
@@ -118,6 +122,8 @@ def frame_differences(path: str | os.PathLike, size: int = 64) -> tuple[np.ndarr
             prev = f
     except (RuntimeError, OSError, StopIteration) as exc:
         raise DataError(f"{path}: cannot decode the video ({exc})") from None
+    finally:
+        quiet.setLevel(level)
     return np.asarray(d[: max(len(d), 1)]), float(info["fps"])
 
 

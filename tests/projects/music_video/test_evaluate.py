@@ -94,6 +94,7 @@ def test_evaluate_tables_headline_targets(inputs, tmp_path):
     assert set(m["trackers"]) == {"librosa", "project"}                 # madmom does not import here
     assert m["trackers_skipped"] == ["madmom"]
     assert m["trackers"]["project"]["songs"] == 2
+    assert 0 <= m["trackers"]["project"]["downbeat_f_mean"] <= 1 and "downbeat_f_mean" not in m["trackers"]["librosa"]
     assert set(m["cuts"]) == {f"{t}/{s}" for t in ("librosa", "project") for s in ("nearest", "truncated")}
     assert m["baseline_choice"]["schedule"] in ("nearest", "truncated")
     # the rendered videos: the cuts on the nearest frames score; the late ones do not
