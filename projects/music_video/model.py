@@ -49,17 +49,21 @@ class ModelConfig:
     #: dimension of the latent space z
     latent_dim: int = 32
     #: filters of the first (finest) convolution; doubled at each of the three down/up-sampling steps
-    filters: int = 32
+    filters: int = 16
     #: VAE: weight of the KL term (β-VAE; 1 = the plain VAE)
     beta: float = 1.0
     #: DCGAN: real labels are 1 − label_smoothing for the discriminator
     label_smoothing: float = 0.1
     #: DCGAN: dropout in the discriminator
     dropout: float = 0.3
+    #: DCGAN: batch normalisation in the generator (as Radford et al.)
+    gan_batch_norm: bool = True
+    #: DCGAN: generator updates per discriminator update
+    generator_steps: int = 1
 
     def __post_init__(self) -> None:
-        if self.latent_dim < 1 or self.filters < 1 or self.beta < 0:
-            raise ValueError("latent_dim and filters must be ≥ 1, beta ≥ 0")
+        if self.latent_dim < 1 or self.filters < 1 or self.beta < 0 or self.generator_steps < 1:
+            raise ValueError("latent_dim, filters and generator_steps must be ≥ 1, beta ≥ 0")
         if not 0 <= self.label_smoothing < 0.5 or not 0 <= self.dropout < 1:
             raise ValueError("label_smoothing must be in [0, 0.5) and dropout in [0, 1)")
 
@@ -165,8 +169,9 @@ def _keras():
         """Generator + discriminator; ``train_step`` does one discriminator and one generator update per batch."""
 
         def __init__(self, generator, discriminator, latent_dim: int, label_smoothing: float = 0.1,
-                     seed: int | None = None, **kwargs):
+                     seed: int | None = None, generator_steps: int = 1, **kwargs):
             super().__init__(**kwargs)
+            self.generator_steps = int(generator_steps)
             self.generator, self.discriminator = generator, discriminator
             self.latent_dim, self.label_smoothing, self.seed = int(latent_dim), float(label_smoothing), seed
             self.seed_generator = keras.random.SeedGenerator(seed)
@@ -209,12 +214,13 @@ def _keras():
                           + self._bce(ops.zeros_like(fake_logits), fake_logits))
             dw = self.discriminator.trainable_weights
             self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, dw), dw, strict=True))
-            z = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
-            with tf.GradientTape() as tape:
-                fake_logits2 = self.discriminator(self.generator(z, training=True), training=True)
-                g_loss = self._bce(ops.ones_like(fake_logits2), fake_logits2)
             gw = self.generator.trainable_weights
-            self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, gw), gw, strict=True))
+            for _ in range(self.generator_steps):
+                z = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+                with tf.GradientTape() as tape:
+                    fake_logits2 = self.discriminator(self.generator(z, training=True), training=True)
+                    g_loss = self._bce(ops.ones_like(fake_logits2), fake_logits2)
+                self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, gw), gw, strict=True))
             self.d_tracker.update_state(d_loss)
             self.g_tracker.update_state(g_loss)
             self.real_tracker.update_state(ops.mean(ops.cast(real_logits > 0, "float32")))
@@ -223,7 +229,8 @@ def _keras():
 
         def get_config(self):
             return {**super().get_config(), "latent_dim": self.latent_dim, "label_smoothing": self.label_smoothing,
-                    "seed": self.seed, "generator": keras.saving.serialize_keras_object(self.generator),
+                    "seed": self.seed, "generator_steps": self.generator_steps,
+                    "generator": keras.saving.serialize_keras_object(self.generator),
                     "discriminator": keras.saving.serialize_keras_object(self.discriminator)}
 
         @classmethod
@@ -300,11 +307,12 @@ def build_model(cfg: ModelConfig, kind: str, size: int, seed: int = 0):
         model.sampling.seed_generator = keras.random.SeedGenerator(seed)
         return model
     if kind == "dcgan":
-        generator = _decoder(cfg, size, "tanh", batch_norm=True, name="generator")
+        generator = _decoder(cfg, size, "tanh", batch_norm=cfg.gan_batch_norm, name="generator")
         images = keras.Input((size, size, 3), name="images")
         h = _encoder_trunk(cfg, size, images, cfg.dropout, leaky=True)
         discriminator = keras.Model(images, layers.Dense(1, name="logit")(h), name="discriminator")
-        return DCGAN(generator, discriminator, cfg.latent_dim, cfg.label_smoothing, seed=seed, name="dcgan")
+        return DCGAN(generator, discriminator, cfg.latent_dim, cfg.label_smoothing, seed=seed,
+                     generator_steps=cfg.generator_steps, name="dcgan")
     raise ValueError(f"unknown generator kind {kind!r}; use one of {KINDS}")
 
 

@@ -51,11 +51,11 @@ class TrainConfig:
     #: the generator the render stage and the CLI use by default
     render_model: str = "vae"
     model: ModelConfig = field(default_factory=ModelConfig)
-    vae_epochs: int = 30
-    dcgan_epochs: int = 40
+    vae_epochs: int = 25
+    dcgan_epochs: int = 16
     batch_size: int = 64
     #: Adam learning rate of the VAE
-    vae_learning_rate: float = 1e-3
+    vae_learning_rate: float = 2e-3
     #: Adam learning rate of both DCGAN networks (β₁ = 0.5, as Radford et al.)
     dcgan_learning_rate: float = 2e-4
     #: share of images held out (VAE model selection; the reference set of evaluate's generator quality)
