@@ -242,6 +242,36 @@ def _trim(beat_f: np.ndarray, env: np.ndarray, ratio: float) -> slice:
     return slice(int(np.argmax(ok)), len(ok) - int(np.argmax(ok[::-1])))
 
 
+def _fix_edges(beats: np.ndarray, y: np.ndarray, sr: int, env: np.ndarray, hop: int, cfg: AnalysisConfig
+               ) -> np.ndarray:
+    """The dynamic programme's first and last beats can be off the grid (it has no past, or no future): drop an
+    edge beat whose interval to its neighbour is more than 15 % off the median interval, then extend the grid by
+    one median interval at either end while a refined onset there is as strong as the trim asks."""
+    ibi = float(np.median(np.diff(beats)))
+    beats = list(beats)
+    while len(beats) >= 4 and abs((beats[1] - beats[0]) / ibi - 1) > 0.15:
+        beats.pop(0)
+    while len(beats) >= 4 and abs((beats[-1] - beats[-2]) / ibi - 1) > 0.15:
+        beats.pop()
+    window = min(cfg.refine_window_s, cfg.refine_window_beats * ibi)
+    frames = np.clip(np.round(np.asarray(beats) * sr / hop).astype(int), 0, len(env) - 1)
+    median = float(np.median([env[max(f - 2, 0):f + 3].max() for f in frames]))
+    duration = len(y) / sr
+
+    def strong(t: float) -> float | None:
+        if not 0.0 <= t <= duration - 0.05:
+            return None
+        r = float(refine_beats(np.array([t]), y, sr, window)[0])
+        f = int(np.clip(round(r * sr / hop), 0, len(env) - 1))
+        return r if env[max(f - 2, 0):f + 3].max() >= cfg.trim_ratio * median else None
+
+    while (t := strong(beats[0] - ibi)) is not None and beats[0] - t > 0.5 * ibi:
+        beats.insert(0, t)
+    while (t := strong(beats[-1] + ibi)) is not None and t - beats[-1] > 0.5 * ibi:
+        beats.append(t)
+    return np.asarray(beats, float)
+
+
 def _downbeats(beats: np.ndarray, low_env: np.ndarray, chroma: np.ndarray, times: np.ndarray
                ) -> tuple[np.ndarray, int]:
     if len(beats) < 6:
@@ -336,6 +366,8 @@ def analyse(y: np.ndarray, sr: int, cfg: AnalysisConfig | None = None) -> Analys
         beats = np.unique(refine_beats(beats, y, sr, window))
     frames = np.clip(librosa.time_to_frames(beats, sr=sr, hop_length=hop), 0, len(env) - 1)
     beats = beats[_trim(frames, env, cfg.trim_ratio)]
+    if cfg.lag_compensation and len(beats) >= 4:
+        beats = _fix_edges(beats, y, sr, env, hop, cfg)
     if len(beats) >= 2:
         tempo = float(60.0 / np.median(np.diff(beats)))
     on_frames = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=hop)
