@@ -245,8 +245,9 @@ def _trim(beat_f: np.ndarray, env: np.ndarray, ratio: float) -> slice:
 def _fix_edges(beats: np.ndarray, y: np.ndarray, sr: int, env: np.ndarray, hop: int, cfg: AnalysisConfig
                ) -> np.ndarray:
     """The dynamic programme's first and last beats can be off the grid (it has no past, or no future): drop an
-    edge beat whose interval to its neighbour is more than 15 % off the median interval, then extend the grid by
-    one median interval at either end while a refined onset there is as strong as the trim asks."""
+    edge beat whose interval to its neighbour is more than 15 % off the median interval, then extend the grid
+    backwards by one median interval while a refined onset there is as strong as the trim asks (forwards, the
+    decaying tail of the last hits gave spurious beats on the synthesised songs)."""
     ibi = float(np.median(np.diff(beats)))
     beats = list(beats)
     while len(beats) >= 4 and abs((beats[1] - beats[0]) / ibi - 1) > 0.15:
@@ -267,8 +268,6 @@ def _fix_edges(beats: np.ndarray, y: np.ndarray, sr: int, env: np.ndarray, hop: 
 
     while (t := strong(beats[0] - ibi)) is not None and beats[0] - t > 0.5 * ibi:
         beats.insert(0, t)
-    while (t := strong(beats[-1] + ibi)) is not None and t - beats[-1] > 0.5 * ibi:
-        beats.append(t)
     return np.asarray(beats, float)
 
 
