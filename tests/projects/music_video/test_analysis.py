@@ -76,3 +76,21 @@ def test_config_from_dict():
         analysis.config_from_dict({"bmp_min": 70})
     with pytest.raises(ConfigError, match="octave"):
         analysis.config_from_dict({"bpm_min": 100.0, "bpm_max": 150.0})
+
+
+def test_lag_is_one_shift_per_song_not_per_beat_jitter():
+    """Strong clicks 25 ms before each beat, and a weaker decoy click at a random ±60 ms per beat: one lag of
+    25 ms (the decoys do not vote), so a global shift keeps the beat intervals exactly as they were."""
+    sr = 8000
+    rng = np.random.default_rng(0)
+    true = np.arange(0.2, 3.0, 0.5)
+    y = np.zeros(3 * sr, np.float32)
+    for t, d in zip(true, rng.uniform(-0.06, 0.06, len(true)), strict=True):
+        for when, amp in ((t, 1.0), (t + 0.025 + d if abs(d) > 0.01 else t + 0.08, 0.05)):
+            i = int(round(when * sr))
+            y[i:i + 40] += amp * np.sin(np.arange(40) * 0.9)
+    lag = analysis.estimate_lag(true + 0.025, y, sr, window_s=0.075)
+    assert lag == pytest.approx(0.025, abs=0.002)
+    assert analysis.estimate_lag(np.zeros(0), y, sr, 0.075) == 0.0
+    with pytest.raises(ValueError, match="tempo_from"):
+        analysis.AnalysisConfig(tempo_from="drums")
