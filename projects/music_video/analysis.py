@@ -61,6 +61,8 @@ class AnalysisConfig:
             best candidate's.
         low_band_hz: upper edge of the low band (kick, bass, snare body).
         tightness: how strictly the beats follow the tempo (``librosa.beat.beat_track``).
+        subframe: place each beat of the dynamic programme at the parabolic peak of the onset strength around its
+            frame (within ±half a frame) instead of the frame's start.
         tempo_from: the envelope of the first tempo estimate: ``mix`` (the full mix's onset strength, as
             ``librosa.beat.beat_track``) or ``percussive`` (the HPSS percussive part's).
         lag_compensation: shift every beat by ONE lag per song, the median offset from the beats to their nearest
@@ -84,6 +86,7 @@ class AnalysisConfig:
     low_band_hz: float = 300.0
     tightness: float = 100.0
     tempo_from: str = "mix"
+    subframe: bool = True
     lag_compensation: bool = True
     lag_quantile: float = 0.5
     snap_beats: bool = False
@@ -246,6 +249,18 @@ def refine_beats(beats: np.ndarray, y: np.ndarray, sr: int, window_s: float, wid
     if found.any() and not found.all():
         out[~found] = beats[~found] + float(np.median(out[found] - beats[found]))
     return np.sort(np.maximum(out, 0.0))
+
+
+def subframe_offsets(env: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Parabolic interpolation of the onset-strength peak at each beat frame (frames; in [-0.5, 0.5], 0 where the
+    frame is not a local maximum): the dynamic programme's beats are whole frames (23 ms at hop 512)."""
+    f = np.clip(np.asarray(frames, int), 1, len(env) - 2)
+    a, b, c = env[f - 1], env[f], env[f + 1]
+    den = a - 2 * b + c
+    peak = (b >= a) & (b >= c) & (den < 0)
+    out = np.zeros(len(f))
+    out[peak] = 0.5 * (a[peak] - c[peak]) / den[peak]
+    return np.clip(out, -0.5, 0.5)
 
 
 def estimate_lag(beats: np.ndarray, y: np.ndarray, sr: int, window_s: float, quantile: float = 0.5,
@@ -413,6 +428,8 @@ def analyse(y: np.ndarray, sr: int, cfg: AnalysisConfig | None = None) -> Analys
     _, beat_f = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=hop, bpm=tempo,
                                         tightness=cfg.tightness, trim=False)
     beats = librosa.frames_to_time(beat_f, sr=sr, hop_length=hop)
+    if cfg.subframe:
+        beats = beats + subframe_offsets(env, beat_f) * hop / sr
     lag = 0.0
     if cfg.lag_compensation and len(beats):
         window = min(cfg.refine_window_s, cfg.refine_window_beats * 60.0 / tempo)

@@ -94,3 +94,10 @@ def test_lag_is_one_shift_per_song_not_per_beat_jitter():
     assert analysis.estimate_lag(np.zeros(0), y, sr, 0.075) == 0.0
     with pytest.raises(ValueError, match="tempo_from"):
         analysis.AnalysisConfig(tempo_from="drums")
+
+
+def test_subframe_offsets_find_the_parabola_peak():
+    env = np.array([0.0, 1.0, 3.0, 2.0, 0.0, 0.5, 0.0])
+    off = analysis.subframe_offsets(env, np.array([2, 4, 5]))
+    assert off[0] == pytest.approx(0.5 * (1.0 - 2.0) / (1.0 - 6.0 + 2.0)) and off[1] == 0.0
+    assert off[2] == pytest.approx(0.0)
