@@ -35,11 +35,12 @@ def _run(*argv):
     return args.func(args)
 
 
-def test_make_and_beats(model_dir, tmp_path, capsys):
+def test_make_and_beats(model_dir, tmp_path, capsys, caplog):
     song = _clicks(tmp_path / "song.wav", 3.0)
     assert _run("make", song, tmp_path / "v.mp4", "--size", 32, "--fps", 15, "--model", model_dir) == 0
     out = capsys.readouterr().out
     assert "BPM" in out and "rendered in" in out and "45 frames" in out
+    assert "analysis:" in caplog.text and "wrote" in caplog.text     # progress lines by default
     meta = scoring.probe(tmp_path / "v.mp4")
     assert meta["video_codec"] == "h264" and meta["audio_codec"] == "aac" and meta["width"] == 32
     assert _run("beats", song, "--out", tmp_path / "b.csv") == 0
@@ -67,3 +68,23 @@ def test_bad_inputs_are_one_line_errors(model_dir, tmp_path):
         assert "\n" not in str(info.value)
     with pytest.raises((DataError, FileNotFoundError)):
         _run("beats", tmp_path / "nothing.wav")
+
+
+def test_bad_arguments_are_one_line_errors_before_any_work(model_dir, tmp_path, caplog):
+    """Output names, folders, seeds, frame rates and a missing --params file: one line each, before the song is
+    even decoded (the song here does not exist, so any work would fail differently)."""
+    song = tmp_path / "never_read.wav"
+    (tmp_path / "dir").mkdir()
+    cases = [((tmp_path / "noext",), "must be a .mp4"), ((tmp_path / "out.wav",), "must be a .mp4"),
+             ((tmp_path / "dir",), "is a directory"), ((tmp_path / "a.mp4", "--seed", -1), "--seed"),
+             ((tmp_path / "a.mp4", "--fps", "nan"), "finite"), ((tmp_path / "a.mp4", "--fps", "inf"), "finite"),
+             ((tmp_path / "a.mp4", "--params", tmp_path / "nope.yaml"), "params file not found")]
+    for extra, match in cases:
+        with pytest.raises(DataError, match=match) as info:
+            _run("make", song, *extra, "--model", model_dir)
+        assert "\n" not in str(info.value)
+    with pytest.raises(DataError, match="is a directory"):
+        _run("beats", song, "--out", tmp_path / "dir")
+    with pytest.raises(DataError, match="params file not found"):
+        _run("beats", song, "--params", tmp_path / "nope.yaml")
+    assert "decoding" not in caplog.text
