@@ -32,6 +32,15 @@ def test_dvc_pipelines_parse(repo_root):
             assert f"projects/{project}/dvc.yaml:{stage}" in stages
 
 
+def test_dvc_metrics_show_lists_every_project(repo_root):
+    """`dvc metrics show` (what a user runs to compare projects) reads every committed metrics.json."""
+    run = subprocess.run([sys.executable, "-m", "dvc", "metrics", "show"], cwd=repo_root, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for project in project_names(repo_root):
+        assert f"projects/{project}/results/metrics.json" in run.stdout, project
+
+
 @pytest.mark.parametrize("project", project_names())
 def test_project_skeleton(repo_root, project):
     base = repo_root / "projects" / project

@@ -298,7 +298,8 @@ def monthly_periods(values, units: str | None, calendar: str | None, where: str 
     Each time is mapped to its calendar year and month: a 360-day 30 February is February.
 
     Raises:
-        DataError: no units, or units/calendar that cftime cannot decode (the message names both).
+        DataError: no units, units/calendar that cftime cannot decode (the message names both), or
+            missing (NaN) or out-of-range time values.
     """
     import cftime
 
@@ -312,15 +313,24 @@ def monthly_periods(values, units: str | None, calendar: str | None, where: str 
     if match and match.group(1).lower() in ("months", "month", "years", "year", "common_years"):
         per = 12 if match.group(1).lower().startswith(("year", "common")) else 1
         start = int(match.group(2)) * 12 + int(match.group(3)) - 1
-        months = start + np.floor(np.asarray(values, float) * per + 1e-6).astype(int)
-        return pd.PeriodIndex([pd.Period(year=int(m // 12), month=int(m % 12) + 1, freq="M") for m in months],
-                              freq="M")
+        steps = np.floor(np.asarray(values, float) * per + 1e-6)
+        if not np.all(np.isfinite(steps)) or np.any(np.abs(start + steps) >= 12 * 9999):
+            raise DataError(f"{where}: time values {units!r} missing or beyond the year 9999 (corrupt time axis?)")
+        months = start + steps.astype(int)
+        try:
+            return pd.PeriodIndex([pd.Period(year=int(m // 12), month=int(m % 12) + 1, freq="M") for m in months],
+                                  freq="M")
+        except (ValueError, OverflowError) as exc:
+            raise DataError(f"{where}: cannot place the time axis ({units!r}) in months: {exc}") from exc
     try:
         dates = cftime.num2date(np.asarray(values, float), units, calendar=calendar, only_use_cftime_datetimes=True)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise DataError(f"{where}: cannot decode the time axis (units {units!r}, calendar {calendar!r}): {exc}"
                         ) from exc
-    return pd.PeriodIndex([pd.Period(year=d.year, month=d.month, freq="M") for d in np.ravel(dates)], freq="M")
+    try:
+        return pd.PeriodIndex([pd.Period(year=d.year, month=d.month, freq="M") for d in np.ravel(dates)], freq="M")
+    except (ValueError, OverflowError, AttributeError) as exc:  # masked/missing times, years pandas cannot hold
+        raise DataError(f"{where}: time axis ({units!r}, calendar {calendar!r}) out of range: {exc}") from exc
 
 
 # --------------------------------------------------------------------------- covariates
@@ -357,7 +367,7 @@ def read_co2_datahub(path: str | Path) -> pd.Series:
         raise DataError(f"{path}: datahub co2-mm-mlo.csv header 'Date,Decimal Date,Average,...' expected")
     try:
         frame = pd.read_csv(io.StringIO("\n".join(lines[1:])), header=None, dtype=str)
-    except pd.errors.ParserError as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{path} is not a readable CSV (corrupt?): {exc}") from exc
     if frame.shape[1] < 3:
         raise DataError(f"{path}: rows need at least date, decimal date and average; got {frame.shape[1]} values")

@@ -235,7 +235,7 @@ def category_map(coco, classes: Sequence[str], mapping: Mapping[str, str]) -> di
     """COCO category id → class id: by ``mapping`` (category name → class name), else by equal names.
 
     Raises:
-        DataError: ``mapping`` names a class that ``classes`` lacks.
+        DataError: ``mapping`` names a class that ``classes`` lacks, or a category lacks an integer id or a name.
     """
     index = {name: k for k, name in enumerate(classes)}
     bad = sorted({c for c in mapping.values() if c not in index})
@@ -243,12 +243,16 @@ def category_map(coco, classes: Sequence[str], mapping: Mapping[str, str]) -> di
         raise DataError(f"data.coco_categories maps to unknown class(es) {bad}; classes: {', '.join(classes)}")
     out, dropped = {}, []
     for cat in coco.dataset["categories"]:
-        name = str(cat["name"])
+        try:
+            name, cat_id = str(cat["name"]), int(cat["id"])
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise DataError(f"malformed COCO category {cat!r:.80}: needs an integer 'id' and a 'name' ({exc!r})"
+                            ) from exc
         target = mapping.get(name) if mapping else (name if name in index else None)
         if target is None:
             dropped.append(name)
         else:
-            out[int(cat["id"])] = index[target]
+            out[cat_id] = index[target]
     if dropped:
         log.warning("COCO categories without a class are dropped: %s", ", ".join(sorted(dropped)))
     return out
@@ -293,27 +297,37 @@ def iter_coco(folder: Path, annotations: str | Path, classes: Sequence[str],
     ``file_name`` is relative to ``folder`` (also tried under ``folder/images``).
 
     Raises:
-        DataError: an image is missing or corrupt, its size differs from the ``height``/``width`` of its entry, or
-            an annotation is malformed.
+        DataError: an image is missing or corrupt, its entry lacks a ``file_name`` or has a non-integer size, its
+            size differs from the ``height``/``width`` of its entry, or an annotation or category is malformed.
     """
     path = Path(annotations) if Path(annotations).is_absolute() else folder / annotations
     coco = read_coco(path)
     cats = category_map(coco, classes, mapping or {})
     for image_id in image_ids if image_ids is not None else sorted(coco.imgs):
         entry = coco.imgs[image_id]
+        if not isinstance(entry.get("file_name"), str):
+            raise DataError(f"{path}: image {image_id} has no 'file_name' string (got {entry.get('file_name')!r:.60})")
         file = folder / entry["file_name"]
         if not file.is_file() and (folder / "images" / entry["file_name"]).is_file():
             file = folder / "images" / entry["file_name"]
         image = read_rgb(file)
-        h, w = int(entry.get("height", image.shape[0])), int(entry.get("width", image.shape[1]))
+        try:
+            h, w = int(entry.get("height", image.shape[0])), int(entry.get("width", image.shape[1]))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise DataError(f"{path}: image {image_id} has a non-integer height or width ({exc})") from exc
         if (h, w) != image.shape[:2]:
             raise DataError(f"{file} is {image.shape[1]}x{image.shape[0]} pixels but {path} gives {w}x{h}")
         masks = []
         for ann in coco.imgToAnns.get(image_id, []):
-            if int(ann["category_id"]) not in cats:
+            try:
+                category = int(ann["category_id"])
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise DataError(f"{path}, annotation {ann.get('id')}: non-integer category_id "
+                                f"{ann['category_id']!r:.40}") from exc
+            if category not in cats:
                 continue
             mask = annotation_mask(coco, ann, h, w, f"{path}, annotation {ann.get('id')}")
-            masks.append((cats[int(ann["category_id"])], mask))
+            masks.append((cats[category], mask))
         yield Picture(str(entry.get("file_name", image_id)), image, masks)
 
 

@@ -82,7 +82,8 @@ def read_labels(path: str | Path, classes: Sequence[str], *, filename_column: st
     if missing:
         raise DataError(f"{path} lacks column(s) {missing}; it has {list(frame.columns)}")
     values = [v.strip() for v in frame[class_column]]
-    classes = tuple(classes) or tuple(sorted(set(values), key=lambda v: (not v.isdigit(), int(v) if v.isdigit()
+    # isdecimal, not isdigit: '²' is a digit that int() refuses
+    classes = tuple(classes) or tuple(sorted(set(values), key=lambda v: (not v.isdecimal(), int(v) if v.isdecimal()
                                                                          else 0, v)))
     index = {name: i for i, name in enumerate(classes)}
     rows = []
@@ -90,7 +91,7 @@ def read_labels(path: str | Path, classes: Sequence[str], *, filename_column: st
     for i, (name, value) in enumerate(zip(frame[filename_column], values)):
         if value in index:
             label = index[value]
-        elif value.isdigit() and int(value) < len(classes) and not any(c.isdigit() for c in classes):
+        elif value.isdecimal() and int(value) < len(classes) and not any(c.isdigit() for c in classes):
             label = int(value)
         else:
             raise DataError(f"{path}, row {i + 2}: unknown class {value!r}; known classes: {', '.join(classes)}")

@@ -91,6 +91,8 @@ def read_kaggle_captions(path: Path) -> dict[str, list[str]]:
     """
     rows = list(csv.reader(io.StringIO(_text(path))))
     rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise DataError(f"{path} holds only blank cells: no 'image,caption' header, no captions")
     header = [c.strip().lower() for c in rows[0]]
     if header != ["image", "caption"]:
         raise DataError(f"{path}: expected the columns 'image,caption', got {','.join(rows[0])!r}")
@@ -124,7 +126,10 @@ def read_token_file(path: Path) -> dict[str, list[str]]:
 
 
 def _read_list(path: Path) -> list[str]:
-    names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    try:
+        names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text: {exc}") from exc
     if not names:
         raise DataError(f"{path} is empty: no image names")
     return names
@@ -134,8 +139,11 @@ def _karpathy_splits(path: Path) -> dict[str, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         entries = data["images"]
-        return {e["filename"]: {"restval": "train"}.get(e["split"], e["split"]) for e in entries}
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        splits = {e["filename"]: {"restval": "train"}.get(e["split"], e["split"]) for e in entries}
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in splits.items()):
+            raise TypeError("filename and split must be strings")
+        return splits
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
         raise DataError(f"{path} is not Karpathy's split file (a JSON with images[].filename/split): {exc}") from exc
 
 
@@ -146,8 +154,8 @@ def read_flickr8k(folder: str | Path) -> Flickr8k:
 
     Raises:
         DataError: the folder or its caption file is missing (the message says what to put where), the caption
-            file is malformed, a split list names a photo without captions, or a photo with captions is missing
-            from the photo folder.
+            file, a split list or Karpathy's JSON is malformed (or not UTF-8), a split list names a photo without
+            captions, Karpathy's JSON names none of them, or a photo with captions is missing from the photo folder.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -179,6 +187,8 @@ def read_flickr8k(folder: str | Path) -> Flickr8k:
         rule = "official Flickr_8k.{train,dev,test}Images.txt lists"
     elif karpathy is not None:
         splits = {k: v for k, v in _karpathy_splits(karpathy).items() if k in captions}
+        if not splits:
+            raise DataError(f"{karpathy} names none of the photos of the caption file")
         rule = f"Karpathy's split ({karpathy.name}; restval joins train)"
     else:
         if any(lists.values()):

@@ -57,7 +57,11 @@ def _parse_sets(items: list[str]) -> dict[str, dict]:
         section, dot, name = key.partition(".")
         if not sep or not dot or section not in ("network", "training"):
             raise ConfigError(f"--set takes network.KEY=VALUE or training.KEY=VALUE, got {item!r}")
-        changes.setdefault(section, {})[name] = yaml.safe_load(value)
+        try:
+            changes.setdefault(section, {})[name] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({' '.join(str(exc).split())[:120]})"
+                              ) from None
     return changes
 
 

@@ -337,15 +337,22 @@ def load_prepared(directory: str | Path, name: str) -> tuple[dict, dict[str, np.
 
     Raises:
         DataError: the manifest or the file is missing, corrupt or truncated, lacks an array, the
-            problem was not prepared, or an array holds NaN or infinite values.
+            manifest has no ``problems`` mapping, the problem was not prepared, or an array holds NaN or
+            infinite values or no numbers at all.
     """
     directory = Path(directory)
     manifest = read_json(directory / "manifest.json")
-    if name not in manifest.get("problems", {}):
-        raise DataError(f"{directory} has no prepared data for {name!r}; it has {sorted(manifest.get('problems', {}))}")
+    problems = manifest.get("problems", {}) if isinstance(manifest, dict) else None
+    if not isinstance(problems, dict) or not isinstance(problems.get(name, {}), dict):
+        raise DataError(f"{directory / 'manifest.json'} is not a prepared-data manifest (a 'problems' mapping of "
+                        f"problem name to entry); rerun the data stage")
+    if name not in problems:
+        raise DataError(f"{directory} has no prepared data for {name!r}; it has {sorted(problems)}")
     arrays = load_npz(directory / f"{name}.npz",
                       required=("t", "y", "param_values", "y_param", "obs_t", "obs_y", "obs_components"))
     for key in ("y", "y_param", "obs_y"):
+        if arrays[key].dtype.kind not in "fiu":
+            raise DataError(f"{directory / (name + '.npz')}: '{key}' holds {arrays[key].dtype} values, not numbers")
         if not np.all(np.isfinite(arrays[key])):
             raise DataError(f"{directory / (name + '.npz')}: '{key}' contains NaN or infinite values")
     return manifest["problems"][name], arrays

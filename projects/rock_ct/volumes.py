@@ -38,6 +38,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -102,8 +103,22 @@ class Volume:
         return int(np.prod(self.shape)) * self.dtype.itemsize
 
     def read(self) -> np.ndarray:
-        """The whole volume in memory (small volumes only)."""
-        return np.asarray(self.array[...])
+        """The whole volume in memory (small volumes only).
+
+        Raises:
+            DataError: the stored data cannot be decoded (a corrupt chunk or slice).
+        """
+        return _read_block(self, ...)
+
+
+def _read_block(volume: Volume, key: Any) -> np.ndarray:
+    """``volume.array[key]`` in memory; a library's decoding error becomes a DataError naming the file."""
+    try:
+        return np.asarray(volume.array[key])
+    except DataError:
+        raise
+    except Exception as exc:  # zarr/numcodecs RuntimeError, h5py OSError, ... on corrupt chunks
+        raise DataError(f"{volume.source}: corrupt data, cannot decode it ({type(exc).__name__}: {exc})") from None
 
 
 def _volume(array: Any, voxel_size_um: Any, source: str | os.PathLike) -> Volume:
@@ -126,13 +141,14 @@ def check_finite(volume: Volume, slab: int = 16) -> None:
     """Refuse a float volume holding NaN or infinity (read slab by slab, bounded memory).
 
     Raises:
-        DataError: naming the count of bad values and the first slice that holds one.
+        DataError: naming the count of bad values and the first slice that holds one, or a slab that cannot
+            be decoded (corrupt data).
     """
     if volume.dtype.kind != "f":
         return
     bad, first = 0, None
     for z0 in range(0, volume.shape[0], slab):
-        block = np.asarray(volume.array[z0:z0 + slab])
+        block = _read_block(volume, slice(z0, z0 + slab))
         finite = np.isfinite(block)
         if not finite.all():
             n = int(block.size - np.count_nonzero(finite))
@@ -262,7 +278,7 @@ def sidecar_spec(path: str | os.PathLike) -> RawSpec:
         if candidate.is_file():
             try:
                 mapping = json.loads(candidate.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise DataError(f"raw sidecar {candidate} is not valid JSON: {exc}") from None
             return RawSpec.from_mapping(mapping, candidate)
     mhd = path.with_suffix(".mhd")
@@ -279,7 +295,8 @@ def mhd_spec(path: str | os.PathLike) -> tuple[RawSpec, Path]:
         (spec, data file). ``ElementSpacing`` is read in millimetres (the MetaImage convention) → µm.
 
     Raises:
-        DataError: a missing key, a non-3-D volume, an unknown element type or a missing data file.
+        DataError: a missing key, a non-numeric or non-3-D DimSize, a non-numeric ElementSpacing or HeaderSize,
+            an unknown element type or a missing data file.
     """
     path = Path(path)
     if not path.is_file():
@@ -295,16 +312,22 @@ def mhd_spec(path: str | os.PathLike) -> tuple[RawSpec, Path]:
         data_file = header["ElementDataFile"]
     except KeyError as exc:
         raise DataError(f"MetaImage header {path} lacks {exc.args[0]}") from None
-    if len(dims) != 3:
-        raise DataError(f"MetaImage header {path}: DimSize {dims} is not 3-D")
+    except ValueError:
+        raise DataError(f"MetaImage header {path}: DimSize {header['DimSize']!r} is not whole numbers") from None
+    if len(dims) != 3 or min(dims) < 1:
+        raise DataError(f"MetaImage header {path}: DimSize {dims} is not three positive sizes (3-D)")
     if met not in _MET_TYPES:
         raise DataError(f"MetaImage header {path}: unknown dtype ElementType {met!r}; known: {sorted(_MET_TYPES)}")
     if data_file.upper() == "LOCAL":
         raise DataError(f"MetaImage header {path}: data inside the header (LOCAL) is not supported; use .mhd + .raw")
     msb = header.get("BinaryDataByteOrderMSB", header.get("ElementByteOrderMSB", "False")).lower() == "true"
     spacing = header.get("ElementSpacing")
-    voxel = float(spacing.split()[0]) * 1000.0 if spacing else None
-    offset = int(header.get("HeaderSize", "0"))
+    try:
+        voxel = float(spacing.split()[0]) * 1000.0 if spacing else None
+        offset = int(header.get("HeaderSize", "0"))
+    except ValueError:
+        raise DataError(f"MetaImage header {path}: ElementSpacing {spacing!r} or HeaderSize "
+                        f"{header.get('HeaderSize')!r} is not a number") from None
     data = path.parent / data_file
     if offset < 0:
         raise DataError(f"MetaImage header {path}: HeaderSize -1 (auto) is not supported; give the byte count")
@@ -328,12 +351,15 @@ def open_raw(path: str | os.PathLike, spec: RawSpec) -> Volume:
     """
     path = Path(path)
     dt = spec.numpy_dtype()
-    expected = spec.offset + int(np.prod(spec.shape)) * dt.itemsize
+    expected = spec.offset + math.prod(spec.shape) * dt.itemsize  # exact: no int64 overflow for absurd shapes
     size = path.stat().st_size
     if size != expected:
         raise DataError(f"raw file {path} has {size} bytes, but shape {spec.shape} × {dt.itemsize} byte(s) "
                         f"({dt.name}) + offset {spec.offset} needs {expected}")
-    array = np.memmap(path, dtype=dt, mode="r", offset=spec.offset, shape=spec.shape, order="C")
+    try:
+        array = np.memmap(path, dtype=dt, mode="r", offset=spec.offset, shape=spec.shape, order="C")
+    except (ValueError, OSError) as exc:  # e.g. an empty file (a zero-size shape)
+        raise DataError(f"raw file {path} cannot be mapped as {spec.shape} {dt.name}: {exc}") from exc
     return _volume(array, spec.voxel_size_um, path)
 
 
@@ -349,9 +375,12 @@ class TiffStack:
         import tifffile
 
         self.files = list(files)
-        with tifffile.TiffFile(self.files[0]) as tif:
-            page = tif.pages[0]
-            first_shape, self.dtype = tuple(page.shape), np.dtype(page.dtype)
+        try:
+            with tifffile.TiffFile(self.files[0]) as tif:
+                page = tif.pages[0]
+                first_shape, self.dtype = tuple(page.shape), np.dtype(page.dtype)
+        except Exception as exc:  # tifffile raises TiffFileError, ValueError, IndexError... for corrupt files
+            raise DataError(f"{self.files[0]} is not a readable TIFF slice: {exc}") from None
         if len(first_shape) != 2:
             raise DataError(f"{self.files[0]}: a slice of a TIFF stack must be 2-D (one grey channel), "
                             f"got shape {first_shape}")
@@ -361,7 +390,10 @@ class TiffStack:
     def _slice(self, z: int) -> np.ndarray:
         import tifffile
 
-        img = tifffile.imread(self.files[z])
+        try:
+            img = tifffile.imread(self.files[z])
+        except Exception as exc:  # corrupt or truncated slice
+            raise DataError(f"slice {self.files[z]} is not a readable TIFF: {exc}") from None
         if img.shape != self.shape[1:] or img.dtype != self.dtype:
             raise DataError(f"slice {self.files[z]} has shape {img.shape} {img.dtype}, the stack's first slice "
                             f"has {self.shape[1:]} {self.dtype}")
@@ -396,16 +428,21 @@ def _tiff_voxel_size(path: Path) -> float | None:
     """Voxel size (µm) from OME PhysicalSize*, ImageJ spacing/unit, or the X resolution (pixels per µm)."""
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
-        if tif.is_ome and tif.ome_metadata:
-            m = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', tif.ome_metadata)
-            unit = re.search(r'PhysicalSizeXUnit="([^"]+)"', tif.ome_metadata)
-            if m:
-                factor = {"nm": 1e-3, "mm": 1e3, "µm": 1.0, "um": 1.0}.get(unit.group(1) if unit else "µm", 1.0)
-                return float(m.group(1)) * factor
-        ij = tif.imagej_metadata or {}
-        if "spacing" in ij and str(ij.get("unit", "micron")).lower() in ("micron", "um", "µm", "\\u00B5m"):
-            return float(ij["spacing"])
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if tif.is_ome and tif.ome_metadata:
+                m = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', tif.ome_metadata)
+                unit = re.search(r'PhysicalSizeXUnit="([^"]+)"', tif.ome_metadata)
+                if m:
+                    factor = {"nm": 1e-3, "mm": 1e3, "µm": 1.0, "um": 1.0}.get(unit.group(1) if unit else "µm", 1.0)
+                    return float(m.group(1)) * factor
+            ij = tif.imagej_metadata or {}
+            if "spacing" in ij and str(ij.get("unit", "micron")).lower() in ("micron", "um", "µm", "\\u00B5m"):
+                return float(ij["spacing"])
+    except (ValueError, TypeError) as exc:  # a voxel size that is no number
+        raise DataError(f"{path}: unreadable voxel size in the TIFF metadata: {exc}") from None
+    except Exception as exc:  # tifffile raises TiffFileError, OSError, IndexError... for corrupt files
+        raise DataError(f"{path} is not a readable TIFF: {exc}") from None
     return None
 
 

@@ -36,7 +36,7 @@ def test_training_resumes_after_a_kill(prepared, tmp_path, caplog):
             if epoch == 1:  # after the backup of epoch 0
                 raise KeyboardInterrupt
 
-    cfg = tiny_config(decoders=("lstm",), epochs=3)
+    cfg = tiny_config(decoders=("lstm",), epochs=2)  # killed at the end of epoch 1, before its backup
     work = tmp_path / "work"
     with pytest.raises(KeyboardInterrupt):
         train.train(cfg, prepared, work, tmp_path / "model", callbacks=[Kill()])
@@ -46,7 +46,7 @@ def test_training_resumes_after_a_kill(prepared, tmp_path, caplog):
     train.train(cfg, prepared, work, tmp_path / "model")
     assert "resuming the interrupted run" in caplog.text
     history = json.loads((tmp_path / "model" / "lstm" / "history.json").read_text())
-    assert history["epoch"] == [0, 1, 2]
+    assert history["epoch"] == [0, 1]
     assert not work.exists() or not any(work.iterdir())
 
 

@@ -1,0 +1,199 @@
+"""Stage ``train``: the generators (convolutional VAE, DCGAN) on the embedded image set.
+
+Reads ``<data>/images.npz`` (``images`` uint8 (n, S, S, 3), written by the data stage with
+:func:`projects.music_video.art.make_images`), holds out ``val_fraction`` of it (a seeded permutation; the indices
+are saved so that evaluate compares samples with the same held-out images), and trains each generator of
+``models`` through ``shared.training.fit`` (dvclive curves; a killed run resumes at its last finished epoch; a
+finished generator is parked in ``--work`` and not retrained). The VAE keeps the epoch of lowest validation loss
+(negative ELBO); the DCGAN has no such criterion and keeps its last epoch.
+
+Writes ``<out>/<kind>/`` (``decoder.keras``, VAE also ``encoder.keras``, ``generator.json``, ``history.json``) and
+``<out>/train.json`` (config, the render default ``render_model``, per model: parameters, epochs, seconds,
+seconds per epoch, final losses; ``val_indices``), all in one atomic step.
+
+    python -m projects.music_video.train --params projects/music_video/params.yaml \
+        --data data/music_video/prepared --work data/music_video/work/train --out data/music_video/model
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from projects.music_video.model import KINDS, ModelConfig, build_model, save_generator
+from shared.config import load_section, to_dict
+from shared.io import DataError, atomic_dir, load_npz, read_json, write_json
+from shared.stage import run, stage_parser
+from shared.training import config_hash
+
+__all__ = ["TrainConfig", "load_images", "split_indices", "train_generator", "train", "main"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The ``train`` section.
+
+    Raises:
+        ValueError: no or an unknown model, ``render_model`` not among ``models``, epochs/batch size < 1,
+            learning rates ≤ 0, ``val_fraction`` not in (0, 0.5].
+    """
+
+    #: generators to train (the DCGAN only for the comparison when the VAE renders)
+    models: tuple[str, ...] = KINDS
+    #: the generator the render stage and the CLI use by default
+    render_model: str = "vae"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    vae_epochs: int = 25
+    dcgan_epochs: int = 16
+    batch_size: int = 64
+    #: Adam learning rate of the VAE
+    vae_learning_rate: float = 2e-3
+    #: Adam learning rate of both DCGAN networks (β₁ = 0.5, as Radford et al.)
+    dcgan_learning_rate: float = 2e-4
+    #: share of images held out (VAE model selection; the reference set of evaluate's generator quality)
+    val_fraction: float = 0.1
+    seed: int = 0
+    #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
+    verbose: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.models or any(m not in KINDS for m in self.models):
+            raise ValueError(f"models must be a non-empty list of {', '.join(KINDS)}")
+        if self.render_model not in self.models:
+            raise ValueError(f"render_model {self.render_model!r} must be one of the trained models {self.models}")
+        if min(self.vae_epochs, self.dcgan_epochs, self.batch_size) < 1:
+            raise ValueError("vae_epochs, dcgan_epochs and batch_size must be ≥ 1")
+        if self.vae_learning_rate <= 0 or self.dcgan_learning_rate <= 0:
+            raise ValueError("learning rates must be > 0")
+        if not 0 < self.val_fraction <= 0.5:
+            raise ValueError("val_fraction must be in (0, 0.5]")
+
+
+def load_images(prepared: str | Path) -> np.ndarray:
+    """``images`` of ``<prepared>/images.npz``: uint8 ``(n, S, S, 3)``.
+
+    Raises:
+        DataError: the file is missing or unreadable, or the array is not uint8 (n ≥ 2, S, S, 3) with S a
+            multiple of 8.
+    """
+    images = load_npz(Path(prepared) / "images.npz", required=("images",))["images"]
+    if (images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3 or len(images) < 2
+            or images.shape[1] != images.shape[2] or images.shape[1] % 8):
+        raise DataError(f"{prepared}/images.npz: images must be uint8 (n ≥ 2, S, S, 3) with S a multiple of 8, got "
+                        f"{images.dtype} {images.shape}")
+    return images
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, val) index split of ``n`` images; val has ``max(1, round(val_fraction · n))`` images."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = min(max(1, round(val_fraction * n)), n - 1)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def train_generator(kind: str, cfg: TrainConfig, train_images: np.ndarray, val_images: np.ndarray, workdir: Path,
+                    callbacks: Sequence = ()) -> dict:
+    """Train one generator; save it (render-time part) to ``workdir/done/<kind>``; returns its summary."""
+    import keras
+
+    from shared.training import fit, read_history, set_seed
+
+    keras.backend.clear_session()
+    set_seed(cfg.seed, deterministic=False)
+    size = int(train_images.shape[1])
+    model = build_model(cfg.model, kind, size, seed=cfg.seed)
+    if kind == "vae":
+        model.compile(optimizer=keras.optimizers.Adam(cfg.vae_learning_rate))
+        epochs, validation, monitor, restore = cfg.vae_epochs, val_images, "val_loss", True
+    else:
+        model.compile(d_optimizer=keras.optimizers.Adam(cfg.dcgan_learning_rate, beta_1=0.5),
+                      g_optimizer=keras.optimizers.Adam(cfg.dcgan_learning_rate, beta_1=0.5))
+        epochs, validation, monitor, restore = cfg.dcgan_epochs, None, "g_loss", False
+    model(np.zeros((1, size, size, 3), np.uint8) if kind == "vae" else np.zeros((1, cfg.model.latent_dim)))
+    params = int(model.count_params())
+    log.info("%s: %d parameters; %d training images of %d px, batch %d, %d epochs", kind, params,
+             len(train_images), size, cfg.batch_size, epochs)
+    run_dir = workdir / kind
+    start = time.perf_counter()
+    history = fit(model, train_images, epochs=epochs, workdir=run_dir, validation=validation, monitor=monitor,
+                  restore_best=restore, verbose=cfg.verbose, callbacks=callbacks,
+                  steps_per_epoch=None)
+    wall = time.perf_counter() - start
+    history = history if history.get("epoch") else read_history(run_dir)
+    target = workdir / "done" / kind
+    if target.exists():
+        shutil.rmtree(target)
+    save_generator(model, kind, size, cfg.model.latent_dim, target)
+    epochs_run = len(history.get("epoch", []))
+    last = {k: v[-1] for k, v in history.items() if k != "epoch" and v and v[-1] is not None}
+    summary = {"kind": kind, "parameters": params, "epochs_run": epochs_run, "wall_time_s": wall,
+               "seconds_per_epoch": wall / max(epochs_run, 1), "final": last}
+    if kind == "vae":
+        val = [v for v in history.get("val_loss", []) if v is not None]
+        summary["best_val_loss"] = min(val) if val else None
+    write_json(target / "history.json", history)
+    write_json(target / "train.json", summary)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    log.info("%s: %d epochs in %.0f s (%s)", kind, epochs_run, wall,
+             ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
+    return summary
+
+
+def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Sequence = ()) -> dict:
+    """Train every generator of ``cfg.models`` on ``<prepared>/images.npz``; publish them to ``out`` atomically.
+
+    ``callbacks``: extra Keras callbacks (tests interrupt a run with one). A generator finished by an earlier,
+    interrupted run of the same config and data is reused.
+
+    Returns:
+        the summary written to ``<out>/train.json``.
+
+    Raises:
+        DataError: ``images.npz`` is missing or malformed (see :func:`load_images`).
+    """
+    from shared.data import sha256sum
+
+    images = load_images(prepared)
+    train_idx, val_idx = split_indices(len(images), cfg.val_fraction, cfg.seed)
+    workdir = Path(work) / config_hash(cfg, sha256sum(Path(prepared) / "images.npz")[:16])
+    runs = {}
+    start = time.perf_counter()
+    for kind in cfg.models:
+        done = workdir / "done" / kind / "train.json"
+        if done.is_file():
+            log.info("%s: finished by an earlier run, reused from %s", kind, done.parent)
+            runs[kind] = read_json(done)
+            continue
+        runs[kind] = train_generator(kind, cfg, images[train_idx], images[val_idx], workdir, callbacks)
+    summary = {"models": list(cfg.models), "render_model": cfg.render_model, "image_size": int(images.shape[1]),
+               "latent_dim": cfg.model.latent_dim, "train_images": len(train_idx), "val_images": len(val_idx),
+               "val_indices": val_idx.tolist(), "runs": runs, "stage_wall_time_s": time.perf_counter() - start,
+               "wall_time_s": sum(r["wall_time_s"] for r in runs.values()), "config": to_dict(cfg)}
+    with atomic_dir(out) as tmp:
+        for kind in cfg.models:
+            shutil.copytree(workdir / "done" / kind, tmp / kind)
+        write_json(tmp / "train.json", summary)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = stage_parser(__doc__, inputs=("data",), outputs=("out",), work=True)
+    args = parser.parse_args(argv)
+    cfg = load_section(args.params, "train", TrainConfig)
+    summary = train(cfg, Path(args.data), Path(args.work), Path(args.out))
+    log.info("trained %s in %.0f s; render model: %s", ", ".join(summary["models"]), summary["wall_time_s"],
+             summary["render_model"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))
