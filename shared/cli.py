@@ -5,6 +5,8 @@
     capstone run PROJECT --profile NAME        a real-data profile (projects/PROJECT/profiles.yaml) as a DVC experiment
     capstone run PROJECT --profiles            the project's profiles and the files each needs
     capstone run --all                         dvc repro -P
+    capstone run PROJECT --data-service grpc://host:port
+                                               train stages read their input from an external tf.data service
     capstone readme                            regenerate README results tables
     capstone PROJECT ...                       the project's own tools (see --help)
 
@@ -18,6 +20,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -129,6 +132,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     """
     from shared.config import ConfigError
 
+    if args.data_service:
+        from shared.training import DATA_SERVICE_ENV
+
+        if not args.data_service.startswith("grpc://"):
+            raise ConfigError(f"--data-service {args.data_service!r}: give the dispatcher as grpc://host:port")
+        # inherited by DVC's stage processes; shared.training.fit reads it (it changes where batches are made,
+        # not what they are, so DVC's cache still applies: use --force to retrain)
+        os.environ[DATA_SERVICE_ENV] = args.data_service
     if args.all:
         if args.set or args.profile:
             print("-S and --profile need a PROJECT (params are per project)", file=sys.stderr)
@@ -201,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a real-data profile of projects/PROJECT/profiles.yaml (runs a DVC experiment)")
     p.add_argument("--profiles", action="store_true", help="list the project's profiles and the files they need")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--data-service", metavar="grpc://HOST:PORT",
+                   help="an external tf.data service dispatcher that prepares the training batches "
+                        "(docs/scaling.md)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("readme", help="regenerate the README results tables from metrics.json")
     p.add_argument("projects", nargs="*")

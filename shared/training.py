@@ -2,12 +2,16 @@
 
 ``fit`` wraps ``keras.Model.fit`` with the callbacks every project wants:
 
-* ``BackupAndRestore`` in ``workdir/backup``: a killed run resumes at the last finished
-  epoch, optimizer state included;
+* :class:`AtomicBackup` in ``workdir/backup``: a killed run resumes at the last finished
+  epoch, optimizer state included (each epoch's weights are renamed into place; a backup that does not read
+  falls back to the previous epoch);
 * :class:`BestWeights`: early stopping with restore of the best weights, whose state
   (best value, patience counter, best weights) lives on disk so that it survives a resume;
 * a CSV history that survives resumes (:func:`read_history` de-duplicates epochs);
-* ``TerminateOnNaN``, Keras progress bars and, optionally, dvclive logging.
+* ``TerminateOnNaN``, Keras progress bars and, optionally, dvclive logging;
+* under a multi-worker strategy, the custom loop of :func:`shared.distributed.distributed_fit`;
+* with ``CAPSTONE_DATA_SERVICE=grpc://host:port`` in the environment (``capstone run --data-service``), the
+  training ``tf.data`` pipeline is prepared by that external ``tf.data`` service.
 
 Put ``workdir`` outside DVC outputs (DVC deletes outputs before re-running a stage):
 the convention is ``data/<project>/work/<stage>/<config hash>``.
@@ -27,6 +31,9 @@ from typing import Any
 from shared.io import atomic_dir, atomic_path, write_json
 
 log = logging.getLogger(__name__)
+
+#: environment variable naming an external tf.data service dispatcher (``grpc://host:port``) for training input
+DATA_SERVICE_ENV = "CAPSTONE_DATA_SERVICE"
 
 
 def set_seed(seed: int, deterministic: bool = True) -> None:
@@ -269,6 +276,30 @@ def _build_optimizer(model) -> None:
     optimizer.build(variables)
 
 
+def _through_data_service(train, workdir: Path):
+    """``train`` prepared by the ``tf.data`` service of ``$CAPSTONE_DATA_SERVICE`` when it is set (else unchanged).
+
+    Raises:
+        ConfigError: the variable is not ``grpc://host:port``, or is set while ``train`` is not a ``tf.data.Dataset``.
+    """
+    import tensorflow as tf
+
+    from shared.config import ConfigError
+
+    address = os.environ.get(DATA_SERVICE_ENV, "").strip()
+    if not address:
+        return train
+    if not address.startswith("grpc://") or ":" not in address[len("grpc://"):]:
+        raise ConfigError(f"{DATA_SERVICE_ENV}={address!r}: give the dispatcher as grpc://host:port")
+    if not isinstance(train, tf.data.Dataset):
+        raise ConfigError(f"{DATA_SERVICE_ENV} is set, but this stage trains on in-memory arrays, not a tf.data "
+                          "pipeline: unset it for this stage")
+    from shared.distributed import through_data_service
+
+    log.info("training input prepared by the tf.data service at %s", address)
+    return through_data_service(train, address, job_name=f"capstone-{workdir.name}")
+
+
 def fit(
     model,
     train,
@@ -307,11 +338,13 @@ def fit(
 
     Raises:
         ValueError: a multi-worker strategy with ``class_weight`` or without ``steps_per_epoch``.
+        ConfigError: a malformed ``$CAPSTONE_DATA_SERVICE``, or one set while ``train`` is not a ``tf.data.Dataset``.
         whatever ``model.fit`` raises; a NaN loss stops training (TerminateOnNaN) without an error.
     """
     import keras
     import tensorflow as tf
 
+    train = _through_data_service(train, Path(workdir))
     if strategy is not None and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         from shared.distributed import distributed_fit
 

@@ -178,3 +178,28 @@ def test_a_backup_that_does_not_read_falls_back_to_the_previous_epoch(tmp_path, 
     assert "does not read" in caplog.text and hist["epoch"] == [0, 1, 2, 3]
     for a, b in zip(ref.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_fit_reads_its_batches_from_a_data_service_named_in_the_environment(tmp_path, data, monkeypatch):
+    from tensorflow.data.experimental.service import DispatchServer, WorkerConfig, WorkerServer
+
+    from shared.config import ConfigError
+    from shared.training import DATA_SERVICE_ENV
+
+    _, _, ds = data
+    dispatcher = DispatchServer()
+    workers = [WorkerServer(WorkerConfig(dispatcher_address=dispatcher.target.split("://")[1])) for _ in range(2)]
+    monkeypatch.setenv(DATA_SERVICE_ENV, dispatcher.target)
+    set_seed(0)
+    model = _model()
+    # parallel_epochs: each service worker makes the whole dataset, so an epoch of 4 steps reads 4 of its 8 batches
+    history = fit(model, ds.repeat(), epochs=2, steps_per_epoch=4, workdir=tmp_path / "run", verbose=0)
+    assert history["epoch"] == [0, 1] and history["loss"][1] < history["loss"][0]
+    monkeypatch.setenv(DATA_SERVICE_ENV, "localhost:5050")
+    with pytest.raises(ConfigError, match="grpc://host:port"):
+        fit(_model(), ds, epochs=1, workdir=tmp_path / "bad", verbose=0)
+    monkeypatch.setenv(DATA_SERVICE_ENV, dispatcher.target)
+    x, y, _ = data
+    with pytest.raises(ConfigError, match="in-memory arrays"):
+        fit(_model(), x, epochs=1, workdir=tmp_path / "arrays", verbose=0)
+    del workers
