@@ -1,6 +1,7 @@
 """Repository-level checks: layout, DVC pipelines, README tables, the CLI."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -106,6 +107,14 @@ def test_cli_list_and_run(repo_root, monkeypatch, capsys):
     plain = profiles.Profile("pinn_ode", "gen", "generated", (), {"train.seeds": [0]})
     monkeypatch.setattr(profiles, "load_profile", lambda project, name: plain)
     assert cli.main(["run", "pinn_ode", "--profile", "gen"]) == 0 and "--force" not in calls[-1]
+    # an external tf.data service for the train stages: passed to DVC's stage processes in the environment
+    from shared.training import DATA_SERVICE_ENV
+
+    monkeypatch.delenv(DATA_SERVICE_ENV, raising=False)
+    assert cli.main(["run", "pinn_ode", "--data-service", "localhost:5050"]) == 2
+    assert "grpc://host:port" in capsys.readouterr().err and DATA_SERVICE_ENV not in os.environ
+    assert cli.main(["run", "pinn_ode", "--data-service", "grpc://localhost:5050"]) == 0
+    assert os.environ[DATA_SERVICE_ENV] == "grpc://localhost:5050"
 
 
 @pytest.mark.parametrize("project", project_names())

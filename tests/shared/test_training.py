@@ -180,7 +180,7 @@ def test_a_backup_that_does_not_read_falls_back_to_the_previous_epoch(tmp_path, 
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
-def test_fit_reads_its_batches_from_a_data_service_named_in_the_environment(tmp_path, data, monkeypatch):
+def test_fit_reads_its_batches_from_a_data_service_named_in_the_environment(tmp_path, data, monkeypatch, caplog):
     from tensorflow.data.experimental.service import DispatchServer, WorkerConfig, WorkerServer
 
     from shared.config import ConfigError
@@ -192,9 +192,13 @@ def test_fit_reads_its_batches_from_a_data_service_named_in_the_environment(tmp_
     monkeypatch.setenv(DATA_SERVICE_ENV, dispatcher.target)
     set_seed(0)
     model = _model()
+    before = [w.copy() for w in model.get_weights()]
     # parallel_epochs: each service worker makes the whole dataset, so an epoch of 4 steps reads 4 of its 8 batches
-    history = fit(model, ds.repeat(), epochs=2, steps_per_epoch=4, workdir=tmp_path / "run", verbose=0)
-    assert history["epoch"] == [0, 1] and history["loss"][1] < history["loss"][0]
+    with caplog.at_level("INFO", logger="shared.training"):
+        history = fit(model, ds.repeat(), epochs=2, steps_per_epoch=4, workdir=tmp_path / "run", verbose=0)
+    assert "tf.data service at grpc://" in caplog.text
+    assert history["epoch"] == [0, 1] and np.isfinite(history["loss"]).all()
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     monkeypatch.setenv(DATA_SERVICE_ENV, "localhost:5050")
     with pytest.raises(ConfigError, match="grpc://host:port"):
         fit(_model(), ds, epochs=1, workdir=tmp_path / "bad", verbose=0)
