@@ -11,11 +11,13 @@ file and what is wrong with it (missing, corrupt, wrong shape or dtype, NaNs, ..
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import logging
 import math
 import os
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -65,9 +67,33 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             tmp_path.unlink()
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2`` with ``RENAME_EXCHANGE``); ``False`` where unsupported."""
+    if sys.platform != "linux":
+        return False
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # no glibc 2.28+
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):  # a kernel or filesystem without it
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder that replaces ``path`` (a folder) when the block succeeds."""
+    """Yield a temporary folder that replaces ``path`` (a folder) when the block succeeds.
+
+    On Linux the two folders are swapped in one ``renameat2(RENAME_EXCHANGE)`` call, so a crash at any moment
+    leaves either the previous folder or the new one at ``path``; elsewhere the previous folder is first moved
+    aside to ``.<name>.old`` (a crash between the two renames leaves it there).
+    """
     import shutil
 
     path = Path(path)
@@ -75,6 +101,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        if path.is_dir() and not path.is_symlink() and _exchange(tmp, path):
+            return  # swapped in one step: ``path`` never went missing; the old folder, now at ``tmp``, goes below
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old")
@@ -381,15 +409,37 @@ def _read_tiff_image(path: Path) -> np.ndarray:
         array = array.astype(np.uint8) * 255
     if photometric == 0 and array.dtype.kind == "u":  # MINISWHITE: 0 is white
         array = np.iinfo(array.dtype).max - array
-    elif photometric == 3 and colormap is not None:  # PALETTE: 16-bit colour map
+    elif photometric == 3 and colormap is not None:  # PALETTE: 16-bit colour map, maybe with an alpha sample
         cmap = np.asarray(colormap).T  # (entries, 3)
+        alpha = None
+        if array.ndim == 3 and array.shape[-1] == 2:  # index + ExtraSamples alpha (Pillow's mode PA)
+            array, alpha = array[..., 0], array[..., 1]
+        if array.ndim != 2 or array.dtype.kind != "u" or int(array.max(initial=0)) >= len(cmap):
+            raise DataError(f"{path}: palette TIFF whose indices do not fit its {len(cmap)}-colour map")
         array = cmap[array]
         if array.max(initial=0) <= 255 or cmap.max() < 256:
             array = array.astype(np.uint8)
-        elif np.all(cmap % 257 == 0):
+        elif np.all(cmap % 257 == 0):  # 8-bit colours stored as v × 257 (libtiff)
             array = (array // 257).astype(np.uint8)
+        elif np.all(cmap % 256 == 0):  # 8-bit colours stored as v × 256 (Pillow)
+            array = (array // 256).astype(np.uint8)
         else:
             array = array.astype(np.uint16)
+        if alpha is not None:
+            if alpha.dtype not in (np.uint8, np.uint16):
+                raise DataError(f"{path}: palette TIFF with a {alpha.dtype} alpha sample is not supported")
+            wide = np.uint16 if np.uint16 in (array.dtype, alpha.dtype) else np.uint8
+
+            def widen(a):  # 8 → 16 bit by × 257 (255 → 65535)
+                return a.astype(wide) * wide(257) if a.dtype == np.uint8 and wide == np.uint16 else a.astype(wide)
+
+            array = np.concatenate([widen(array), widen(alpha)[..., None]], axis=-1)
+    if array.dtype.kind == "i" or (array.dtype.kind == "u" and array.dtype.itemsize > 2):
+        # signed or 32-bit integer pixels (Pillow's mode I): kept when they fit 16 bits, as the same PNG reads
+        if array.size and (int(array.min()) < 0 or int(array.max()) > 65535):
+            raise DataError(f"{path}: {array.dtype} pixels outside 0-65535 are not supported "
+                            f"(range {int(array.min())} to {int(array.max())}); rescale to 16 bit first")
+        array = array.astype(np.uint16)
     elif photometric == 5 and array.ndim == 3 and array.shape[-1] >= 4:  # SEPARATED (CMYK)
         top = float(np.iinfo(array.dtype).max) if array.dtype.kind == "u" else 1.0
         cmyk = array[..., :4].astype(np.float64) / top

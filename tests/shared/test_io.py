@@ -148,3 +148,44 @@ def test_write_csv_float_format(tmp_path):
     rows = [{"step": 1, "loss": 0.123456789012}, {"step": 2, "loss": 1.5e-7}]
     assert (write_csv(tmp_path / "a.csv", rows).read_text()) == "step,loss\n1,0.123456789012\n2,1.5e-07\n"
     assert write_csv(tmp_path / "b.csv", rows, float_format="%.3g").read_text() == "step,loss\n1,0.123\n2,1.5e-07\n"
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from shared.io import atomic_dir, atomic_write
+target, n = Path(sys.argv[1]), 0
+while True:  # versions of a folder of 20 files and of a file, each written whole, until killed
+    n += 1
+    with atomic_dir(target / "folder") as tmp:
+        for i in range(20):
+            (tmp / f"part{i}.txt").write_text(f"{n}\\n" * 2000)
+    with atomic_write(target / "file.txt") as fh:
+        fh.write(f"{n}\\n" * 20000)
+    (target / "written").write_text(str(n))
+"""
+
+
+@pytest.mark.slow
+def test_outputs_survive_sigkill_during_a_write(tmp_path):
+    """A process killed (SIGKILL) at random moments while it rewrites a folder and a file leaves, each time, a
+    whole previous or new version: never a missing, mixed or partial one."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rng = random.Random(7)
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path)])
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "written").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.3))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        parts = {(tmp_path / "folder" / f"part{i}.txt").read_text() for i in range(20)}
+        assert len(parts) == 1 and len(parts.pop().splitlines()) == 2000  # one version, whole
+        lines = (tmp_path / "file.txt").read_text().splitlines()
+        assert len(lines) == 20000 and len(set(lines)) == 1

@@ -90,3 +90,24 @@ def test_writer_refuses_lossy_targets(tmp_path):
     (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     with pytest.raises(DataError, match="corrupt or truncated"):
         read_image(tmp_path / "x.png")
+
+
+def test_palette_alpha_and_32_bit_tiffs_read_as_the_same_png(tmp_path):
+    pal = Image.new("P", (5, 3))
+    pal.putpalette([0, 0, 0, 200, 30, 30, 10, 220, 40] + [0] * 759)
+    pal.putdata([0, 1, 2, 1, 0] * 3)
+    pa = pal.convert("PA")
+    pa.putalpha(Image.fromarray(np.tile(np.array([0, 64, 128, 192, 255], np.uint8), (3, 1))))
+    pa.save(tmp_path / "pa.tif")
+    pa.convert("RGBA").save(tmp_path / "pa.png")  # PNG holds no PA mode: the same pixels as RGBA
+    tif, png = read_image(tmp_path / "pa.tif"), read_image(tmp_path / "pa.png")
+    assert tif.shape == (3, 5, 4) and tif.dtype == np.uint8
+    np.testing.assert_array_equal(tif, png)
+    wide = Image.fromarray(np.arange(15, dtype=np.int32).reshape(3, 5) * 4000)
+    for name in ("i.tif", "i.png"):
+        wide.save(tmp_path / name)
+    np.testing.assert_array_equal(read_image(tmp_path / "i.tif"), read_image(tmp_path / "i.png"))
+    assert read_image(tmp_path / "i.tif").dtype == np.uint16
+    tifffile.imwrite(tmp_path / "neg.tif", np.array([[-3, 5]], np.int16))
+    with pytest.raises(DataError, match="outside 0-65535"):
+        read_image(tmp_path / "neg.tif")
