@@ -7,7 +7,12 @@ with ``info.json`` (history, wall time, parameters). The MLP that predicts C_L f
 the Kulfan shape parameters and α is trained per experiment on the same split (``<out>/<experiment>/mlp/``).
 
 Killed runs resume: finished models are kept in ``--work``; the model in training resumes at
-its last finished epoch (``shared.training.fit``).
+its last finished epoch (``shared.training.fit``) with the batches it had not seen yet, so a resumed run ends
+with the weights of an uninterrupted one.
+
+``strategy`` (``shared.distributed``) spreads every training over the local GPUs or the workers of ``TF_CONFIG``;
+``batch_size`` is per replica. Under ``multi_worker`` the chief writes ``--out``; every other worker keeps its
+resumable state in ``--work/<hash>/worker-<i>`` and removes it at the end.
 
     python -m projects.airfoil_flow.train --params projects/airfoil_flow/params.yaml \
         --data data/airfoil_flow/prepared --work data/airfoil_flow/work/train --out data/airfoil_flow/model
@@ -30,6 +35,7 @@ from projects.airfoil_flow.baselines import parameters
 from projects.airfoil_flow.dataset import FieldData, load_fields, load_splits
 from projects.airfoil_flow.model import MLPConfig, UNetConfig
 from shared import config as config_lib
+from shared.distributed import PRECISIONS, STRATEGIES
 from shared.io import DataError, atomic_path, read_json, write_json
 from shared.stage import run, stage_parser
 
@@ -91,8 +97,13 @@ class TrainStageConfig:
     mlp: MLPConfig = field(default_factory=MLPConfig)
     mlp_fit: MLPFitConfig = field(default_factory=MLPFitConfig)
     seed: int = 0
-    #: tf.distribute strategy (auto: MirroredStrategy on several GPUs)
+    #: tf.distribute strategy (shared.distributed): auto | default | mirrored | multi_worker (cluster in TF_CONFIG);
+    #: ``fit.batch_size`` and ``mlp_fit.batch_size`` are per replica (global batch = batch_size x replicas)
     strategy: str = "auto"
+    #: float32 | mixed_float16 (GPU; loss scaling applied) | mixed_bfloat16
+    precision: str = "float32"
+    #: compile the training steps with XLA
+    jit_compile: bool = False
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 2
 
@@ -103,6 +114,10 @@ class TrainStageConfig:
                 raise ValueError(f"models.{exp}: unknown design(s) {bad}; designs: {', '.join(DESIGNS)}")
         if not self.models:
             raise ValueError("models must name at least one experiment")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
 
     def runs(self) -> list[tuple[str, str]]:
         return [(exp, design) for exp, designs in self.models.items() for design in designs]
@@ -131,7 +146,9 @@ def flip_example(x, y):
     return tf.cond(tf.random.uniform(()) < 0.5, flipped, lambda: (x, y))
 
 
-def datasets(fields: FieldData, split: dict[str, np.ndarray], fit: FitConfig, seed: int):
+def datasets(fields: FieldData, split: dict[str, np.ndarray], fit: FitConfig, seed: int, batch: int):
+    """``(train, val, steps)``: repeating shuffled training batches of ``batch`` (the GLOBAL batch), validation
+    batches of ``batch``, and the steps of one epoch (``ceil(n_train / batch)``)."""
     from shared.data import make_dataset
 
     y0, y1 = fields.grid.y_range
@@ -142,14 +159,30 @@ def datasets(fields: FieldData, split: dict[str, np.ndarray], fit: FitConfig, se
         else:
             augment = flip_example
     tr, va = split["train"], split["val"]
-    train = make_dataset(fields.inputs(tr), fields.targets(tr), batch_size=fit.batch_size, shuffle=True, seed=seed,
+    train = make_dataset(fields.inputs(tr), fields.targets(tr), batch_size=batch, shuffle=True, seed=seed,
                          augment=augment, repeat=True)
-    val = make_dataset(fields.inputs(va), fields.targets(va), batch_size=fit.batch_size)
-    return train, val, math.ceil(len(tr) / fit.batch_size)
+    val = make_dataset(fields.inputs(va), fields.targets(va), batch_size=batch)
+    return train, val, math.ceil(len(tr) / batch)
+
+
+def _resume_position(train, workdir: Path, steps: int, strategy):
+    """``train`` without the batches a killed run had consumed (``shared.training.fit`` resumes at the last
+    finished epoch; the multi-worker loop skips them itself)."""
+    from shared.training import completed_epochs
+
+    if _multi_worker(strategy):
+        return train
+    return train.skip(completed_epochs(workdir) * steps)
+
+
+def _multi_worker(strategy) -> bool:
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 # --------------------------------------------------------------------------- training
-def compile_unet(model, fit: FitConfig, steps: int):
+def compile_unet(model, fit: FitConfig, steps: int, jit_compile: bool = False):
     import keras
 
     from projects.airfoil_flow.model import MaskedMSE, masked_rmse
@@ -158,32 +191,44 @@ def compile_unet(model, fit: FitConfig, steps: int):
                                                       alpha=fit.final_lr_fraction)
     model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=fit.clipnorm),
                   loss=MaskedMSE(fit.loss_weights),
-                  metrics=[masked_rmse(0, "rmse_u"), masked_rmse(1, "rmse_v"), masked_rmse(2, "rmse_cp")])
+                  metrics=[masked_rmse(0, "rmse_u"), masked_rmse(1, "rmse_v"), masked_rmse(2, "rmse_cp")],
+                  jit_compile=jit_compile)
     return model
 
 
 def train_unet(fields: FieldData, split: dict[str, np.ndarray], design: str, cfg: TrainStageConfig,
-               workdir: Path, live_dir: Path | None = None):
-    """Train one U-Net; returns ``(model, info)``."""
+               workdir: Path, live_dir: Path | None = None, strategy=None):
+    """Train one U-Net in ``strategy`` (``shared.distributed.make_strategy``; ``None``: one device);
+    returns ``(model, info)``."""
     from projects.airfoil_flow.model import build_unet
-    from shared.training import fit, get_strategy, set_seed
+    from shared.distributed import global_batch_size, make_strategy, set_precision
+    from shared.training import fit, set_seed
 
+    strategy = strategy or make_strategy("default")
     set_seed(cfg.seed)
-    train, val, steps = datasets(fields, split, cfg.fit, cfg.seed)
+    batch = global_batch_size(cfg.fit.batch_size, strategy)
+    train, val, steps = datasets(fields, split, cfg.fit, cfg.seed, batch)
+    train = _resume_position(train, workdir, steps, strategy)
     unet_cfg = config_lib.replace(cfg.unet, design=design, seed=cfg.seed)
-    with get_strategy(cfg.strategy).scope():
-        model = compile_unet(build_unet(unet_cfg, (fields.grid.ny, fields.grid.nx)), cfg.fit, cfg.fit.epochs * steps)
+    set_precision(cfg.precision)
+    with strategy.scope():
+        model = compile_unet(build_unet(unet_cfg, (fields.grid.ny, fields.grid.nx)), cfg.fit, cfg.fit.epochs * steps,
+                             jit_compile=cfg.jit_compile)
+        model.optimizer.build(model.trainable_variables)  # in the scope: fit would build it outside
     start = time.perf_counter()
     history = fit(model, train, epochs=cfg.fit.epochs, steps_per_epoch=steps, validation=val, workdir=workdir,
-                  monitor="val_loss", patience=cfg.fit.patience, live_dir=live_dir, verbose=cfg.verbose)
+                  validation_steps=math.ceil(len(split["val"]) / batch) if _multi_worker(strategy) else None,
+                  monitor="val_loss", patience=cfg.fit.patience, live_dir=live_dir, verbose=cfg.verbose,
+                  strategy=strategy)
     info = {"design": design, "wall_time_s": time.perf_counter() - start, "epochs": len(history["epoch"]),
             "params": int(model.count_params()), "n_train": int(len(split["train"])),
             "n_val": int(len(split["val"])), "history": history, "unet": config_lib.to_dict(unet_cfg)}
     return model, info
 
 
-def train_mlp(fields: FieldData, split: dict[str, np.ndarray], cfg: TrainStageConfig, workdir: Path):
-    """The C_L baseline from the Kulfan parameters and α; returns ``(model, info)``.
+def train_mlp(fields: FieldData, split: dict[str, np.ndarray], cfg: TrainStageConfig, workdir: Path, strategy=None):
+    """The C_L baseline from the Kulfan parameters and α, trained in ``strategy`` (``None``: one device);
+    returns ``(model, info)``.
 
     Raises:
         DataError: a training sample has non-finite shape parameters.
@@ -192,8 +237,10 @@ def train_mlp(fields: FieldData, split: dict[str, np.ndarray], cfg: TrainStageCo
 
     from projects.airfoil_flow.model import build_cl_mlp
     from shared.data import make_dataset
+    from shared.distributed import global_batch_size, make_strategy, set_precision
     from shared.training import fit, set_seed
 
+    strategy = strategy or make_strategy("default")
     set_seed(cfg.seed)
     x = parameters(fields, split["train"]).astype("float32")
     y = fields.meta["cl"][split["train"]].astype("float32")[:, None]
@@ -201,14 +248,24 @@ def train_mlp(fields: FieldData, split: dict[str, np.ndarray], cfg: TrainStageCo
     yv = fields.meta["cl"][split["val"]].astype("float32")[:, None]
     if not np.all(np.isfinite(x)):
         raise DataError("the C_L MLP needs finite shape parameters for every training sample")
-    model = build_cl_mlp(cfg.mlp, x.mean(axis=0), x.std(axis=0) + 1e-6)
     mf = cfg.mlp_fit
-    schedule = keras.optimizers.schedules.CosineDecay(mf.learning_rate, mf.epochs * mf.steps_per_epoch, alpha=0.01)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", metrics=["mae"])
+    batch = global_batch_size(mf.batch_size, strategy)
+    set_precision(cfg.precision)
+    with strategy.scope():
+        model = build_cl_mlp(cfg.mlp, x.mean(axis=0), x.std(axis=0) + 1e-6)
+        schedule = keras.optimizers.schedules.CosineDecay(mf.learning_rate, mf.epochs * mf.steps_per_epoch,
+                                                          alpha=0.01)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", metrics=["mae"],
+                      jit_compile=cfg.jit_compile)
+        model.optimizer.build(model.trainable_variables)  # in the scope: fit would build it outside
+    train = make_dataset(x, y, batch_size=batch, shuffle=True, repeat=True, seed=cfg.seed)
+    train = _resume_position(train, workdir, mf.steps_per_epoch, strategy)
+    validation, validation_steps = (xv, yv), None
+    if _multi_worker(strategy):  # the custom loop takes validation as a dataset of global batches
+        validation, validation_steps = make_dataset(xv, yv, batch_size=batch), math.ceil(len(xv) / batch)
     start = time.perf_counter()
-    history = fit(model, make_dataset(x, y, batch_size=mf.batch_size, shuffle=True, repeat=True, seed=cfg.seed),
-                  epochs=mf.epochs, steps_per_epoch=mf.steps_per_epoch, validation=(xv, yv), workdir=workdir,
-                  verbose=0)
+    history = fit(model, train, epochs=mf.epochs, steps_per_epoch=mf.steps_per_epoch, validation=validation,
+                  validation_steps=validation_steps, workdir=workdir, verbose=0, strategy=strategy)
     return model, {"design": "mlp", "wall_time_s": time.perf_counter() - start, "epochs": len(history["epoch"]),
                    "params": int(model.count_params()), "n_train": int(len(x)), "history": history}
 
@@ -223,39 +280,56 @@ def save_model(model, info: dict[str, Any], folder: Path) -> None:
 def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path, live: Path | None = None) -> list[dict]:
     """Train every (experiment, design) of ``cfg`` and the C_L MLPs (finished ones in ``work`` are kept).
 
+    Under ``multi_worker`` only the chief publishes ``out``; another worker keeps its state in
+    ``work/<hash>/worker-<i>`` (its own finished-run markers, so that all workers skip the same runs after a kill)
+    and removes it at the end.
+
     Raises:
         DataError: ``fields.nc`` or ``splits.json`` is missing or broken, or lacks an experiment of ``cfg``.
+        ConfigError: ``strategy: multi_worker`` without a ``TF_CONFIG`` cluster.
     """
     from shared.data import sha256sum
+    from shared.distributed import _agree_min, is_chief, make_strategy, worker_id
     from shared.training import config_hash, publish_runs
 
+    strategy = make_strategy(cfg.strategy)  # first: a multi-worker strategy starts its servers before other TF work
+    chief = is_chief()
     fields = load_fields(prepared / "fields.nc")
     splits = load_splits(prepared / "splits.json", len(fields))
     check_experiments(cfg, splits)
     # finished models are only reused for the same config *and* the same data
     work = Path(work) / config_hash(cfg, sha256sum(prepared / "splits.json"), sha256sum(prepared / "fields.nc"))
+    own = work if chief else work / worker_id()  # a non-chief worker's state, apart from the chief's
     jobs = [(exp, design) for exp, design in cfg.runs()] + [(exp, "mlp") for exp in cfg.models]
     summary = []
     for i, (exp, design) in enumerate(jobs, 1):
-        done = work / "done" / exp / design
-        if (done / "info.json").exists():
+        done = own / "done" / exp / design
+        # every worker must train the same runs: a run counts as finished when all of them finished it
+        if _agree_min(strategy, int((done / "info.json").exists())):
             log.info("[%d/%d] %s / %s: finished in an earlier run", i, len(jobs), exp, design)
         else:
             split = splits[exp]
             log.info("[%d/%d] %s / %s: %d training and %d validation samples", i, len(jobs), exp, design,
                      len(split["train"]), len(split["val"]))
-            progress = work / "progress" / f"{exp}_{design}"
+            progress = own / "progress" / f"{exp}_{design}"
             if design == "mlp":
-                model, info = train_mlp(fields, split, cfg, progress)
+                model, info = train_mlp(fields, split, cfg, progress, strategy=strategy)
             else:
-                model, info = train_unet(fields, split, design, cfg, progress,
+                model, info = train_unet(fields, split, design, cfg, progress, strategy=strategy,
                                          live_dir=None if live is None else live / f"{exp}_{design}")
             info["experiment"] = exp
-            save_model(model, info, done)
+            if chief:
+                save_model(model, info, done)
+            else:  # a marker only: the chief saves the model
+                write_json(done / "info.json", info)
             shutil.rmtree(progress, ignore_errors=True)
             log.info("%s / %s: %.0f s, best val_loss %.4g", exp, design, info["wall_time_s"],
                      min(info["history"].get("val_loss") or [float("nan")]))
         summary.append({k: v for k, v in read_json(done / "info.json").items() if k != "history"})
+    if not chief:
+        log.info("worker %s done; the chief writes %s", worker_id(), out)
+        shutil.rmtree(own, ignore_errors=True)
+        return summary
     publish_runs(work, [Path(exp, design) for exp, design in jobs], out,
                  {"models": summary, "config": config_lib.to_dict(cfg)})
     return summary

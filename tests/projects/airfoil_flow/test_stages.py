@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from projects.airfoil_flow import data, train
@@ -11,8 +12,18 @@ from shared.config import ConfigError
 from shared.io import DataError
 
 
+def _weights(model_dir):
+    import keras
+
+    import projects.airfoil_flow.model  # noqa: F401 - registers the custom layers
+
+    return keras.saving.load_model(model_dir / "model.keras", compile=False).get_weights()
+
+
 @pytest.mark.slow
-def test_training_resumes_after_an_interruption(tiny, tmp_path, caplog, monkeypatch):
+def test_training_resumes_after_an_interruption_to_the_weights_of_an_uninterrupted_run(tiny, tmp_path, caplog,
+                                                                                       monkeypatch):
+    """Killed after epoch 2 of 3, rerun: the weights of an uninterrupted run on the same seed (exactly)."""
     import keras
 
     import shared.training as training
@@ -22,6 +33,7 @@ def test_training_resumes_after_an_interruption(tiny, tmp_path, caplog, monkeypa
     data.main(["--params", str(tiny), "--out", str(prepared)])
     cfg = load_section(tiny, "train", train.TrainStageConfig)
     cfg = train.config_lib.replace(cfg, models={"random": ["geometry"]}, fit={"epochs": 3})
+    train.train_all(cfg, prepared, tmp_path / "ref_work", tmp_path / "ref")
 
     class Kill(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -40,6 +52,43 @@ def test_training_resumes_after_an_interruption(tiny, tmp_path, caplog, monkeypa
     info = json.loads((tmp_path / "model" / "random" / "geometry" / "info.json").read_text())
     assert info["history"]["epoch"] == [0, 1, 2]  # the history spans the interruption
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+    names = sorted(p.name for p in (tmp_path / "ref").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "model").iterdir())
+    for design in ("geometry", "mlp"):
+        for a, b in zip(_weights(tmp_path / "ref" / "random" / design),
+                        _weights(tmp_path / "model" / "random" / design), strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=design)
+
+
+@pytest.mark.slow
+def test_training_under_the_mirrored_strategy_writes_the_models(tiny, tmp_path):
+    """``strategy: mirrored`` (one CPU replica here) trains the U-Net and the MLP and publishes the same outputs."""
+    from shared.config import load_section
+
+    prepared = tmp_path / "prepared"
+    data.main(["--params", str(tiny), "--out", str(prepared)])
+    cfg = train.config_lib.replace(load_section(tiny, "train", train.TrainStageConfig), strategy="mirrored",
+                                   models={"random": ["geometry"]}, fit={"epochs": 1})
+    summary = train.train_all(cfg, prepared, tmp_path / "work", tmp_path / "model")
+    assert [(s["experiment"], s["design"]) for s in summary] == [("random", "geometry"), ("random", "mlp")]
+    for design in ("geometry", "mlp"):
+        assert (tmp_path / "model" / "random" / design / "model.keras").stat().st_size > 0
+        assert np.all([np.all(np.isfinite(w)) for w in _weights(tmp_path / "model" / "random" / design)])
+    assert (tmp_path / "model" / "summary.json").exists() and not any((tmp_path / "work").iterdir())
+
+
+@pytest.mark.parametrize("key, value", [("strategy", "auto"), ("strategy", "default"), ("strategy", "mirrored"),
+                                        ("strategy", "multi_worker"), ("precision", "mixed_float16")])
+def test_strategy_and_precision_are_accepted(key, value):
+    assert getattr(train.TrainStageConfig(**{key: value}), key) == value
+
+
+@pytest.mark.parametrize("key, value", [("strategy", "tpu"), ("precision", "float64")])
+def test_unknown_strategy_or_precision_is_one_line(tiny_params, key, value):
+    path = tiny_params("airfoil_flow", {"train": {key: value}})
+    with pytest.raises(ConfigError, match=f"{key} '{value}': use one of") as err:
+        train.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
+    assert "\n" not in str(err.value)
 
 
 def test_unknown_param_key_names_key_and_file(tiny_params):
