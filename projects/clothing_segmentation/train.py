@@ -22,6 +22,12 @@ after the last click; the epoch with the best final validation IoU is kept.
 Training goes through :func:`shared.training.fit`, so a killed run resumes at its last finished epoch (state in
 ``--work``) and the curves are logged with dvclive.
 
+On several workers (``strategy``, see docs/scaling.md): the segmenter and its trainer are built in the
+``tf.distribute`` strategy's scope, ``batch_size`` is per replica (the input yields ``batch_size`` x replicas
+instances), the training step's loss is divided by the number of replicas (the gradients are summed across them,
+so a step follows the mean over the global batch), and under ``multi_worker`` (``TF_CONFIG``)
+``shared.training.fit`` runs the custom loop of ``shared.distributed``; only the chief writes ``--out``.
+
 Writes ``<out>/model.keras`` (the segmenter alone), ``train.json`` (config, classes, size, click radius, wall
 time) and ``history.json``.
 
@@ -43,6 +49,7 @@ import numpy as np
 
 from projects.clothing_segmentation.model import ModelConfig
 from shared.config import load_section, replace, to_dict
+from shared.distributed import PRECISIONS, STRATEGIES
 from shared.io import DataError, atomic_dir, check_array, load_npz, read_json, write_json
 from shared.stage import run, stage_parser
 
@@ -81,8 +88,19 @@ class TrainConfig:
     seed: int = 0
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 2
+    #: tf.distribute strategy (shared.distributed): auto | default | mirrored | multi_worker (cluster in TF_CONFIG);
+    #: ``batch_size`` is per replica, the global batch is ``batch_size`` x replicas
+    strategy: str = "auto"
+    #: float32 | mixed_float16 | mixed_bfloat16 (Keras' dtype policy; mixed_float16 adds loss scaling)
+    precision: str = "float32"
+    #: XLA for the training step: compiling the unrolled click simulation costs more on 2 CPU cores than it saves
+    jit_compile: bool = False
 
     def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         if self.epochs < 1 or self.steps_per_epoch < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("epochs, steps_per_epoch and batch_size ≥ 1 and learning_rate > 0 are required")
         if self.click_radius <= 0 or self.max_extra_clicks < 0 or self.click_jitter < 0:
@@ -154,9 +172,16 @@ def _zoom_crop(image, mask, size: int, expand: tuple[float, float]):
     return out[..., :3], tf.cast(out[..., 3] > 0.5, tf.uint8)
 
 
-def make_dataset(data: dict[str, np.ndarray], cfg: TrainConfig, *, training: bool, limit: int | None = None):
-    """A ``tf.data`` stream of ``{"image": float (S, S, 3) in 0-255, "mask": uint8 (S, S), "label": int32}``."""
+def make_dataset(data: dict[str, np.ndarray], cfg: TrainConfig, *, training: bool, limit: int | None = None,
+                 batch_size: int | None = None, drop_remainder: bool = False):
+    """A ``tf.data`` stream of ``{"image": float (S, S, 3) in 0-255, "mask": uint8 (S, S), "label": int32}``.
+
+    ``batch_size``: the batch it yields (default ``cfg.batch_size``; the global batch under a strategy);
+    ``drop_remainder``: validation in whole batches only (training batches are always whole).
+    """
     import tensorflow as tf
+
+    batch_size = batch_size or cfg.batch_size
 
     images = tf.constant(data["images"])
     size = int(data["images"].shape[1])
@@ -186,9 +211,9 @@ def make_dataset(data: dict[str, np.ndarray], cfg: TrainConfig, *, training: boo
     if training:
         ds = ds.shuffle(len(masks), seed=cfg.seed, reshuffle_each_iteration=True).repeat()
         ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-        ds = ds.map(pack).batch(cfg.batch_size, drop_remainder=True)
+        ds = ds.map(pack).batch(batch_size, drop_remainder=True)
     else:
-        ds = ds.map(load).map(pack).batch(cfg.batch_size)
+        ds = ds.map(load).map(pack).batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -373,7 +398,12 @@ def _trainer_class():
                 loss = mask_loss + self.class_loss_weight * class_loss
                 if self.net.losses:
                     loss += tf.add_n(self.net.losses)
-            grads = tape.gradient(loss, self.net.trainable_variables)
+                # under a tf.distribute strategy the replicas' gradients are summed: each takes its share of the
+                # mean over the global batch
+                replicas = tf.distribute.get_strategy().num_replicas_in_sync
+                scaled = loss / replicas if replicas > 1 else loss
+                scaled = self.optimizer.scale_loss(scaled)  # mixed_float16: the LossScaleOptimizer's scale
+            grads = tape.gradient(scaled, self.net.trainable_variables)
             self.optimizer.apply_gradients(zip(grads, self.net.trainable_variables))
             return self._record(gt, label, out, mask_loss, class_loss, loss, iou_1, count)
 
@@ -399,7 +429,7 @@ def _iou(gt, pred):
 
 def build_trainer(net, cfg: TrainConfig, size: int):
     """The compiled :class:`IterativeTrainer` around ``net``, built on one dummy batch (BackupAndRestore needs
-    built weights)."""
+    built weights). Under a ``tf.distribute`` strategy, call it (and build ``net``) in the strategy's scope."""
     import keras
 
     trainer = _trainer_class()(net, radius=cfg.click_radius, max_extra=cfg.max_extra_clicks, jitter=cfg.click_jitter,
@@ -410,9 +440,9 @@ def build_trainer(net, cfg: TrainConfig, size: int):
         initial_learning_rate=cfg.learning_rate / 10 if warmup else cfg.learning_rate,
         decay_steps=max(total - warmup, 1), alpha=0.02, warmup_target=cfg.learning_rate if warmup else None,
         warmup_steps=warmup)
-    # no XLA: compiling the unrolled click simulation with it costs more on 2 cores than it saves
+    # jit_compile off by default: compiling the unrolled click simulation costs more on 2 cores than it saves
     trainer.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, clipnorm=5.0),
-                    jit_compile=False)
+                    jit_compile=cfg.jit_compile)
     dummy = np.zeros((1, size, size, 1), np.float32)
     trainer({"image": np.zeros((1, size, size, 3), np.float32), "clicks": np.repeat(dummy, 2, -1),
              "prev_mask": dummy})
@@ -429,10 +459,14 @@ def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Se
             the model's divisor, a label outside the class list).
     """
     import keras
+    import tensorflow as tf
 
     from projects.clothing_segmentation.model import build_model
+    from shared.distributed import global_batch_size, is_chief, make_strategy, set_precision, worker_id
     from shared.training import config_hash, fit, set_seed
 
+    strategy = make_strategy(cfg.strategy)  # first: a multi-worker strategy starts its servers before other TF work
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     meta = read_meta(prepared)
     classes = list(meta["classes"])
     train_data = load_instances(prepared, "train")
@@ -446,22 +480,39 @@ def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Se
         if data["labels"].max() >= len(classes) or data["labels"].min() < 0:
             raise DataError(f"{name} labels reach {data['labels'].max()}, but meta.json names {len(classes)} classes")
     set_seed(cfg.seed, deterministic=False)
-    net = build_model(model_cfg)
-    trainer = build_trainer(net, cfg, size)
+    set_precision(cfg.precision)
+    with strategy.scope():
+        net = build_model(model_cfg)
+        trainer = build_trainer(net, cfg, size)
+    batch = global_batch_size(cfg.batch_size, strategy)
     log.info("%s: %d parameters; %d training instances on %d images (%d px), %d steps of %d per epoch",
              net.name, net.count_params(), len(train_data["masks"]), len(train_data["images"]), size,
-             cfg.steps_per_epoch, cfg.batch_size)
-    train_ds = make_dataset(train_data, cfg, training=True)
-    val_ds = make_dataset(val_data, cfg, training=False, limit=cfg.val_instances)
+             cfg.steps_per_epoch, batch)
+    train_ds = make_dataset(train_data, cfg, training=True, batch_size=batch)
+    n_val = min(cfg.val_instances, len(val_data["masks"]))
+    validation_steps = None
+    if multi_worker:  # the custom loop: validation in whole global batches
+        validation_steps = max(1, n_val // batch)
+    val_ds = make_dataset(val_data, cfg, training=False, limit=cfg.val_instances, batch_size=batch,
+                          drop_remainder=multi_worker and n_val >= batch)
     workdir = Path(work) / config_hash(cfg, data_fingerprint(prepared))
     start = time.perf_counter()
     history = fit(trainer, train_ds, epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch, validation=val_ds,
-                  workdir=workdir, monitor="val_iou", mode="max", patience=cfg.patience, verbose=cfg.verbose,
-                  callbacks=callbacks)
+                  validation_steps=validation_steps, workdir=workdir, monitor="val_iou", mode="max",
+                  patience=cfg.patience, verbose=cfg.verbose, callbacks=callbacks, strategy=strategy)
     wall = time.perf_counter() - start
-    final = {k: float(v) for k, v in trainer.evaluate(val_ds, verbose=0, return_dict=True).items()}
+    if multi_worker:  # no Keras loop under multi_worker (keras#20585): the restored best epoch's validation
+        best = int(np.argmax(history["val_iou"]))
+        final = {k[4:]: float(v[best]) for k, v in history.items() if k.startswith("val_")}
+    else:
+        final = {k: float(v) for k, v in trainer.evaluate(val_ds, verbose=0, return_dict=True).items()}
     log.info("validation after 1 click IoU %.3f, after %d clicks IoU %.3f, class accuracy %.3f; %.0f s",
              final["iou_1"], 1 + cfg.max_extra_clicks, final["iou"], final["class_accuracy"], wall)
+    if not is_chief():  # a multi-worker run: the chief writes the model
+        log.info("worker %s done; the chief writes %s", worker_id(), out)
+        shutil.rmtree(workdir / worker_id(), ignore_errors=True)
+        keras.backend.clear_session()
+        return final
     with atomic_dir(out) as tmp:
         net.save(tmp / "model.keras")
         write_json(tmp / "history.json", history)

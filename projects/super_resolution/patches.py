@@ -186,12 +186,17 @@ def validation_pairs(images: Sequence[np.ndarray], scale: int, crop: int) -> tup
     return lrs, hrs
 
 
-def validation_dataset(images: Sequence[np.ndarray], scale: int, crop: int):
-    """One image per batch (sizes differ)."""
+def validation_dataset(images: Sequence[np.ndarray], scale: int, crop: int, copies: int = 1):
+    """One image per batch (sizes differ), repeated ``copies`` times in its batch: one copy per replica of a
+    ``tf.distribute`` strategy, so that every replica scores the same image and the mean over replicas is the
+    image's score."""
     import tensorflow as tf
 
     lrs, hrs = validation_pairs(images, scale, crop)
     spec = (tf.TensorSpec((None, None, 1), tf.float32), tf.TensorSpec((None, None, 1), tf.float32))
     ds = tf.data.Dataset.from_generator(lambda: zip(lrs, hrs), output_signature=spec)
     ds = ds.apply(tf.data.experimental.assert_cardinality(len(lrs)))
-    return ds.batch(1).cache().prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(1)
+    if copies > 1:
+        ds = ds.map(lambda lr, hr: (tf.repeat(lr, copies, axis=0), tf.repeat(hr, copies, axis=0)))
+    return ds.cache().prefetch(tf.data.AUTOTUNE)

@@ -12,6 +12,11 @@ in ``<out>/summary.json``.
 Killed runs resume: finished runs are kept in ``--work``; the run in progress resumes from its
 last finished epoch (``BackupAndRestore``), on the same stream of examples.
 
+On several workers (``strategy``, see docs/scaling.md): the networks are built in the ``tf.distribute`` strategy's
+scope, ``batch_size`` is per replica (a step trains on ``batch_size`` x replicas patches, the same number of steps),
+and under ``multi_worker`` (``TF_CONFIG``) ``shared.training.fit`` runs the custom loop of ``shared.distributed``; the
+chief writes ``--out``, every other worker trains in a work folder of its own and removes it at the end.
+
     python -m projects.super_resolution.train --params projects/super_resolution/params.yaml \
         --data data/super_resolution/prepared --work data/super_resolution/work/train \
         --out data/super_resolution/model
@@ -32,6 +37,7 @@ from projects.super_resolution.model import ModelConfig, build_model, load_model
 from projects.super_resolution.patches import Degradation, PatchSampler, validation_dataset
 from shared import config as config_lib
 from shared.config import ConfigError
+from shared.distributed import PRECISIONS, STRATEGIES
 from shared.io import DataError, atomic_dir, read_json, write_json
 from shared.stage import run, stage_parser
 from shared.training import config_hash, fit, publish_runs, set_seed
@@ -57,9 +63,9 @@ class TrainStageConfig:
     """The ``train`` section: the networks, the runs that train them and the shared training settings.
 
     Raises:
-        ValueError: ``runs`` is empty; a run names an unknown model, has ``steps`` that are not a positive multiple
-            of ``steps_per_epoch``, or an ``init_from`` that is not an earlier run; ``lr_patch`` < 8 or
-            ``batch_size`` < 1.
+        ValueError: an unknown ``strategy`` or ``precision``; ``runs`` is empty; a run names an unknown model, has
+            ``steps`` that are not a positive multiple of ``steps_per_epoch``, or an ``init_from`` that is not an
+            earlier run; ``lr_patch`` < 8 or ``batch_size`` < 1.
         ConfigError: a run's ``scale`` is invalid for its model (not 2, 3 or 4).
     """
 
@@ -84,8 +90,19 @@ class TrainStageConfig:
     patience: int | None = None
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 2
+    #: tf.distribute strategy (shared.distributed): auto | default | mirrored | multi_worker (cluster in TF_CONFIG);
+    #: ``batch_size`` is per replica, a step trains on ``batch_size`` x replicas patches
+    strategy: str = "auto"
+    #: float32 | mixed_float16 | mixed_bfloat16 (Keras' dtype policy; mixed_float16 adds loss scaling)
+    precision: str = "float32"
+    #: XLA for the training step (GPU machines)
+    jit_compile: bool = False
 
     def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         if not self.runs:
             raise ValueError("runs must name at least one run")
         seen: dict[str, RunConfig] = {}
@@ -120,7 +137,7 @@ def compile_model(model, cfg: TrainStageConfig, steps: int, learning_rate: float
 
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps, alpha=cfg.final_lr_fraction)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mae" if cfg.loss == "l1" else "mse",
-                  metrics=[psnr_metric])
+                  metrics=[psnr_metric], jit_compile=cfg.jit_compile)
     return model
 
 
@@ -132,39 +149,59 @@ def completed_epochs(workdir: Path) -> int:
 
 
 def train_run(cfg: TrainStageConfig, name: str, images: dict, workdir: Path, init: Path | None = None,
-              callbacks: Sequence[Any] = ()):
+              callbacks: Sequence[Any] = (), strategy=None):
     """Train one run; returns ``(model, info)``.
+
+    ``strategy``: from ``shared.distributed.make_strategy`` (made once per process, before other TensorFlow work);
+    ``None`` makes the one of ``cfg.strategy``.
 
     Raises:
         ConfigError: ``init`` shares no layer (name and shape) with the run's network.
         DataError: no training image is large enough for an HR patch (see :class:`PatchSampler`).
         ValueError: ``patch_candidates`` < 1 or ``patch_min_std`` < 0.
     """
+    import tensorflow as tf
+
+    from shared.distributed import global_batch_size, make_strategy, set_precision
+
+    if strategy is None:
+        strategy = make_strategy(cfg.strategy)
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     r = cfg.runs[name]
     mcfg = cfg.model_config(name)
     set_seed(cfg.seed)
-    model = build_model(mcfg, name=name)
-    if init is not None:
-        copied = transfer_body(load_model(init), model)
-        if copied == 0:
-            raise ConfigError(f"run {name!r}: init_from {r.init_from!r} shares no layer (name and shape) with it; "
-                              "start from a run of the same architecture and width")
-        log.info("%s: %d layers start from %s", name, copied, init.parent.name)
-    compile_model(model, cfg, r.steps, r.learning_rate or cfg.learning_rate)
+    set_precision(cfg.precision)
+    with strategy.scope():
+        model = build_model(mcfg, name=name)
+        if init is not None:
+            copied = transfer_body(load_model(init), model)
+            if copied == 0:
+                raise ConfigError(f"run {name!r}: init_from {r.init_from!r} shares no layer (name and shape) with "
+                                  "it; start from a run of the same architecture and width")
+            log.info("%s: %d layers start from %s", name, copied, init.parent.name)
+        compile_model(model, cfg, r.steps, r.learning_rate or cfg.learning_rate)
+        # the optimizer's variables belong to the strategy too (shared.training.fit would build them outside it)
+        model.optimizer.build(model.trainable_variables)
     batch = r.batch_size or cfg.batch_size
+    global_batch = global_batch_size(batch, strategy)
     sampler = PatchSampler(list(images["train"].values()), r.scale, r.lr_patch or cfg.lr_patch, seed=cfg.seed,
                            degradation=cfg.degradation, candidates=cfg.patch_candidates,
                            min_std=cfg.patch_min_std)
-    start = completed_epochs(workdir) * cfg.steps_per_epoch * batch
-    train_ds = sampler.dataset(batch, start, r.steps * batch)
-    val_ds = validation_dataset(list(images["val"].values()), r.scale, cfg.val_crop) if images["val"] else None
+    # Keras' fit resumes on the examples after the backed-up epochs; the multi-worker loop skips them itself
+    start = 0 if multi_worker else completed_epochs(workdir) * cfg.steps_per_epoch * global_batch
+    train_ds = sampler.dataset(global_batch, start, r.steps * global_batch)
+    val_images = list(images["val"].values())
+    # one validation image per step, a copy on each replica (the images differ in size)
+    val_ds = validation_dataset(val_images, r.scale, cfg.val_crop, copies=strategy.num_replicas_in_sync) \
+        if val_images else None
     monitor = "val_psnr_metric" if val_ds is not None else "psnr_metric"
     began = time.perf_counter()
     history = fit(model, train_ds, epochs=r.steps // cfg.steps_per_epoch, steps_per_epoch=cfg.steps_per_epoch,
-                  validation=val_ds, workdir=workdir, monitor=monitor, mode="max", patience=cfg.patience,
-                  verbose=cfg.verbose, callbacks=callbacks)
+                  validation=val_ds, validation_steps=len(val_images) if multi_worker and val_images else None,
+                  workdir=workdir, monitor=monitor, mode="max", patience=cfg.patience, verbose=cfg.verbose,
+                  callbacks=callbacks, strategy=strategy)
     info = {"run": name, "model": r.model, "scale": r.scale, "steps": r.steps, "init_from": r.init_from,
-            "lr_patch": r.lr_patch or cfg.lr_patch, "batch_size": batch,
+            "lr_patch": r.lr_patch or cfg.lr_patch, "batch_size": batch, "global_batch_size": global_batch,
             "config": config_lib.to_dict(mcfg), "parameters": int(model.count_params()),
             "wall_time_s": time.perf_counter() - began, "epochs": len(history["epoch"]),
             "training_images": sampler.n_images, "history": history}
@@ -179,10 +216,16 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path) -> l
             :func:`train_run`).
         ConfigError: a run's ``init_from`` shares no layer with it.
     """
+    from shared.distributed import is_chief, make_strategy, worker_id
+
+    strategy = make_strategy(cfg.strategy)  # first: a multi-worker strategy starts its servers before other TF work
     images = {"train": load_split(prepared, "train"), "val": load_split(prepared, "val")}
     if not images["train"]:
         raise DataError(f"{prepared} has no training images")
     work = Path(work) / config_hash(cfg)
+    chief = is_chief()
+    if not chief:  # a worker of a multi-worker run keeps its finished runs (init_from reads them) apart
+        work = work.with_name(f"{work.name}-{worker_id()}")
     summary = []
     for i, name in enumerate(cfg.runs, 1):
         done = work / "done" / name
@@ -193,7 +236,7 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path) -> l
             log.info("[%d/%d] %s: %s ×%d, %d steps", i, len(cfg.runs), name, r.model, r.scale, r.steps)
             init = work / "done" / r.init_from / "model.keras" if r.init_from else None
             progress = work / "progress" / name
-            model, info = train_run(cfg, name, images, progress, init)
+            model, info = train_run(cfg, name, images, progress, init, strategy=strategy)
             with atomic_dir(done) as tmp:
                 model.save(tmp / "model.keras")
                 write_json(tmp / "run.json", info)
@@ -202,6 +245,10 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path) -> l
         log.info("%s: best val PSNR %.2f dB, %.0f s", name, max(info["history"].get("val_psnr_metric") or [0]),
                  info["wall_time_s"])
         summary.append({k: v for k, v in info.items() if k != "history"})
+    if not chief:
+        log.info("worker %s done; the chief writes %s", worker_id(), out)
+        shutil.rmtree(work, ignore_errors=True)
+        return summary
     publish_runs(work, list(cfg.runs), out, {"runs": summary, "config": config_lib.to_dict(cfg)})
     return summary
 

@@ -64,6 +64,32 @@ def test_killed_training_resumes(tiny_prepared, tiny_train_config, tmp_path, cap
     assert not any(work.iterdir())  # resumable state removed once the model is saved
 
 
+@pytest.mark.parametrize("strategy", ["auto", "default", "mirrored", "multi_worker"])
+def test_config_accepts_the_four_strategies(strategy):
+    assert train.TrainConfig(strategy=strategy).strategy == strategy
+
+
+@pytest.mark.parametrize("key, value", [("strategy", "tpu"), ("precision", "float8")])
+def test_config_refuses_an_unknown_strategy_or_precision(tiny_params, key, value):
+    path = tiny_params("clothing_segmentation", {"train": {key: value}})
+    with pytest.raises(ConfigError, match=f"{key} '{value}': use one of") as err:
+        train.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_training_under_a_mirrored_strategy_writes_the_model(tiny_prepared, tiny_train_config, tmp_path):
+    """strategy mirrored (one CPU replica here): the trainer is built in its scope and the stage writes the model."""
+    from shared.config import replace
+
+    final = train.train(replace(tiny_train_config, strategy="mirrored", epochs=1), tiny_prepared, tmp_path / "work",
+                        tmp_path / "model")
+    assert 0 <= final["iou"] <= 1
+    assert (tmp_path / "model" / "model.keras").exists()
+    info = json.loads((tmp_path / "model" / "train.json").read_text())
+    assert info["config"]["strategy"] == "mirrored" and info["epochs_run"] == 1
+
+
 def test_unknown_train_key_is_named(tiny_params):
     path = tiny_params("clothing_segmentation", {"train": {"max_extra_click": 3}})
     with pytest.raises(ConfigError, match="'max_extra_click'"):

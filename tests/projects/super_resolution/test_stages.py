@@ -59,6 +59,80 @@ def test_training_resumes_after_a_kill(params, prepared, tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("strategy", ["auto", "default", "mirrored", "multi_worker"])
+def test_config_accepts_the_four_strategies(strategy):
+    assert train.TrainStageConfig(strategy=strategy).strategy == strategy
+
+
+@pytest.mark.parametrize("key, value", [("strategy", "tpu"), ("precision", "float8")])
+def test_config_refuses_an_unknown_strategy_or_precision(tiny_params, key, value):
+    path = tiny_params("super_resolution", {"train": {key: value}})
+    with pytest.raises(ConfigError, match=f"{key} '{value}': use one of") as err:
+        train.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_training_under_a_mirrored_strategy_writes_the_model(params, prepared, tmp_path):
+    """strategy mirrored (one CPU replica here): the runs train and the stage publishes them as usual."""
+    from shared.config import load_section
+
+    cfg = load_section(params, "train", train.TrainStageConfig)
+    cfg = train.config_lib.replace(cfg, strategy="mirrored", runs={
+        "fast_x2": {"model": "fast", "scale": 2, "steps": 2},
+        "fast_x4": {"model": "fast", "scale": 4, "steps": 2, "init_from": "fast_x2"}})
+    summary = train.train_all(cfg, prepared, tmp_path / "work", tmp_path / "model")
+    assert [s["run"] for s in summary] == ["fast_x2", "fast_x4"]
+    assert summary[0]["global_batch_size"] == summary[0]["batch_size"] == 2
+    for run in ("fast_x2", "fast_x4"):
+        assert (tmp_path / "model" / run / "model.keras").exists()
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+
+
+def _free_ports(n):
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_train_and_the_chief_writes_the_model(tiny_params, prepared, tmp_path, repo_root):
+    """strategy multi_worker: two worker processes on loopback ports (TF_CONFIG) train two runs (the second
+    starts from the first); the chief publishes the model, the other worker leaves nothing behind."""
+    import json
+    import os
+
+    params = tiny_params("super_resolution", {**TINY, "train": {**TINY["train"], "strategy": "multi_worker", "runs": {
+        "__replace__": True, "fast_x2": {"model": "fast", "scale": 2, "steps": 4},
+        "fast_x4": {"model": "fast", "scale": 4, "steps": 2, "init_from": "fast_x2"}}}})
+    ports = _free_ports(2)
+    procs = []
+    for i in range(2):
+        config = {"cluster": {"worker": [f"localhost:{p}" for p in ports]}, "task": {"type": "worker", "index": i}}
+        env = {**os.environ, "TF_CONFIG": json.dumps(config), "PYTHONPATH": str(repo_root),
+               "TF_CPP_MIN_LOG_LEVEL": "2"}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "projects.super_resolution.train", "--params", str(params), "--data", str(prepared),
+             "--work", str(tmp_path / "work"), "--out", str(tmp_path / "model")],
+            cwd=repo_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    summary = json.loads((tmp_path / "model" / "summary.json").read_text())
+    assert [r["run"] for r in summary["runs"]] == ["fast_x2", "fast_x4"]
+    assert summary["runs"][0]["global_batch_size"] == 2 * summary["runs"][0]["batch_size"]
+    assert summary["runs"][0]["epochs"] == 2
+    history = json.loads((tmp_path / "model" / "fast_x2" / "run.json").read_text())["history"]
+    assert len(history["val_psnr_metric"]) == 2 and all(20 < v < 60 for v in history["val_psnr_metric"])
+    assert (tmp_path / "model" / "fast_x4" / "model.keras").exists()
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+
+
 def test_unknown_param_key_names_key_and_file(tiny_params):
     path = tiny_params("super_resolution", {"train": {"lr_pach": 8}})
     with pytest.raises(ConfigError) as err:
