@@ -15,6 +15,13 @@ cosine schedule), which becomes the model. This is the usual screen-then-train a
 halving, Jamieson & Talwalkar 2016): the whole budget on eight full trainings leaves every one of them
 under-trained. The test and shifted frames are never read here.
 
+On several workers (``strategy``, :mod:`shared.distributed`): each network is built and compiled in the strategy's
+scope, ``batch_size`` is per replica (every step draws ``batch_size`` x replicas frames), and under ``multi_worker``
+(cluster in ``TF_CONFIG``) ``shared.training.fit`` runs its custom loop, with the model's Keras ``train_step`` per
+replica (the losses are Keras losses, scaled per replica; class weights are inside the loss, so nothing changes for
+them). Every worker computes the same validation mAP, so all choose the same variant; only the chief writes (the
+others keep a marker of each finished variant, so that a restarted cluster skips the same ones).
+
 Writes ``<out>/``: ``model.keras`` (the final training of the chosen variant, or the screened one without
 ``train.final``), ``variants/<name>.keras`` (every screened variant, for the variants table of the evaluate stage),
 ``variants.json`` (``chosen``, ``final`` (null without ``train.final``) and per variant: head, loss, imbalance,
@@ -44,6 +51,7 @@ from projects.cartoon_characters.losses import LOSSES, LossConfig
 from projects.cartoon_characters.metrics import mean_average_precision
 from projects.cartoon_characters.model import HEADS, ModelConfig
 from shared.config import load_section, replace, to_dict
+from shared.distributed import DistributeConfig
 from shared.io import DataError, atomic_dir, load_npz, read_json, save_npz, write_json
 from shared.stage import run, stage_parser
 
@@ -110,8 +118,14 @@ class TrainConfig:
     jit_compile: bool = False
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 2
+    #: tf.distribute strategy (shared.distributed): auto | default | mirrored | multi_worker (cluster in TF_CONFIG);
+    #: ``batch_size`` is per replica, the global batch is ``batch_size`` x replicas
+    strategy: str = "auto"
+    #: float32 | mixed_float16 (GPU; loss scaling applied by Keras) | mixed_bfloat16
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
+        DistributeConfig(strategy=self.strategy, precision=self.precision, jit_compile=self.jit_compile)
         if self.epochs < 1 or self.steps_per_epoch < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("epochs, steps_per_epoch and batch_size ≥ 1 and learning_rate > 0 are required")
         if self.weight_decay < 0:
@@ -171,29 +185,40 @@ def read_characters(data: str | Path, n_labels: int) -> list[str]:
 
 
 def batches(images: np.ndarray, labels: np.ndarray, indices: np.ndarray, batch_size: int, flip: bool,
-            seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Endless training batches drawn from ``indices`` (shuffled each pass): uint8 frames, float32 labels."""
+            seed: int, skip: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Endless training batches drawn from ``indices`` (shuffled each pass): uint8 frames, float32 labels.
+
+    ``skip``: the first ``skip`` batches of the stream are drawn but not yielded (a resumed run goes on with the
+    batches an uninterrupted run would see next).
+    """
     rng = np.random.default_rng(seed)
     order = np.empty(0, dtype=int)
+    drawn = 0
     while True:
         while len(order) < batch_size:
             order = np.concatenate([order, rng.permutation(indices)])
         take, order = order[:batch_size], order[batch_size:]
+        mirrored = rng.random(batch_size) < 0.5 if flip else None
+        drawn += 1
+        if drawn <= skip:
+            continue
         x = images[take]
         if flip:
-            mirrored = rng.random(batch_size) < 0.5
             x = np.where(mirrored[:, None, None, None], x[:, :, ::-1], x)
         yield x, labels[take].astype(np.float32)
 
 
-def make_dataset(images, labels, indices, cfg: TrainConfig, seed: int):
+def make_dataset(images, labels, indices, cfg: TrainConfig, seed: int, batch_size: int | None = None,
+                 skip: int = 0):
+    """``tf.data`` of :func:`batches` (``batch_size``: the global batch, default ``cfg.batch_size``)."""
     import tensorflow as tf
 
     size, n_classes = images.shape[1], labels.shape[1]
-    signature = (tf.TensorSpec((cfg.batch_size, size, size, 3), tf.uint8),
-                 tf.TensorSpec((cfg.batch_size, n_classes), tf.float32))
+    batch_size = batch_size or cfg.batch_size
+    signature = (tf.TensorSpec((batch_size, size, size, 3), tf.uint8),
+                 tf.TensorSpec((batch_size, n_classes), tf.float32))
     return tf.data.Dataset.from_generator(
-        lambda: batches(images, labels, indices, cfg.batch_size, cfg.flip, seed),
+        lambda: batches(images, labels, indices, batch_size, cfg.flip, seed, skip),
         output_signature=signature).prefetch(2)
 
 
@@ -240,26 +265,50 @@ def compile_variant(variant: Variant, cfg: TrainConfig, train_labels: np.ndarray
     return net, model_cfg, pos_weight
 
 
+def done_record(workdir: Path) -> Path:
+    """The ``record.json`` that says a variant is finished: the parked model's on the chief, a worker's own marker
+    elsewhere (only the chief writes models)."""
+    from shared.distributed import is_chief, worker_id
+
+    return workdir / ("done" if is_chief() else f"done-{worker_id()}") / "record.json"
+
+
 def train_variant(variant: Variant, cfg: TrainConfig, train_split: dict, val_split: dict, characters: list[str],
-                  workdir: Path, callbacks: Sequence = ()) -> dict:
+                  workdir: Path, callbacks: Sequence = (), strategy=None) -> dict:
     """Train one variant in ``workdir`` and park it in ``workdir/done``: ``model.keras``, ``val_logits.npy``,
-    ``record.json``. Returns the record (config, val mAP, steps, seconds, parameters, history)."""
+    ``record.json``. Returns the record (config, val mAP, steps, seconds, parameters, history).
+
+    ``strategy``: from ``shared.distributed.make_strategy`` (default: the current one). A worker that is not the
+    chief writes only its marker (:func:`done_record`).
+    """
     import keras
+    import tensorflow as tf
 
     from projects.cartoon_characters.imbalance import resample
-    from shared.training import fit, set_seed
+    from shared.distributed import global_batch_size, is_chief, set_precision
+    from shared.training import completed_epochs, fit, set_seed
 
+    strategy = strategy or tf.distribute.get_strategy()
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    set_precision(cfg.precision)
     set_seed(cfg.seed, deterministic=False)
-    net, model_cfg, pos_weight = compile_variant(variant, cfg, train_split["labels"], len(characters),
-                                                 train_split["images"].shape[1])
+    with strategy.scope():
+        net, model_cfg, pos_weight = compile_variant(variant, cfg, train_split["labels"], len(characters),
+                                                     train_split["images"].shape[1])
+        net.optimizer.build(net.trainable_variables)  # in the scope: fit would build it outside
     indices = resample(train_split["labels"], variant.imbalance, cfg.imbalance, cfg.seed)
+    batch = global_batch_size(cfg.batch_size, strategy)
     log.info("%s: %d parameters; %d training frames (%d after %s), %d steps of %d", variant.name, net.count_params(),
-             len(train_split["labels"]), len(indices), variant.imbalance, cfg.steps, cfg.batch_size)
+             len(train_split["labels"]), len(indices), variant.imbalance, cfg.steps, batch)
+    # a resumed run (shared.training.fit) goes on with the batches an uninterrupted run would see next
+    skip = 0 if multi_worker else completed_epochs(workdir / "run") * cfg.steps_per_epoch
     start = time.perf_counter()
-    history = fit(net, make_dataset(train_split["images"], train_split["labels"], indices, cfg, cfg.seed),
+    history = fit(net, make_dataset(train_split["images"], train_split["labels"], indices, cfg, cfg.seed, batch,
+                                    skip),
                   epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch, workdir=workdir / "run",
                   monitor="val_map", mode="max", patience=cfg.patience, verbose=cfg.verbose,
-                  callbacks=[ValidationMAP(val_split["images"], val_split["labels"], characters), *callbacks])
+                  callbacks=[ValidationMAP(val_split["images"], val_split["labels"], characters), *callbacks],
+                  strategy=strategy)
     seconds = time.perf_counter() - start
     logits = predict_logits(net, val_split["images"])
     val_map = mean_average_precision(val_split["labels"], logits, characters)["map"]
@@ -271,6 +320,10 @@ def train_variant(variant: Variant, cfg: TrainConfig, train_split: dict, val_spl
               "val_map": val_map, "steps": cfg.steps, "epochs_run": len(history.get("epoch", [])),
               "seconds": seconds, "params": int(net.count_params()), "train_frames": int(len(indices)),
               "history": history}
+    if not is_chief():  # a multi-worker run: the chief writes the model; the loop removed this worker's state
+        write_json(done_record(workdir), record)
+        keras.backend.clear_session()
+        return record
     with atomic_dir(workdir / "done") as tmp:
         net.save(tmp / "model.keras")
         np.save(tmp / "val_logits.npy", logits)
@@ -291,9 +344,12 @@ def train(cfg: TrainConfig, data: Path, work: Path, out: Path, callbacks: Sequen
 
     Raises:
         DataError: the prepared splits are missing or malformed, or train and val disagree in frame size or labels.
+        ConfigError: ``strategy: multi_worker`` without a ``TF_CONFIG`` cluster.
     """
+    from shared.distributed import is_chief, make_strategy, worker_id
     from shared.training import config_hash
 
+    strategy = make_strategy(cfg.strategy)  # first: a multi-worker strategy starts its servers before other TF work
     splits = {s: load_prepared(data, s) for s in SPLITS}
     tr, va = splits["train"], splits["val"]
     if tr["images"].shape[1:] != va["images"].shape[1:] or tr["labels"].shape[1] != va["labels"].shape[1]:
@@ -309,11 +365,11 @@ def train(cfg: TrainConfig, data: Path, work: Path, out: Path, callbacks: Sequen
     records = []
     for variant in variants(cfg):
         workdir = root / variant.name
-        if (workdir / "done" / "record.json").exists():
-            record = read_json(workdir / "done" / "record.json")
+        if done_record(workdir).exists():
+            record = read_json(done_record(workdir))
             log.info("%s: already trained in %s (validation mAP %.4f)", variant.name, workdir, record["val_map"])
         else:
-            record = train_variant(variant, cfg, tr, va, characters, workdir, callbacks)
+            record = train_variant(variant, cfg, tr, va, characters, workdir, callbacks, strategy)
         records.append(record)
     scored = [r for r in records if r["val_map"] == r["val_map"]]
     if not scored:
@@ -325,16 +381,21 @@ def train(cfg: TrainConfig, data: Path, work: Path, out: Path, callbacks: Sequen
         variant = next(v for v in variants(cfg) if v.name == chosen)
         final_cfg = replace(cfg, epochs=cfg.final.epochs, steps_per_epoch=cfg.final.steps_per_epoch)
         model_dir = root / "final"
-        if (model_dir / "done" / "record.json").exists():
-            final = read_json(model_dir / "done" / "record.json")
+        if done_record(model_dir).exists():
+            final = read_json(done_record(model_dir))
             log.info("final %s: already trained in %s", chosen, model_dir)
         else:
             log.info("final training of %s: %d steps", chosen, final_cfg.steps)
-            final = train_variant(variant, final_cfg, tr, va, characters, model_dir, callbacks)
+            final = train_variant(variant, final_cfg, tr, va, characters, model_dir, callbacks, strategy)
     table = {"chosen": chosen, "rule": "the variant with the best validation mAP",
              "final": None if final is None else {k: v for k, v in final.items() if k != "history"},
              "variants": [{**{k: v for k, v in r.items() if k != "history"}, "chosen": r["name"] == chosen,
                            "model": f"variants/{r['name']}.keras"} for r in records]}
+    if not is_chief():
+        log.info("worker %s done; the chief writes %s", worker_id(), out)
+        for marker in root.glob(f"*/done-{worker_id()}"):
+            shutil.rmtree(marker, ignore_errors=True)
+        return table
     with atomic_dir(out) as tmp:
         (tmp / "variants").mkdir()
         (tmp / "predictions").mkdir()

@@ -9,6 +9,13 @@ and cosine decay, gradient clipping. The epoch with the lowest validation loss (
 Training goes through ``shared.training.fit`` (dvclive curves, resume after a kill at the last finished epoch; a
 finished decoder is parked in ``--work`` and not retrained).
 
+On several workers (``strategy``, :mod:`shared.distributed`): the model is built and compiled in the strategy's
+scope, ``batch_size`` is per replica (the pipeline yields ``batch_size`` x replicas images per step), and under
+``multi_worker`` (cluster in ``TF_CONFIG``) ``shared.training.fit`` runs its custom loop, where the model's own
+``train_step`` runs per replica: the masked cross-entropy and the LSTM's attention penalty are Keras losses, scaled
+per replica by Keras so that the summed gradients are those of the global batch. Only the chief writes the model;
+another worker parks only a marker of each finished decoder (so a restarted cluster skips the same decoders).
+
 Writes ``<out>/<decoder>/`` (``model.keras``, ``vocabulary.json``, ``captioner.json``: what
 ``decoding.load_captioner`` reads; ``history.json``; ``train.json``: config, parameters, steps, wall time) and
 ``<out>/summary.json``.
@@ -32,6 +39,7 @@ from projects.image_captioning.dataset import load_prepared
 from projects.image_captioning.decoding import END, Captioner, encode_captions, fit_vocabulary, make_vectorizer
 from projects.image_captioning.model import DECODERS, ModelConfig, build_model
 from shared.config import load_section, to_dict
+from shared.distributed import DistributeConfig
 from shared.io import DataError, read_json, write_json
 from shared.stage import run, stage_parser
 from shared.training import config_hash
@@ -46,6 +54,7 @@ class TrainConfig:
     Raises:
         ValueError: an unknown decoder or none, ``epochs``/``batch_size``/``min_count``/``seq_len`` < 1,
             ``learning_rate`` ≤ 0, ``warmup_epochs``/``weight_decay``/``clipnorm`` < 0, ``length_alpha`` < 0.
+        ConfigError: an unknown ``strategy`` or ``precision``.
     """
 
     #: decoders to train, each with its own encoder (``transformer``, ``lstm``)
@@ -70,8 +79,16 @@ class TrainConfig:
     seed: int = 0
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 2
+    #: tf.distribute strategy (shared.distributed): auto | default | mirrored | multi_worker (cluster in TF_CONFIG);
+    #: ``batch_size`` is per replica, the global batch is ``batch_size`` x replicas
+    strategy: str = "auto"
+    #: float32 | mixed_float16 (GPU; loss scaling applied by Keras) | mixed_bfloat16
+    precision: str = "float32"
+    #: XLA for the training step (off: on CPU Keras' "auto" is off too)
+    jit_compile: bool = False
 
     def __post_init__(self) -> None:
+        DistributeConfig(strategy=self.strategy, precision=self.precision, jit_compile=self.jit_compile)
         if not self.decoders or any(d not in DECODERS for d in self.decoders):
             raise ValueError(f"decoders must be a non-empty list of {', '.join(DECODERS)}")
         if min(self.epochs, self.batch_size, self.min_count, self.seq_len) < 1 or self.learning_rate <= 0:
@@ -103,11 +120,13 @@ def caption_groups(records: Sequence[dict], vectorizer) -> tuple[np.ndarray, np.
 
 
 def make_dataset(images: np.ndarray, index: np.ndarray, ids: np.ndarray, batch_size: int, *, shuffle: bool,
-                 seed: int):
+                 seed: int, skip: int = 0, drop_remainder: bool | None = None):
     """``tf.data``: batches of ``({"image": (B, S, S, 3) uint8, "tokens": ids[:, :, :-1]}, ids[:, :, 1:])``.
 
     ``index (N,)`` rows of ``images``; ``ids (N, C, T + 1)``. With ``shuffle``: reshuffled each epoch, repeated,
-    whole batches only (use ``steps_per_epoch``).
+    whole batches only (use ``steps_per_epoch``); ``skip`` batches of that stream are passed over (a resumed run
+    continues where the killed one stopped, so it sees the batches of an uninterrupted run). ``drop_remainder``:
+    whole batches only (default: with ``shuffle``).
     """
     import tensorflow as tf
 
@@ -115,7 +134,9 @@ def make_dataset(images: np.ndarray, index: np.ndarray, ids: np.ndarray, batch_s
     ds = tf.data.Dataset.from_tensor_slices((index, ids))
     if shuffle:
         ds = ds.shuffle(len(index), seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = ds.batch(batch_size, drop_remainder=shuffle)
+    ds = ds.batch(batch_size, drop_remainder=shuffle if drop_remainder is None else drop_remainder)
+    if skip:
+        ds = ds.skip(skip)
 
     @tf.autograph.experimental.do_not_convert
     def to_inputs(i, seq):
@@ -135,7 +156,8 @@ def masked_accuracy(y_true, y_pred):
 
 
 def compile_model(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
-    """AdamW with a linear warm-up to ``learning_rate`` and a cosine decay; masked cross-entropy."""
+    """AdamW with a linear warm-up to ``learning_rate`` and a cosine decay; masked cross-entropy (``jit_compile``:
+    XLA for the step)."""
     import keras
 
     total = cfg.epochs * steps_per_epoch
@@ -148,7 +170,7 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int) -> None:
                                        global_clipnorm=cfg.clipnorm or None)
     model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
-                  metrics=[masked_accuracy])
+                  metrics=[masked_accuracy], jit_compile=cfg.jit_compile)
 
 
 def data_fingerprint(prepared: Path) -> str:
@@ -158,40 +180,74 @@ def data_fingerprint(prepared: Path) -> str:
     return "-".join(sha256sum(Path(prepared) / name)[:12] for name in ("train.json", "val.json", "images.npy"))
 
 
+def done_marker(workdir: Path, decoder: str) -> Path:
+    """The ``train.json`` that says ``decoder`` is finished: the parked captioner's on the chief, a worker's own
+    marker elsewhere (only the chief writes the model)."""
+    from shared.distributed import is_chief, worker_id
+
+    folder = workdir / "done" if is_chief() else workdir / f"done-{worker_id()}"
+    return folder / decoder / "train.json"
+
+
 def train_decoder(decoder: str, cfg: TrainConfig, images: np.ndarray, train_ids: Sequence[np.ndarray],
                   val_ids: Sequence[np.ndarray], vocabulary: list[str], workdir: Path,
-                  callbacks: Sequence = (), resize: str = "letterbox") -> dict:
-    """Train one decoder; save its :class:`Captioner` to ``workdir/done/<decoder>``; returns its train info."""
+                  callbacks: Sequence = (), resize: str = "letterbox", strategy=None) -> dict:
+    """Train one decoder; save its :class:`Captioner` to ``workdir/done/<decoder>``; returns its train info.
+
+    ``strategy``: from ``shared.distributed.make_strategy`` (default: the current one). On a worker that is not
+    the chief nothing but a marker (:func:`done_marker`) is written.
+    """
     import keras
+    import tensorflow as tf
 
-    from shared.training import fit, read_history, set_seed
+    from shared.distributed import global_batch_size, is_chief, set_precision
+    from shared.training import completed_epochs, fit, read_history, set_seed
 
-    keras.backend.clear_session()
+    strategy = strategy or tf.distribute.get_strategy()
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    keras.backend.clear_session()  # resets Keras' dtype policy too: the precision is set after it
+    set_precision(cfg.precision)
     set_seed(cfg.seed, deterministic=False)
-    steps = max(1, len(train_ids[0]) // cfg.batch_size)
-    train_ds = make_dataset(images, *train_ids, cfg.batch_size, shuffle=True, seed=cfg.seed)
-    val_ds = make_dataset(images, *val_ids, 64, shuffle=False, seed=cfg.seed)
-    model = build_model(cfg.model, decoder, int(images.shape[1]), len(vocabulary), cfg.seq_len)
-    compile_model(model, cfg, steps)
-    log.info("%s: %d parameters; %d training images (%d captions each), %d steps per epoch", decoder,
-             model.count_params(), len(train_ids[0]), train_ids[1].shape[1], steps)
+    batch = global_batch_size(cfg.batch_size, strategy)
+    steps = max(1, len(train_ids[0]) // batch)
     run_dir = workdir / decoder
+    # a resumed run (shared.training.fit) goes on with the batches an uninterrupted run would see next
+    skip = 0 if multi_worker else completed_epochs(run_dir) * steps
+    train_ds = make_dataset(images, *train_ids, batch, shuffle=True, seed=cfg.seed, skip=skip)
+    validation_steps = None
+    if multi_worker:  # the custom loop: validation as whole global batches
+        val_batch = min(64, len(val_ids[0]))
+        validation_steps = len(val_ids[0]) // val_batch
+        val_ds = make_dataset(images, *val_ids, val_batch, shuffle=False, seed=cfg.seed, drop_remainder=True)
+    else:
+        val_ds = make_dataset(images, *val_ids, 64, shuffle=False, seed=cfg.seed)
+    with strategy.scope():
+        model = build_model(cfg.model, decoder, int(images.shape[1]), len(vocabulary), cfg.seq_len)
+        compile_model(model, cfg, steps)
+        model.optimizer.build(model.trainable_variables)  # in the scope: fit would build it outside
+    log.info("%s: %d parameters; %d training images (%d captions each), %d steps per epoch of %d images",
+             decoder, model.count_params(), len(train_ids[0]), train_ids[1].shape[1], steps, batch)
     start = time.perf_counter()
     history = fit(model, train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation=val_ds, workdir=run_dir,
-                  monitor="val_loss", mode="min", patience=cfg.patience, verbose=cfg.verbose, callbacks=callbacks)
+                  validation_steps=validation_steps, monitor="val_loss", mode="min", patience=cfg.patience,
+                  verbose=cfg.verbose, callbacks=callbacks, strategy=strategy)
     wall = time.perf_counter() - start
     history = history if history.get("epoch") else read_history(run_dir)
     val_loss = [v for v in history.get("val_loss", []) if v is not None]
     info = {"decoder": decoder, "image_size": int(images.shape[1]), "seq_len": cfg.seq_len,
             "max_len": cfg.seq_len, "length_alpha": cfg.length_alpha, "resize": resize}
     captioner = Captioner(model, vocabulary, info)
-    target = workdir / "done" / decoder
-    captioner.save(target)
     summary = {"decoder": decoder, "parameters": captioner.num_params, "steps_per_epoch": steps,
                "epochs_run": len(history.get("epoch", [])), "best_val_loss": min(val_loss) if val_loss else None,
                "wall_time_s": wall, "seconds_per_step": wall / max(steps * len(history.get("epoch", [])), 1),
                "vocabulary_size": len(vocabulary), "train_images": int(len(train_ids[0])),
                "val_images": int(len(val_ids[0])), "config": to_dict(cfg)}
+    if not is_chief():  # a multi-worker run: the chief writes the model; the loop removed this worker's state
+        log.info("%s: this worker is done; the chief writes the model", decoder)
+        write_json(done_marker(workdir, decoder), summary)
+        return summary
+    target = workdir / "done" / decoder
+    captioner.save(target)
     write_json(target / "history.json", history)
     write_json(target / "train.json", summary)
     import shutil
@@ -212,9 +268,12 @@ def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Se
         DataError: the prepared data are missing or malformed (see :func:`load_prepared`), or a split has no
             caption.
         ValueError: no training word reaches ``min_count``.
+        ConfigError: ``strategy: multi_worker`` without a ``TF_CONFIG`` cluster.
     """
+    from shared.distributed import is_chief, make_strategy, worker_id
     from shared.training import publish_runs
 
+    strategy = make_strategy(cfg.strategy)  # first: a multi-worker strategy starts its servers before other TF work
     images, splits, meta = load_prepared(prepared)
     train_records, val_records = splits["train"], splits["val"]
     train_texts = [c for r in train_records for c in r["captions"] if c.strip()]
@@ -235,15 +294,22 @@ def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Se
     workdir = Path(work) / config_hash(cfg, data_fingerprint(prepared))
     summaries = {}
     for decoder in cfg.decoders:
-        done = workdir / "done" / decoder / "train.json"
+        done = done_marker(workdir, decoder)
         if done.is_file():
             log.info("%s: finished by an earlier run, reused from %s", decoder, done.parent)
             summaries[decoder] = read_json(done)
             continue
         summaries[decoder] = train_decoder(decoder, cfg, images, train_ids, val_ids, vocabulary, workdir,
-                                           callbacks=callbacks, resize=meta.get("resize", "letterbox"))
+                                           callbacks=callbacks, resize=meta.get("resize", "letterbox"),
+                                           strategy=strategy)
     summary = {"decoders": list(cfg.decoders), "vocabulary_size": len(vocabulary), "captions_cut": long,
                "runs": summaries, "wall_time_s": sum(s["wall_time_s"] for s in summaries.values())}
+    if not is_chief():
+        import shutil
+
+        log.info("worker %s done; the chief writes %s", worker_id(), out)
+        shutil.rmtree(workdir / f"done-{worker_id()}", ignore_errors=True)
+        return summary
     publish_runs(workdir, cfg.decoders, out, summary)
     return summary
 

@@ -12,6 +12,14 @@
 Both train through ``keras.Model.fit`` with their own ``train_step`` (so ``shared.training.fit``'s resume,
 dvclive logging and NaN termination apply). Images go in as uint8 and are scaled inside the models.
 
+Data-parallel (``tf.distribute``): the steps run per replica under ``strategy.run`` and each optimizer sums the
+gradients of the replicas (an all-reduce), so every loss whose gradient is taken is divided by the number of
+replicas (:func:`per_replica_loss`, Keras' own rule; nothing changes on one replica): the summed gradient is that of
+the mean over the global batch. The random draws (the VAE's ε, the GAN's z) are this replica's slice of the draws
+for the whole global batch (:func:`replica_normal`), so replicas never share noise, and a step on N replicas draws
+what a single process draws for the same global batch. Under ``mixed_float16`` every loss goes through its
+optimizer's ``scale_loss`` (a ``LossScaleOptimizer`` then scales it) and is computed in float32.
+
 At render time only a decoder is needed: :func:`save_generator` writes it as a plain functional Keras model
 plus ``<name>.json`` (kind, latent_dim, size); :func:`load_generator` gives a :class:`Generator` with
 ``decode(z) -> uint8 (n, S, S, 3)`` (and, for the VAE, ``encode``/``reconstruct`` from the saved encoder).
@@ -29,7 +37,8 @@ import numpy as np
 
 from shared.io import DataError, atomic_path, write_json
 
-__all__ = ["KINDS", "ModelConfig", "build_model", "Generator", "VAEGenerator", "save_generator", "load_generator"]
+__all__ = ["KINDS", "ModelConfig", "build_model", "Generator", "VAEGenerator", "save_generator", "load_generator",
+           "per_replica_loss", "replica_normal"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +83,31 @@ def _check_size(size: int) -> int:
     return int(size)
 
 
+def per_replica_loss(loss):
+    """``loss`` / replicas in sync (inside ``strategy.run``), so that the all-reduced (summed) gradients are those
+    of the global-batch mean; ``loss`` itself on one replica."""
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
+
+
+def replica_normal(shape, seed):
+    """Standard normal draws of ``shape`` (rows first) for this replica: its slice of the draws for the rows of all
+    replicas (``keras.random.normal(shape)`` itself on one replica)."""
+    import keras
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    context = tf.distribute.get_replica_context()
+    if replicas == 1 or context is None:
+        return keras.random.normal(shape, seed=seed)
+    n = shape[0]
+    draws = keras.random.normal((n * replicas, *shape[1:]), seed=seed)
+    start = context.replica_id_in_sync_group * n
+    return draws[start:start + n]
+
+
 @functools.cache
 def _keras():
     """Keras and the custom classes, defined once (on first use: no TensorFlow import at module import)."""
@@ -90,7 +124,7 @@ def _keras():
 
         def call(self, inputs):
             mean, logvar = inputs
-            eps = keras.random.normal(keras.ops.shape(mean), seed=self.seed_generator)
+            eps = replica_normal(keras.ops.shape(mean), self.seed_generator)
             return mean + keras.ops.exp(0.5 * logvar) * eps
 
         def get_config(self):
@@ -125,8 +159,9 @@ def _keras():
 
             x = ops.cast(images, "float32") / 255.0
             mean, logvar = self.encoder(images, training=training)
+            mean, logvar = ops.cast(mean, "float32"), ops.cast(logvar, "float32")
             z = self.sampling([mean, logvar])
-            x_hat = ops.clip(self.decoder(z, training=training), 1e-6, 1 - 1e-6)
+            x_hat = ops.clip(ops.cast(self.decoder(z, training=training), "float32"), 1e-6, 1 - 1e-6)
             bce = -(x * ops.log(x_hat) + (1 - x) * ops.log(1 - x_hat))
             rec = ops.mean(ops.sum(bce, axis=(1, 2, 3)))
             kl = ops.mean(-0.5 * ops.sum(1 + logvar - ops.square(mean) - ops.exp(logvar), axis=1))
@@ -144,8 +179,9 @@ def _keras():
             images = data[0] if isinstance(data, tuple) else data
             with tf.GradientTape() as tape:
                 total, rec, kl = self._elbo(images, True)
+                scaled = self.optimizer.scale_loss(per_replica_loss(total))
             weights = self.trainable_weights
-            self.optimizer.apply_gradients(zip(tape.gradient(total, weights), weights, strict=True))
+            self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights, strict=True))
             return self._update(total, rec, kl)
 
         def test_step(self, data):
@@ -196,6 +232,7 @@ def _keras():
             return self.generator(z, training=training)
 
         def _bce(self, labels, logits):
+            logits = keras.ops.cast(logits, "float32")
             return keras.ops.mean(keras.losses.binary_crossentropy(labels, logits, from_logits=True))
 
         def train_step(self, data):
@@ -205,22 +242,24 @@ def _keras():
             images = data[0] if isinstance(data, tuple) else data
             real = ops.cast(images, "float32") / 127.5 - 1.0
             n = ops.shape(real)[0]
-            z = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+            z = replica_normal((n, self.latent_dim), self.seed_generator)
             with tf.GradientTape() as tape:
                 fake = self.generator(z, training=True)
                 real_logits = self.discriminator(real, training=True)
                 fake_logits = self.discriminator(fake, training=True)
                 d_loss = (self._bce(ops.ones_like(real_logits) * (1 - self.label_smoothing), real_logits)
                           + self._bce(ops.zeros_like(fake_logits), fake_logits))
+                scaled = self.d_optimizer.scale_loss(per_replica_loss(d_loss))
             dw = self.discriminator.trainable_weights
-            self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, dw), dw, strict=True))
+            self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, dw), dw, strict=True))
             gw = self.generator.trainable_weights
             for _ in range(self.generator_steps):
-                z = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+                z = replica_normal((n, self.latent_dim), self.seed_generator)
                 with tf.GradientTape() as tape:
                     fake_logits2 = self.discriminator(self.generator(z, training=True), training=True)
                     g_loss = self._bce(ops.ones_like(fake_logits2), fake_logits2)
-                self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, gw), gw, strict=True))
+                    scaled = self.g_optimizer.scale_loss(per_replica_loss(g_loss))
+                self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, gw), gw, strict=True))
             self.d_tracker.update_state(d_loss)
             self.g_tracker.update_state(g_loss)
             self.real_tracker.update_state(ops.mean(ops.cast(real_logits > 0, "float32")))

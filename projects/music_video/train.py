@@ -11,6 +11,15 @@ Writes ``<out>/<kind>/`` (``decoder.keras``, VAE also ``encoder.keras``, ``gener
 ``<out>/train.json`` (config, the render default ``render_model``, per model: parameters, epochs, seconds,
 seconds per epoch, final losses; ``val_indices``), all in one atomic step.
 
+On several workers (``strategy``, :mod:`shared.distributed`): the models and their optimizers (the DCGAN's two)
+are built in the strategy's scope; their own ``train_step`` divides each loss by the replicas before its gradient,
+so the all-reduced gradients are those of the global batch (see :mod:`projects.music_video.model`). Under
+``multi_worker`` (cluster in ``TF_CONFIG``) the images go in as a seeded, repeating ``tf.data`` pipeline of global
+batches (``batch_size`` per replica) with ``batch_size`` x replicas images per step, the VAE's validation as whole
+global batches; only the chief writes (the other workers keep a marker of each finished generator). On one device
+the images go to Keras' ``fit`` as arrays, as before, at Keras' default batch of 32 (``batch_size`` is not passed
+there; kept so that the default model does not change).
+
     python -m projects.music_video.train --params projects/music_video/params.yaml \
         --data data/music_video/prepared --work data/music_video/work/train --out data/music_video/model
 """
@@ -28,6 +37,7 @@ import numpy as np
 
 from projects.music_video.model import KINDS, ModelConfig, build_model, save_generator
 from shared.config import load_section, to_dict
+from shared.distributed import DistributeConfig
 from shared.io import DataError, atomic_dir, load_npz, read_json, write_json
 from shared.stage import run, stage_parser
 from shared.training import config_hash
@@ -44,6 +54,7 @@ class TrainConfig:
     Raises:
         ValueError: no or an unknown model, ``render_model`` not among ``models``, epochs/batch size < 1,
             learning rates ≤ 0, ``val_fraction`` not in (0, 0.5].
+        ConfigError: an unknown ``strategy`` or ``precision``.
     """
 
     #: generators to train (the DCGAN only for the comparison when the VAE renders)
@@ -63,8 +74,16 @@ class TrainConfig:
     seed: int = 0
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 2
+    #: tf.distribute strategy (shared.distributed): auto | default | mirrored | multi_worker (cluster in TF_CONFIG);
+    #: under multi_worker ``batch_size`` is per replica (one device: Keras' default batch of 32, see the module doc)
+    strategy: str = "auto"
+    #: float32 | mixed_float16 (GPU; the losses go through the optimizers' loss scaling) | mixed_bfloat16
+    precision: str = "float32"
+    #: XLA for the training step
+    jit_compile: bool = False
 
     def __post_init__(self) -> None:
+        DistributeConfig(strategy=self.strategy, precision=self.precision, jit_compile=self.jit_compile)
         if not self.models or any(m not in KINDS for m in self.models):
             raise ValueError(f"models must be a non-empty list of {', '.join(KINDS)}")
         if self.render_model not in self.models:
@@ -99,40 +118,98 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def train_generator(kind: str, cfg: TrainConfig, train_images: np.ndarray, val_images: np.ndarray, workdir: Path,
-                    callbacks: Sequence = ()) -> dict:
-    """Train one generator; save it (render-time part) to ``workdir/done/<kind>``; returns its summary."""
+def done_marker(workdir: Path, kind: str) -> Path:
+    """The ``train.json`` that says generator ``kind`` is finished: the parked generator's on the chief, a worker's
+    own marker elsewhere (only the chief writes models)."""
+    from shared.distributed import is_chief, worker_id
+
+    return workdir / ("done" if is_chief() else f"done-{worker_id()}") / kind / "train.json"
+
+
+def _adam(learning_rate: float, precision: str, **kwargs):
+    """Adam, wrapped in Keras' ``LossScaleOptimizer`` under ``mixed_float16`` (the DCGAN's own optimizers, which
+    ``compile`` does not wrap)."""
     import keras
 
+    optimizer = keras.optimizers.Adam(learning_rate, **kwargs)
+    return keras.optimizers.LossScaleOptimizer(optimizer) if precision == "mixed_float16" else optimizer
+
+
+def _global_batches(images: np.ndarray, batch: int, seed: int, *, repeat: bool):
+    """``tf.data`` of whole global batches of ``images``: shuffled (seeded, reshuffled each pass) and endless with
+    ``repeat``, else in order."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(images)
+    if repeat:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).repeat()
+    return ds.batch(batch, drop_remainder=True).prefetch(2)
+
+
+def train_generator(kind: str, cfg: TrainConfig, train_images: np.ndarray, val_images: np.ndarray, workdir: Path,
+                    callbacks: Sequence = (), strategy=None) -> dict:
+    """Train one generator; save it (render-time part) to ``workdir/done/<kind>``; returns its summary.
+
+    ``strategy``: from ``shared.distributed.make_strategy`` (default: the current one). A worker that is not the
+    chief writes only its marker (:func:`done_marker`).
+    """
+    import keras
+    import tensorflow as tf
+
+    from shared.distributed import global_batch_size, is_chief, set_precision
     from shared.training import fit, read_history, set_seed
 
-    keras.backend.clear_session()
+    strategy = strategy or tf.distribute.get_strategy()
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    keras.backend.clear_session()  # resets Keras' dtype policy too: the precision is set after it
+    set_precision(cfg.precision)
     set_seed(cfg.seed, deterministic=False)
     size = int(train_images.shape[1])
-    model = build_model(cfg.model, kind, size, seed=cfg.seed)
-    if kind == "vae":
-        model.compile(optimizer=keras.optimizers.Adam(cfg.vae_learning_rate))
-        epochs, validation, monitor, restore = cfg.vae_epochs, val_images, "val_loss", True
-    else:
-        model.compile(d_optimizer=keras.optimizers.Adam(cfg.dcgan_learning_rate, beta_1=0.5),
-                      g_optimizer=keras.optimizers.Adam(cfg.dcgan_learning_rate, beta_1=0.5))
-        epochs, validation, monitor, restore = cfg.dcgan_epochs, None, "g_loss", False
-    model(np.zeros((1, size, size, 3), np.uint8) if kind == "vae" else np.zeros((1, cfg.model.latent_dim)))
+    with strategy.scope():
+        model = build_model(cfg.model, kind, size, seed=cfg.seed)
+        if kind == "vae":
+            model.compile(optimizer=keras.optimizers.Adam(cfg.vae_learning_rate), jit_compile=cfg.jit_compile)
+            epochs, validation, monitor, restore = cfg.vae_epochs, val_images, "val_loss", True
+        else:
+            model.compile(d_optimizer=_adam(cfg.dcgan_learning_rate, cfg.precision, beta_1=0.5),
+                          g_optimizer=_adam(cfg.dcgan_learning_rate, cfg.precision, beta_1=0.5),
+                          jit_compile=cfg.jit_compile)
+            epochs, validation, monitor, restore = cfg.dcgan_epochs, None, "g_loss", False
+        model(np.zeros((1, size, size, 3), np.uint8) if kind == "vae" else np.zeros((1, cfg.model.latent_dim)))
+        # the optimizers' variables in the scope (fit would build the VAE's outside it; the DCGAN's two would be
+        # built inside the first replica step)
+        model.optimizer.build(model.trainable_variables)
+        if kind == "dcgan":
+            model.d_optimizer.build(model.discriminator.trainable_variables)
+            model.g_optimizer.build(model.generator.trainable_variables)
     params = int(model.count_params())
+    train_data, steps, validation_steps, batch = train_images, None, None, 32
+    if multi_worker:  # the custom loop: global batches that repeat, an explicit epoch length
+        batch = global_batch_size(cfg.batch_size, strategy)
+        train_data = _global_batches(train_images, batch, cfg.seed, repeat=True)
+        steps = max(1, len(train_images) // batch)
+        if validation is not None:
+            val_batch = min(batch, len(val_images))
+            validation_steps = len(val_images) // val_batch
+            validation = _global_batches(val_images, val_batch, cfg.seed, repeat=False)
     log.info("%s: %d parameters; %d training images of %d px, batch %d, %d epochs", kind, params,
-             len(train_images), size, cfg.batch_size, epochs)
+             len(train_images), size, batch, epochs)
     run_dir = workdir / kind
     start = time.perf_counter()
-    history = fit(model, train_images, epochs=epochs, workdir=run_dir, validation=validation, monitor=monitor,
+    history = fit(model, train_data, epochs=epochs, workdir=run_dir, validation=validation, monitor=monitor,
                   restore_best=restore, verbose=cfg.verbose, callbacks=callbacks,
-                  steps_per_epoch=None)
+                  steps_per_epoch=steps, validation_steps=validation_steps, strategy=strategy)
     wall = time.perf_counter() - start
     history = history if history.get("epoch") else read_history(run_dir)
+    epochs_run = len(history.get("epoch", []))
+    if not is_chief():  # a multi-worker run: the chief writes the model; the loop removed this worker's state
+        summary = {"kind": kind, "parameters": params, "epochs_run": epochs_run, "wall_time_s": wall}
+        write_json(done_marker(workdir, kind), summary)
+        return summary
     target = workdir / "done" / kind
     if target.exists():
         shutil.rmtree(target)
     save_generator(model, kind, size, cfg.model.latent_dim, target)
-    epochs_run = len(history.get("epoch", []))
     last = {k: v[-1] for k, v in history.items() if k != "epoch" and v and v[-1] is not None}
     summary = {"kind": kind, "parameters": params, "epochs_run": epochs_run, "wall_time_s": wall,
                "seconds_per_epoch": wall / max(epochs_run, 1), "final": last}
@@ -158,25 +235,32 @@ def train(cfg: TrainConfig, prepared: Path, work: Path, out: Path, callbacks: Se
 
     Raises:
         DataError: ``images.npz`` is missing or malformed (see :func:`load_images`).
+        ConfigError: ``strategy: multi_worker`` without a ``TF_CONFIG`` cluster.
     """
     from shared.data import sha256sum
+    from shared.distributed import is_chief, make_strategy, worker_id
 
+    strategy = make_strategy(cfg.strategy)  # first: a multi-worker strategy starts its servers before other TF work
     images = load_images(prepared)
     train_idx, val_idx = split_indices(len(images), cfg.val_fraction, cfg.seed)
     workdir = Path(work) / config_hash(cfg, sha256sum(Path(prepared) / "images.npz")[:16])
     runs = {}
     start = time.perf_counter()
     for kind in cfg.models:
-        done = workdir / "done" / kind / "train.json"
+        done = done_marker(workdir, kind)
         if done.is_file():
             log.info("%s: finished by an earlier run, reused from %s", kind, done.parent)
             runs[kind] = read_json(done)
             continue
-        runs[kind] = train_generator(kind, cfg, images[train_idx], images[val_idx], workdir, callbacks)
+        runs[kind] = train_generator(kind, cfg, images[train_idx], images[val_idx], workdir, callbacks, strategy)
     summary = {"models": list(cfg.models), "render_model": cfg.render_model, "image_size": int(images.shape[1]),
                "latent_dim": cfg.model.latent_dim, "train_images": len(train_idx), "val_images": len(val_idx),
                "val_indices": val_idx.tolist(), "runs": runs, "stage_wall_time_s": time.perf_counter() - start,
                "wall_time_s": sum(r["wall_time_s"] for r in runs.values()), "config": to_dict(cfg)}
+    if not is_chief():
+        log.info("worker %s done; the chief writes %s", worker_id(), out)
+        shutil.rmtree(workdir / f"done-{worker_id()}", ignore_errors=True)
+        return summary
     with atomic_dir(out) as tmp:
         for kind in cfg.models:
             shutil.copytree(workdir / "done" / kind, tmp / kind)

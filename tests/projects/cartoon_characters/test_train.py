@@ -10,7 +10,7 @@ import pytest
 
 from projects.cartoon_characters import train
 from projects.cartoon_characters.model import ModelConfig
-from shared.config import ConfigError, from_mapping, load_section
+from shared.config import ConfigError, from_mapping, load_section, replace
 from shared.io import DataError
 
 #: train params for tests: a tiny network, 16-px frames, 2 variants, 2 steps, no final training (the pipeline
@@ -61,8 +61,11 @@ def test_killed_training_resumes_and_publishes_the_model_folder(tiny_params, pre
             if epoch == 1 and self.model.name == "cartoon_gap":  # in the second variant, after epoch 0's backup
                 raise KeyboardInterrupt
 
-    path = tiny_params("cartoon_characters", {"train": {**TINY_TRAIN, "epochs": 2, "steps_per_epoch": 1}})
+    # no dropout: Keras keeps the dropout RNG state out of its weights files, so a resumed run would draw other masks
+    path = tiny_params("cartoon_characters", {"train": {**TINY_TRAIN, "epochs": 2, "steps_per_epoch": 1,
+                                                        "model": {**TINY_TRAIN["model"], "dropout": 0.0}}})
     cfg = load_section(path, "train", train.TrainConfig)
+    train.train(cfg, prepared_dir, tmp_path / "ref_work", tmp_path / "ref")  # the uninterrupted run
     work, out = tmp_path / "work", tmp_path / "model"
     with pytest.raises(KeyboardInterrupt):
         train.train(cfg, prepared_dir, work, out, callbacks=[Kill()])
@@ -93,6 +96,96 @@ def test_killed_training_resumes_and_publishes_the_model_folder(tiny_params, pre
         load_predictor(out, "nope")
     with pytest.raises(DataError, match="uint8"):
         predictor.logits(frames[:, :8, :8])
+    # the resumed variant went on with the batches and optimizer state of the uninterrupted run
+    for name in rows:
+        ref = keras.saving.load_model(tmp_path / "ref" / "variants" / f"{name}.keras", compile=False)
+        resumed = keras.saving.load_model(out / "variants" / f"{name}.keras", compile=False)
+        for a, b in zip(ref.get_weights(), resumed.get_weights(), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_resumed_batches_continue_the_stream(prepared_dir):
+    split = train.load_prepared(prepared_dir, "train")
+    stream = train.batches(split["images"], split["labels"], np.arange(48), 8, True, 0)
+    expected = [next(stream) for _ in range(9)][7:]
+    resumed = train.batches(split["images"], split["labels"], np.arange(48), 8, True, 0, skip=7)
+    for (x, y), (ex, ey) in zip([next(resumed), next(resumed)], expected):
+        np.testing.assert_array_equal(x, ex)
+        np.testing.assert_array_equal(y, ey)
+
+
+@pytest.mark.parametrize("strategy", ["auto", "default", "mirrored", "multi_worker"])
+def test_config_accepts_the_four_strategies(strategy):
+    assert from_mapping(train.TrainConfig, {"strategy": strategy}).strategy == strategy
+
+
+@pytest.mark.parametrize("key, value", [("strategy", "parameter_server"), ("precision", "float16")])
+def test_config_rejects_an_unknown_strategy_or_precision_in_one_line(key, value):
+    with pytest.raises(ConfigError, match=key) as err:
+        train.TrainConfig(**{key: value})
+    assert "\n" not in str(err.value)
+
+
+def test_multi_worker_without_a_cluster_is_a_config_error(prepared_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="TF_CONFIG"):
+        train.train(replace(TINY, strategy="multi_worker"), prepared_dir, tmp_path / "w",
+                    tmp_path / "o")
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_trains_and_publishes_the_model_folder(prepared_dir, tmp_path):
+    from projects.cartoon_characters.predict import load_predictor
+
+    cfg = replace(TINY, strategy="mirrored", vary=train.Vary(head=(), loss=(), imbalance=()))
+    table = train.train(cfg, prepared_dir, tmp_path / "work", tmp_path / "model")
+    assert table["chosen"] == "attention-asl-none"
+    assert load_predictor(tmp_path / "model").logits(np.load(prepared_dir / "val.npz")["images"][:2]).shape == (2, 4)
+    assert (tmp_path / "model" / "predictions" / "val.npz").is_file()
+
+
+def _free_ports(n):
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_on_loopback_train_and_the_chief_publishes(tiny_params, prepared_dir, tmp_path):
+    """The train stage's command in two processes, a cluster in TF_CONFIG (multi_worker): the chief (worker 0)
+    writes the model folder, the other worker nothing."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from projects.cartoon_characters.predict import load_predictor
+
+    root = Path(__file__).resolve().parents[3]
+    path = tiny_params("cartoon_characters", {"train": {**TINY_TRAIN, "strategy": "multi_worker", "batch_size": 4,
+                                                        "vary": {"head": [], "loss": [], "imbalance": []}}})
+    workers = [f"localhost:{p}" for p in _free_ports(2)]
+    procs = []
+    for i in range(2):
+        env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "2",
+               "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "projects.cartoon_characters.train", "--params", str(path), "--data",
+             str(prepared_dir), "--work", str(tmp_path / "work"), "--out", str(tmp_path / f"model{i}")],
+            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [p.communicate(timeout=240)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    assert not (tmp_path / "model1").exists()  # the worker writes nothing
+    table = json.loads((tmp_path / "model0" / "variants.json").read_text())
+    assert table["chosen"] == "attention-asl-none" and table["variants"][0]["steps"] == 2
+    frames = np.load(prepared_dir / "val.npz")["images"]
+    assert load_predictor(tmp_path / "model0").logits(frames[:2]).shape == (2, 4)
 
 
 def test_unknown_key_and_bad_data_are_named(tiny_params, tmp_path, prepared_dir):

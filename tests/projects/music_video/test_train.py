@@ -48,3 +48,53 @@ def test_bad_images_and_config(tmp_path):
         train.TrainConfig(models=("dcgan",), render_model="vae")
     tr, va = train.split_indices(10, 0.2, 0)
     assert len(va) == 2 and sorted(np.r_[tr, va].tolist()) == list(range(10))
+
+
+@pytest.mark.parametrize("strategy", ["auto", "default", "mirrored", "multi_worker"])
+def test_config_accepts_the_four_strategies(strategy):
+    assert train.TrainConfig(strategy=strategy).strategy == strategy
+
+
+@pytest.mark.parametrize("key, value", [("strategy", "tpu"), ("precision", "float16")])
+def test_config_rejects_an_unknown_strategy_or_precision_in_one_line(key, value):
+    from shared.config import ConfigError
+
+    with pytest.raises(ConfigError, match=key) as err:
+        train.TrainConfig(**{key: value})
+    assert "\n" not in str(err.value)
+
+
+def test_multi_worker_without_a_cluster_is_a_config_error(tmp_path, monkeypatch):
+    from shared.config import ConfigError
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="TF_CONFIG"):
+        train.train(train.TrainConfig(strategy="multi_worker"), tmp_path, tmp_path / "w", tmp_path / "o")
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_trains_both_generators_and_publishes_them(tmp_path):
+    """Both custom train steps (the VAE's, the DCGAN's two optimizers) under MirroredStrategy (one CPU replica)."""
+    images = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
+    save_npz(tmp_path / "prep" / "images.npz", images=images)
+    cfg = train.TrainConfig(model=ModelConfig(latent_dim=4, filters=4), vae_epochs=1, dcgan_epochs=1, batch_size=16,
+                            verbose=0, strategy="mirrored")
+    summary = train.train(cfg, tmp_path / "prep", tmp_path / "work", tmp_path / "model")
+    assert summary["runs"]["vae"]["epochs_run"] == 1 and summary["runs"]["dcgan"]["epochs_run"] == 1
+    assert np.isfinite(summary["runs"]["dcgan"]["final"]["g_loss"])
+    for kind in ("vae", "dcgan"):
+        frames = load_generator(tmp_path / "model", kind).decode(np.zeros((2, 4), np.float32))
+        assert frames.shape == (2, 8, 8, 3) and frames.dtype == np.uint8
+
+
+def test_per_replica_losses_and_noise_on_one_replica_are_unchanged():
+    import keras
+    import tensorflow as tf
+
+    from projects.music_video.model import per_replica_loss, replica_normal
+
+    loss = tf.constant(3.0)
+    assert float(per_replica_loss(loss)) == 3.0
+    a = replica_normal((3, 2), keras.random.SeedGenerator(5))
+    b = keras.random.normal((3, 2), seed=keras.random.SeedGenerator(5))
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
