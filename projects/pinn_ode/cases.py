@@ -15,6 +15,8 @@ from projects.pinn_ode.model import NetworkConfig
 from projects.pinn_ode.pinn import PINNConfig, Solution, TrainConfig, solve
 from projects.pinn_ode.problems import BUILTIN, Observations, get_problem, load_prepared
 from shared import config as config_lib
+from shared.config import ConfigError
+from shared.distributed import STRATEGIES
 
 Mode = Literal["forward", "inverse", "parametric"]
 MODES: tuple[str, ...] = ("forward", "inverse", "parametric")
@@ -42,8 +44,17 @@ class TrainStageConfig:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 2
+    #: tf.distribute strategy (shared.distributed): auto | default | mirrored. ``multi_worker`` is refused: the
+    #: physics loss is full-batch over the collocation points and L-BFGS runs in SciPy on one process
+    strategy: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}")
+        if self.strategy == "multi_worker":
+            raise ConfigError("strategy 'multi_worker' is not supported by pinn_ode: the physics loss is full-batch "
+                              "over the collocation points (nothing to split across workers) and L-BFGS runs in SciPy "
+                              "on one process; use auto, default or mirrored")
         for name in self.problems:
             get_problem(name)
         if self.headline not in self.problems:
@@ -73,8 +84,9 @@ def case_config(cfg: TrainStageConfig, problem: str, mode: str, seed: int) -> PI
 
 
 def run_case(name: str, mode: str, pcfg: PINNConfig, prepared: str | Path, *, workdir: Path | None = None,
-             verbose: int | str = 0) -> Solution:
-    """Solve one problem in one mode with the prepared references and observations.
+             verbose: int | str = 0, strategy=None) -> Solution:
+    """Solve one problem in one mode with the prepared references and observations, in ``strategy``
+    (``shared.distributed.make_strategy``; ``None``: the current one).
 
     Raises:
         ValueError: ``mode`` is not ``forward``, ``inverse`` or ``parametric``.
@@ -85,14 +97,14 @@ def run_case(name: str, mode: str, pcfg: PINNConfig, prepared: str | Path, *, wo
     problem = get_problem(name)
     param = meta["inverse_parameter"]
     if mode == "forward":
-        return solve(problem, pcfg, workdir=workdir, verbose=verbose)
+        return solve(problem, pcfg, workdir=workdir, verbose=verbose, strategy=strategy)
     if mode == "inverse":
         obs = Observations(t=arrays["obs_t"], y=arrays["obs_y"], components=tuple(arrays["obs_components"]))
         return solve(problem, pcfg, observations=obs, unknown={param: meta["inverse_initial_guess"]},
-                     workdir=workdir, verbose=verbose)
+                     workdir=workdir, verbose=verbose, strategy=strategy)
     if mode == "parametric":
         return solve(problem, pcfg, parametric={param: tuple(meta["parametric_range"])}, workdir=workdir,
-                     verbose=verbose)
+                     verbose=verbose, strategy=strategy)
     raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
 
 

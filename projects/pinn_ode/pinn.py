@@ -80,6 +80,8 @@ class TrainConfig:
     data_weight: float = 1.0
     ic_weight: float = 1.0
     seed: int = 0
+    #: compile the Adam step with XLA (off by default)
+    jit_compile: bool = False
 
     def __post_init__(self) -> None:
         if self.adam_steps < 0 or self.lbfgs_steps < 0 or self.adam_steps + self.lbfgs_steps == 0:
@@ -221,7 +223,10 @@ class PINNTrainer(keras.Model):
     def train_step(self, data):
         with tf.GradientTape() as tape:
             terms = self.losses()
-        grads = tape.gradient(terms["loss"], self.trainable_variables)
+            # every replica evaluates the whole (full-batch) loss and the optimizer sums the replicas' gradients:
+            # divided by the replicas, the sum is the single-device gradient (exactly the loss with one replica)
+            scaled = terms["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
+        grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         for name, raw in self.raw.items():
             terms[name] = tf.exp(raw) if self.positive[name] else tf.identity(raw)
@@ -444,7 +449,7 @@ def solve(problem: ODEProblem, config: PINNConfig | None = None, *, observations
           unknown: Mapping[str, float] | None = None, parametric: Mapping[str, tuple[float, float]] | None = None,
           workdir: str | os.PathLike | None = None, verbose: int | str = 0,
           callbacks: Sequence[keras.callbacks.Callback] = (),
-          on_lbfgs_iteration: Callable[[PINNTrainer, int], None] | None = None) -> Solution:
+          on_lbfgs_iteration: Callable[[PINNTrainer, int], None] | None = None, strategy=None) -> Solution:
     """Train a PINN for ``problem``: forward, inverse or parametric.
 
     * forward: only ``problem``;
@@ -463,6 +468,9 @@ def solve(problem: ODEProblem, config: PINNConfig | None = None, *, observations
         verbose: Keras verbosity of the Adam phase (0 silent, 1 progress bar, 2 one line per epoch).
         callbacks: extra Keras callbacks of the Adam phase.
         on_lbfgs_iteration: ``f(trainer, k)`` called after L-BFGS iteration ``k`` with that iterate loaded.
+        strategy: the ``tf.distribute`` strategy the trainer is built in (``shared.distributed.make_strategy``;
+            default: the current one). One device or ``MirroredStrategy``: the loss is full-batch, so every replica
+            evaluates all of it (no speed-up, the same gradient); L-BFGS runs in SciPy on one process.
 
     Returns:
         A :class:`Solution`: call it with times ``(N,)`` to get ``(N, dim)``; ``params`` holds the
@@ -481,11 +489,16 @@ def solve(problem: ODEProblem, config: PINNConfig | None = None, *, observations
     parametric = {k: (float(lo), float(hi)) for k, (lo, hi) in (parametric or {}).items()}
     set_seed(cfg.seed)
     start = time.perf_counter()
-    net = build_model(config.network, t_span=problem.t_span, y0=problem.y0, param_ranges=list(parametric.values()))
-    trainer = PINNTrainer(net, problem, cfg, observations=observations, unknown=unknown, parametric=parametric,
-                          hard_ic=config.network.hard_ic)
-    schedule = keras.optimizers.schedules.ExponentialDecay(cfg.learning_rate, cfg.decay_steps, cfg.decay_rate)
-    trainer.compile(optimizer=keras.optimizers.Adam(schedule), steps_per_execution=min(50, cfg.steps_per_epoch))
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        net = build_model(config.network, t_span=problem.t_span, y0=problem.y0,
+                          param_ranges=list(parametric.values()))
+        trainer = PINNTrainer(net, problem, cfg, observations=observations, unknown=unknown, parametric=parametric,
+                              hard_ic=config.network.hard_ic)
+        schedule = keras.optimizers.schedules.ExponentialDecay(cfg.learning_rate, cfg.decay_steps, cfg.decay_rate)
+        trainer.compile(optimizer=keras.optimizers.Adam(schedule), steps_per_execution=min(50, cfg.steps_per_epoch),
+                        jit_compile=cfg.jit_compile)
+        trainer.optimizer.build(trainer.trainable_variables)  # in the scope: fit would build it outside
     own_tmp = tempfile.TemporaryDirectory(prefix="pinn-") if workdir is None else None
     workdir = Path(own_tmp.name if own_tmp else workdir)
     history: dict[str, list[float]] = {}
@@ -501,7 +514,7 @@ def solve(problem: ODEProblem, config: PINNConfig | None = None, *, observations
                 dummy = tf.data.Dataset.from_tensors(tf.zeros((1,))).repeat()
                 history = fit(trainer, dummy, epochs=cfg.adam_steps // cfg.steps_per_epoch,
                               steps_per_epoch=cfg.steps_per_epoch, workdir=workdir / "adam", monitor="loss",
-                              restore_best=False, verbose=verbose, callbacks=cbs)
+                              restore_best=False, verbose=verbose, callbacks=cbs, strategy=strategy)
                 history = {k: v for k, v in history.items() if k != "epoch"}
                 write_json(workdir / "adam_history.json", history)
                 with atomic_path(done) as tmp:

@@ -41,6 +41,9 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path) -> l
         DataError: a prepared file is missing or broken (see :func:`load_prepared`).
         ProblemError: a case's solve is ill-posed (see :func:`projects.pinn_ode.pinn.solve`).
     """
+    from shared.distributed import make_strategy
+
+    strategy = make_strategy(cfg.strategy)  # first, before other TensorFlow work
     work = Path(work) / config_hash(cfg)
     cases = [(p, m, s) for p in cfg.problems for m in cfg.modes for s in cfg.seeds_for(p)]
     summary = []
@@ -52,7 +55,7 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path) -> l
             log.info("[%d/%d] %s %s seed %d", i, len(cases), problem, mode, seed)
             case_work = case_dir(work / "progress", problem, mode, seed)
             solution = run_case(problem, mode, case_config(cfg, problem, mode, seed), prepared,
-                                workdir=case_work, verbose=cfg.verbose)
+                                workdir=case_work, verbose=cfg.verbose, strategy=strategy)
             solution.save(done)
             shutil.rmtree(case_work, ignore_errors=True)
         info = read_json(done / "solution.json")["info"]

@@ -35,6 +35,39 @@ def test_train_resumes_finished_cases(params, tmp_path, caplog):
     assert not (work / train.config_hash(cfg)).exists()  # cleaned once everything is saved
 
 
+@pytest.mark.slow
+def test_train_under_the_mirrored_strategy_writes_the_cases(params, tmp_path):
+    """``strategy: mirrored`` (one CPU replica here): the Adam phase runs in the strategy, L-BFGS after it."""
+    import json
+
+    prepared = tmp_path / "prepared"
+    data.main(["--params", str(params), "--out", str(prepared)])
+    cfg = train.TrainStageConfig(problems=("damped_oscillator",), modes=("inverse",), seeds=(0,), verbose=0,
+                                 training=train.TrainConfig(adam_steps=20, steps_per_epoch=10, lbfgs_steps=3,
+                                                            n_collocation=16), strategy="mirrored")
+    summary = train.train_all(cfg, prepared, tmp_path / "work", tmp_path / "out")
+    assert [(c["problem"], c["mode"]) for c in summary] == [("damped_oscillator", "inverse")]
+    case = tmp_path / "out" / "damped_oscillator" / "inverse" / "seed0"
+    solution = json.loads((case / "solution.json").read_text())
+    assert (case / "model.keras").stat().st_size > 0 and solution["info"]["lbfgs_iterations"] >= 1
+    assert len(solution["history"]["adam"]["loss"]) == 2
+
+
+@pytest.mark.parametrize("strategy", ["auto", "default", "mirrored"])
+def test_strategies_accepted(strategy):
+    assert train.TrainStageConfig(strategy=strategy).strategy == strategy
+
+
+@pytest.mark.parametrize("strategy, fragment", [("tpu", "strategy 'tpu': use one of"),
+                                                ("multi_worker", "not supported by pinn_ode: the physics loss is "
+                                                                 "full-batch")])
+def test_unknown_or_multi_worker_strategy_is_one_line(tiny_params, strategy, fragment):
+    path = tiny_params("pinn_ode", {"train": {"strategy": strategy}})
+    with pytest.raises(ConfigError, match=fragment) as err:
+        train.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
+    assert "\n" not in str(err.value)
+
+
 def test_unknown_param_key_names_key_and_file(tiny_params):
     path = tiny_params("pinn_ode", {"train": {"training": {"adam_stpes": 10}}})
     with pytest.raises(ConfigError) as err:
