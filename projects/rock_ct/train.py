@@ -13,7 +13,13 @@ crops of the validation volume (the same every epoch); the epoch with the lowest
 test and shifted volumes are never read here.
 
 Training goes through :func:`shared.training.fit`, so a killed run resumes at its last finished epoch (state in
-``--work``) and the curves are logged with dvclive.
+``--work``), on the batches after the ones it had trained on (the batch stream is a pure function of the seed),
+and the curves are logged with dvclive.
+
+On several workers (``strategy``, see docs/scaling.md): the network is built and compiled in the ``tf.distribute``
+strategy's scope, ``batch_size`` is per replica (the input yields ``batch_size`` x replicas patches; each replica's
+soft Dice is taken over its own share), and under ``multi_worker`` (``TF_CONFIG``) ``shared.training.fit`` runs the
+custom loop of ``shared.distributed``; only the chief writes ``--out``.
 
 Writes ``<out>/model.keras``, ``train.json`` (config, classes, divisor, receptive radius, normalisation, patch,
 voxel size, step time, wall time, validation Dice) and ``history.json``.
@@ -35,6 +41,7 @@ import numpy as np
 
 from projects.rock_ct.model import ModelConfig, normalise, volume_stats
 from shared.config import load_section, to_dict
+from shared.distributed import PRECISIONS, STRATEGIES
 from shared.io import DataError, atomic_dir, write_json
 from shared.stage import run, stage_parser
 
@@ -71,8 +78,19 @@ class TrainConfig:
     seed: int = 0
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 2
+    #: tf.distribute strategy (shared.distributed): auto | default | mirrored | multi_worker (cluster in TF_CONFIG);
+    #: ``batch_size`` is per replica, the global batch is ``batch_size`` x replicas
+    strategy: str = "auto"
+    #: float32 | mixed_float16 | mixed_bfloat16 (Keras' dtype policy; mixed_float16 adds loss scaling; logits float32)
+    precision: str = "float32"
+    #: XLA for the training step (GPU machines)
+    jit_compile: bool = False
 
     def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy {self.strategy!r}: use one of {', '.join(STRATEGIES)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         if self.epochs < 1 or self.steps_per_epoch < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError("epochs, steps_per_epoch and batch_size ≥ 1 and learning_rate > 0 are required")
         if self.patch < 1 or self.patch % self.model.divisor:
@@ -174,12 +192,14 @@ def random_patch(volumes: list[dict], size: int, rng: np.random.Generator) -> tu
     return vol["x"][sl], vol["y"][sl]
 
 
-def batches(volumes: list[dict], cfg: TrainConfig, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Endless augmented training batches: ``x`` (B, P, P, P, 1) float32, ``y`` (B, P, P, P) uint8."""
+def batches(volumes: list[dict], cfg: TrainConfig, seed: int,
+            batch_size: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Endless augmented training batches: ``x`` (B, P, P, P, 1) float32, ``y`` (B, P, P, P) uint8, ``B`` =
+    ``batch_size`` (default ``cfg.batch_size``)."""
     rng = np.random.default_rng(seed)
     while True:
         xs, ys = [], []
-        for _ in range(cfg.batch_size):
+        for _ in range(batch_size or cfg.batch_size):
             x, y = random_patch(volumes, cfg.patch, rng)
             if cfg.rotate_flip:
                 x, y = rotate_flip(x, y, rng)
@@ -195,13 +215,17 @@ def validation_set(volumes: list[dict], cfg: TrainConfig) -> tuple[np.ndarray, n
     return np.stack([p[0] for p in pairs])[..., None], np.stack([p[1] for p in pairs])
 
 
-def make_dataset(volumes: list[dict], cfg: TrainConfig, seed: int):
+def make_dataset(volumes: list[dict], cfg: TrainConfig, seed: int, batch_size: int | None = None, start: int = 0):
+    """The endless stream of :func:`batches` as a ``tf.data.Dataset``, from batch ``start`` on (a resumed run
+    continues where the killed one stopped)."""
     import tensorflow as tf
 
-    p = cfg.patch
-    signature = (tf.TensorSpec((cfg.batch_size, p, p, p, 1), tf.float32),
-                 tf.TensorSpec((cfg.batch_size, p, p, p), tf.uint8))
-    return tf.data.Dataset.from_generator(lambda: batches(volumes, cfg, seed), output_signature=signature).prefetch(2)
+    p, b = cfg.patch, batch_size or cfg.batch_size
+    signature = (tf.TensorSpec((b, p, p, p, 1), tf.float32), tf.TensorSpec((b, p, p, p), tf.uint8))
+    ds = tf.data.Dataset.from_generator(lambda: batches(volumes, cfg, seed, b), output_signature=signature)
+    if start:
+        ds = ds.skip(start)
+    return ds.prefetch(2)
 
 
 # --------------------------------------------------------------------------- loss and metric
@@ -268,8 +292,22 @@ def compile_model(net, cfg: TrainConfig):
     schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(total, 1), alpha=0.05)
     net.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
                 loss=ce_dice_loss(cfg.model.n_classes, cfg.dice_weight),
-                metrics=[_dice_metric_class()(cfg.model.n_classes)], jit_compile=False)
+                metrics=[_dice_metric_class()(cfg.model.n_classes)], jit_compile=cfg.jit_compile)
     return net
+
+
+def evaluate_patches(net, cfg: TrainConfig, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Loss (mean over patches, one patch a batch) and mean Dice of ``net`` on patches ``x`` (N, P, P, P, 1), ``y``
+    (N, P, P, P), computed in this process: what ``net.evaluate(x, y, batch_size=1)`` gives, without Keras' loop
+    (which a multi-worker strategy does not support)."""
+    loss_fn = ce_dice_loss(cfg.model.n_classes, cfg.dice_weight)
+    dice = _dice_metric_class()(cfg.model.n_classes)
+    losses = []
+    for i in range(len(x)):
+        logits = net(x[i:i + 1], training=False)
+        losses.append(float(loss_fn(y[i:i + 1], logits)))
+        dice.update_state(y[i:i + 1], logits)
+    return {"dice": float(dice.result()), "loss": float(np.mean(losses))}
 
 
 # --------------------------------------------------------------------------- the stage
@@ -281,32 +319,57 @@ def train(cfg: TrainConfig, data: Path, work: Path, out: Path, callbacks: Sequen
         DataError: the phantom splits are missing or malformed, or smaller than the patch.
     """
     import keras
+    import tensorflow as tf
 
     from projects.rock_ct.model import build_model
-    from shared.training import config_hash, fit, set_seed
+    from shared.distributed import global_batch_size, is_chief, make_strategy, set_precision, worker_id
+    from shared.training import completed_epochs, config_hash, fit, set_seed
 
+    strategy = make_strategy(cfg.strategy)  # first: a multi-worker strategy starts its servers before other TF work
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     train_raw, val_raw = load_split(data, "train"), load_split(data, "val")
     voxel = train_raw[0]["voxel_size_um"]
     train_vols = prepare_volumes(train_raw, cfg, "train")
     val_vols = prepare_volumes(val_raw, cfg, "val")
     set_seed(cfg.seed, deterministic=False)
-    net = compile_model(build_model(cfg.model), cfg)
+    set_precision(cfg.precision)
+    with strategy.scope():
+        net = compile_model(build_model(cfg.model), cfg)
+        # the optimizer's variables belong to the strategy too (shared.training.fit would build them outside it)
+        net.optimizer.build(net.trainable_variables)
+    batch = global_batch_size(cfg.batch_size, strategy)
     val_x, val_y = validation_set(val_vols, cfg)
+    validation, validation_steps = (val_x, val_y), None
+    if multi_worker:  # the custom loop: validation as whole global batches
+        validation_steps = max(1, len(val_x) // batch)
+        validation = tf.data.Dataset.from_tensor_slices(validation).batch(batch, drop_remainder=len(val_x) >= batch)
     fingerprint = [[float(v) for v in vol["stats"]] + [int(vol["y"].sum())] for vol in train_vols + val_vols]
     workdir = Path(work) / config_hash(cfg, fingerprint)
     log.info("%s: %d parameters; %d training volume(s) %s, patches %d³ × %d, %d steps × %d epochs", net.name,
-             net.count_params(), len(train_vols), train_vols[0]["x"].shape, cfg.patch, cfg.batch_size,
+             net.count_params(), len(train_vols), train_vols[0]["x"].shape, cfg.patch, batch,
              cfg.steps_per_epoch, cfg.epochs)
+    # Keras' fit restarts the input at a resume: skip the batches of the backed-up epochs (the multi-worker loop
+    # skips them itself)
+    skip = 0 if multi_worker else completed_epochs(workdir) * cfg.steps_per_epoch
     step_timer = _StepTimer()
     start = time.perf_counter()
-    history = fit(net, make_dataset(train_vols, cfg, cfg.seed), epochs=cfg.epochs,
-                  steps_per_epoch=cfg.steps_per_epoch, validation=(val_x, val_y), workdir=workdir,
-                  monitor="val_loss", mode="min", patience=cfg.patience, verbose=cfg.verbose,
-                  callbacks=[step_timer, *callbacks])
+    history = fit(net, make_dataset(train_vols, cfg, cfg.seed, batch_size=batch, start=skip), epochs=cfg.epochs,
+                  steps_per_epoch=cfg.steps_per_epoch, validation=validation, validation_steps=validation_steps,
+                  workdir=workdir, monitor="val_loss", mode="min", patience=cfg.patience, verbose=cfg.verbose,
+                  callbacks=[step_timer, *callbacks], strategy=strategy)
     wall = time.perf_counter() - start
-    final = {k: float(v) for k, v in net.evaluate(val_x, val_y, batch_size=1, verbose=0, return_dict=True).items()}
+    if multi_worker:
+        final = evaluate_patches(net, cfg, val_x, val_y)
+    else:
+        final = {k: float(v) for k, v in net.evaluate(val_x, val_y, batch_size=1, verbose=0,
+                                                      return_dict=True).items()}
     log.info("validation: loss %.4f, mean Dice %.3f; %.0f s (%.2f s a step)", final["loss"], final["dice"], wall,
              step_timer.median)
+    if not is_chief():  # a multi-worker run: the chief writes the model
+        log.info("worker %s done; the chief writes %s", worker_id(), out)
+        shutil.rmtree(workdir / worker_id(), ignore_errors=True)
+        keras.backend.clear_session()
+        return final
     model_cfg = cfg.model
     with atomic_dir(out) as tmp:
         net.save(tmp / "model.keras")

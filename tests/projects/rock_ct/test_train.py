@@ -95,7 +95,11 @@ def test_one_training_step_changes_the_weights(phantom_dir):
 
 @pytest.mark.slow
 def test_killed_training_resumes(phantom_dir, tmp_path, caplog):
+    """A run killed after epoch 1 of 3 resumes on the following batches and ends with the weights of an
+    uninterrupted run on the same seed."""
     import keras
+
+    from projects.rock_ct.model import load_model
 
     class Kill(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -103,6 +107,7 @@ def test_killed_training_resumes(phantom_dir, tmp_path, caplog):
                 raise KeyboardInterrupt
 
     cfg = replace(TINY, epochs=3, steps_per_epoch=1)
+    train.train(cfg, phantom_dir, tmp_path / "ref_work", tmp_path / "reference")
     work = tmp_path / "work"
     with pytest.raises(KeyboardInterrupt):
         train.train(cfg, phantom_dir, work, tmp_path / "model", callbacks=[Kill()])
@@ -113,6 +118,39 @@ def test_killed_training_resumes(phantom_dir, tmp_path, caplog):
     assert "resuming the interrupted run" in caplog.text
     assert json.loads((tmp_path / "model" / "history.json").read_text())["epoch"] == [0, 1, 2]
     assert not any(work.iterdir())  # resumable state removed once the model is saved
+    # the same losses epoch by epoch (the resumed epochs trained on the batches the killed run had not reached) ...
+    ref_history = json.loads((tmp_path / "reference" / "history.json").read_text())
+    history = json.loads((tmp_path / "model" / "history.json").read_text())
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(history[key], ref_history[key], rtol=1e-5)
+    # ... and the same final weights
+    reference = load_model(tmp_path / "reference" / "model.keras")
+    resumed = load_model(tmp_path / "model" / "model.keras")
+    for a, b in zip(reference.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("strategy", ["auto", "default", "mirrored", "multi_worker"])
+def test_config_accepts_the_four_strategies(strategy):
+    assert replace(TINY, strategy=strategy).strategy == strategy
+
+
+@pytest.mark.parametrize("key, value", [("strategy", "tpu"), ("precision", "float8")])
+def test_config_refuses_an_unknown_strategy_or_precision(tiny_params, key, value):
+    path = tiny_params("rock_ct", {"train": {key: value}})
+    with pytest.raises(ConfigError, match=f"{key} '{value}': use one of") as err:
+        train.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_training_under_a_mirrored_strategy_writes_the_model(phantom_dir, tmp_path):
+    """strategy mirrored (one CPU replica here): the network is built in its scope and the stage writes the model."""
+    final = train.train(replace(TINY, strategy="mirrored"), phantom_dir, tmp_path / "work", tmp_path / "model")
+    assert np.isfinite(final["loss"]) and 0 <= final["dice"] <= 1
+    assert (tmp_path / "model" / "model.keras").exists()
+    info = json.loads((tmp_path / "model" / "train.json").read_text())
+    assert info["config"]["strategy"] == "mirrored" and info["epochs_run"] == 1
 
 
 def test_unknown_train_key_is_named(tiny_params):
