@@ -30,7 +30,15 @@ from typing import Any
 import numpy as np
 
 from projects.climate_forecast.baselines import ClassicalConfig, Forecast, Forecaster, make_forecaster
-from projects.climate_forecast.networks import Encoder, TrainConfig, direct_samples, load_model_dir, save_model_dir
+from projects.climate_forecast.networks import (
+    Encoder,
+    TrainConfig,
+    build_in_strategy,
+    direct_samples,
+    distribute_strategy,
+    load_model_dir,
+    save_model_dir,
+)
 from projects.climate_forecast.series import Series
 from shared.io import DataError
 
@@ -102,11 +110,11 @@ def train_hybrid(series: Series, cfg: TrainConfig, classical: ClassicalConfig, *
     Raises:
         DataError: the history is too short for the window, the base's trend and the held-out years.
     """
-    from projects.climate_forecast.model import build_model
     from shared import config as config_lib
     from shared.data import make_dataset
     from shared.training import fit, set_seed
 
+    distribute_strategy(cfg.distribute)  # first: before other TensorFlow work
     cfg = config_lib.replace(cfg, target="residual", strategy="direct")
     base = make_forecaster(cfg.hybrid.base, classical)
     last = series.n - 1
@@ -121,13 +129,13 @@ def train_hybrid(series: Series, cfg: TrainConfig, classical: ClassicalConfig, *
     if has_train.sum() < 4:
         raise DataError(f"only {int(has_train.sum())} training targets: the series is too short for the windows")
     set_seed(cfg.seed)
-    model = build_model(cfg.network, window=cfg.window, features=enc.columns, outputs=y_train.shape[1],
-                        learning_rate=cfg.learning_rate, name="hybrid")
-    train_ds = make_dataset(x[has_train], y_train[has_train], batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
+    model, strategy, batch = build_in_strategy(cfg, window=cfg.window, features=enc.columns,
+                                               outputs=y_train.shape[1], name="hybrid")
+    train_ds = make_dataset(x[has_train], y_train[has_train], batch_size=batch, shuffle=True, seed=cfg.seed)
     val_ds = make_dataset(x[has_val], y_val[has_val], batch_size=256) if has_val.any() else None
     with tempfile.TemporaryDirectory(prefix="climate-hybrid-") as tmp:
         history = fit(model, train_ds, validation=val_ds, epochs=cfg.epochs, workdir=workdir or tmp,
-                      patience=cfg.patience, verbose=cfg.verbose)
+                      patience=cfg.patience, verbose=cfg.verbose, strategy=strategy)
     # held-out: base errors e and corrections c (scaled units), pooled over horizons
     alpha, widen = 1.0, 1.0
     if has_val.any():

@@ -77,11 +77,12 @@ def _member(cfg: NetworkConfig, x, outputs: int, k: int):
 
 
 def build_model(cfg: NetworkConfig, *, window: int, features: int, outputs: int, learning_rate: float = 3e-3,
-                name: str | None = None) -> keras.Model:
-    """A compiled ensemble of ``cfg.members`` recurrent networks (pure factory)."""
+                name: str | None = None, jit_compile: bool = False) -> keras.Model:
+    """A compiled ensemble of ``cfg.members`` recurrent networks (pure factory); ``jit_compile``: XLA."""
     x = keras.Input((window, features), name="window")
     members = [_member(cfg, x, outputs, k) for k in range(cfg.members)]
     y = members[0] if len(members) == 1 else keras.layers.Concatenate(axis=1, name="ensemble")(members)
     model = keras.Model(x, y, name=name or f"{cfg.cell}_ensemble")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0), loss=masked_mse)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0), loss=masked_mse,
+                  jit_compile=jit_compile)
     return model

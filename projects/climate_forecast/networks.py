@@ -24,6 +24,7 @@ passes + the residual variance of the ensemble mean on the held-out targets, per
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
@@ -36,6 +37,8 @@ import numpy as np
 from projects.climate_forecast.baselines import Forecast, Forecaster
 from projects.climate_forecast.model import NetworkConfig
 from projects.climate_forecast.series import Series, input_trend_at, trend_at
+from shared.config import ConfigError
+from shared.distributed import PRECISIONS, STRATEGIES
 from shared.io import DataError
 
 log = logging.getLogger(__name__)
@@ -80,8 +83,23 @@ class TrainConfig:
     seed: int = 0
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 0
+    #: tf.distribute strategy of every network fit (shared.distributed; ``strategy`` above is the forecasting
+    #: strategy): auto | default | mirrored; ``batch_size`` is per replica. ``multi_worker`` is not supported yet
+    distribute: str = "auto"
+    #: float32 | mixed_float16 (GPU; loss scaling applied) | mixed_bfloat16
+    precision: str = "float32"
+    #: compile the training steps with XLA
+    jit_compile: bool = False
 
     def __post_init__(self) -> None:
+        if self.distribute not in STRATEGIES:
+            raise ValueError(f"distribute {self.distribute!r}: use one of {', '.join(STRATEGIES)}")
+        if self.distribute == "multi_worker":
+            raise ConfigError("distribute 'multi_worker' is not supported by climate_forecast yet: its networks are "
+                              "fitted hundreds of times inside the backtest, evaluate and train stages, which do not "
+                              "split their work across workers; use auto, default or mirrored")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         if self.window < 2 or self.horizon < 1 or self.trend_years < 3:
             raise ValueError("window ≥ 2, horizon ≥ 1 and trend_years ≥ 3 are required")
         if self.validation_years < 1 or self.epochs < 1 or self.batch_size < 1 or self.mc_samples < 1:
@@ -187,6 +205,33 @@ class Encoder:
 
     def window(self, i: int, end: int | None = None) -> np.ndarray:
         return self.raw_window(i, end) / self.x_scale
+
+
+@functools.cache
+def distribute_strategy(name: str):
+    """The ``tf.distribute`` strategy ``name`` (``shared.distributed.make_strategy``), made once per process and
+    shared by every network fit (call it before other TensorFlow work).
+
+    Raises:
+        ConfigError: an unknown name.
+    """
+    from shared.distributed import make_strategy
+
+    return make_strategy(name)
+
+
+def build_in_strategy(cfg: TrainConfig, **kwargs):
+    """``(model, strategy, global batch)``: :func:`projects.climate_forecast.model.build_model` (``kwargs``) built
+    and compiled in the scope of ``cfg.distribute``'s strategy, with ``cfg.precision`` and ``cfg.jit_compile``."""
+    from projects.climate_forecast.model import build_model
+    from shared.distributed import global_batch_size, set_precision
+
+    strategy = distribute_strategy(cfg.distribute)
+    set_precision(cfg.precision)
+    with strategy.scope():
+        model = build_model(cfg.network, learning_rate=cfg.learning_rate, jit_compile=cfg.jit_compile, **kwargs)
+        model.optimizer.build(model.trainable_variables)  # in the scope: fit would build it outside
+    return model, strategy, global_batch_size(cfg.batch_size, strategy)
 
 
 def _safe_std(values: np.ndarray, axis=None):
@@ -411,10 +456,10 @@ def train_network(series: Series, cfg: TrainConfig, *, workdir: str | os.PathLik
     Raises:
         DataError: too few windows or held-out targets for ``window``, ``trend_years`` and ``validation_years``.
     """
-    from projects.climate_forecast.model import build_model
     from shared.data import make_dataset
     from shared.training import fit, set_seed
 
+    distribute_strategy(cfg.distribute)  # first: before other TensorFlow work
     last = series.n - 1
     enc = Encoder(cfg, series)
     holdout = min(cfg.validation_years * (series.season if series.season > 1 else 1), max(1, last // 4))
@@ -425,13 +470,13 @@ def train_network(series: Series, cfg: TrainConfig, *, workdir: str | os.PathLik
     if has_train.sum() < 4:
         raise DataError(f"only {int(has_train.sum())} training targets: the series is too short for the windows")
     set_seed(cfg.seed)
-    model = build_model(cfg.network, window=cfg.window, features=enc.columns, outputs=y_train.shape[1],
-                        learning_rate=cfg.learning_rate)
-    train_ds = make_dataset(x[has_train], y_train[has_train], batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
+    model, strategy, batch = build_in_strategy(cfg, window=cfg.window, features=enc.columns,
+                                               outputs=y_train.shape[1])
+    train_ds = make_dataset(x[has_train], y_train[has_train], batch_size=batch, shuffle=True, seed=cfg.seed)
     val_ds = make_dataset(x[has_val], y_val[has_val], batch_size=256) if has_val.any() else None
     with tempfile.TemporaryDirectory(prefix="climate-fit-") as tmp:
         history = fit(model, train_ds, validation=val_ds, epochs=cfg.epochs, workdir=workdir or tmp,
-                      patience=cfg.patience, live_dir=live_dir, verbose=cfg.verbose)
+                      patience=cfg.patience, live_dir=live_dir, verbose=cfg.verbose, strategy=strategy)
     trained = TrainedNetwork(model, cfg, dict(enc.state), np.zeros(cfg.horizon),
                              {"epochs": len(history.get("epoch", [])), "origin": series.periods[-1] if series.periods
                               else int(last), "n_train": int(has_train.sum()), "n_val": int(has_val.sum()),

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 def train_all(prepared, cfg: TrainConfig, classical: ClassicalConfig, work: Path, out: Path) -> dict:
     """Train (or resume) the final hybrid on the whole series and publish it under ``out/hybrid``."""
+    from projects.climate_forecast.networks import distribute_strategy
+
+    distribute_strategy(cfg.distribute)  # first: before other TensorFlow work
     series = from_prepared(prepared)
     work = Path(work) / config_hash(cfg, classical, {"n": series.n, "last": series.periods[-1],
                                                      "y": float(series.y.sum())})

@@ -62,6 +62,18 @@ def test_training_reduces_the_loss_and_saves(tmp_path):
         TrainedNetwork.load(tmp_path / "gru")
 
 
+@pytest.mark.slow
+def test_training_under_the_mirrored_strategy(tmp_path):
+    """``distribute: mirrored`` (one CPU replica here): the ensemble trains, forecasts and saves (the hybrid is
+    built by the same ``build_in_strategy``)."""
+    series = from_prepared(annual_prepared(n_years=45))
+    net = train_network(series, TrainConfig(**{**TINY, "distribute": "mirrored"}))
+    fc = net.forecast(series, 3)
+    assert fc.mean.shape == (3,) and np.all(np.isfinite(fc.mean)) and np.all(fc.std > 0)
+    net.save(tmp_path / "gru")
+    assert (tmp_path / "gru" / "model.keras").stat().st_size > 0
+
+
 def test_too_short_for_the_windows():
     series = from_prepared(annual_prepared(n_years=8))
     with pytest.raises(DataError, match="too short"):

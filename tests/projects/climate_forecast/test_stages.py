@@ -35,6 +35,39 @@ def test_train_publishes_nothing_after_a_kill(params, tmp_path, monkeypatch):
     assert not any((tmp_path / "work").iterdir())
 
 
+@pytest.mark.slow
+def test_hybrid_killed_mid_fit_resumes_to_the_weights_of_an_uninterrupted_run(params, tmp_path, monkeypatch):
+    import keras
+    import numpy as np
+
+    import shared.training as training
+    from projects.climate_forecast.baselines import ClassicalConfig
+    from projects.climate_forecast.model import NetworkConfig
+    from projects.climate_forecast.networks import TrainConfig
+    from projects.climate_forecast.series import from_prepared
+
+    data.main(["--params", str(params), "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "prepared")])
+    series = from_prepared(load_prepared(tmp_path / "prepared"))
+    cfg = TrainConfig(network=NetworkConfig(units=2, members=1), window=6, horizon=2, epochs=3, validation_years=3,
+                      trend_years=10)
+    reference = train.train_hybrid(series, cfg, ClassicalConfig(), workdir=tmp_path / "ref")
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt("simulated kill")
+
+    real_fit = training.fit
+    monkeypatch.setattr(training, "fit", lambda *a, **kw: real_fit(*a, **{**kw, "callbacks": [Kill()]}))
+    with pytest.raises(KeyboardInterrupt):
+        train.train_hybrid(series, cfg, ClassicalConfig(), workdir=tmp_path / "run")
+    assert training.completed_epochs(tmp_path / "run") >= 1
+    monkeypatch.setattr(training, "fit", real_fit)
+    resumed = train.train_hybrid(series, cfg, ClassicalConfig(), workdir=tmp_path / "run")
+    for a, b in zip(reference.model.get_weights(), resumed.model.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
 def test_unknown_param_key_names_key_and_file(tiny_params):
     path = tiny_params("climate_forecast", {"train": {"network": {"unitz": 3}}})
     with pytest.raises(ConfigError) as err:
@@ -43,6 +76,23 @@ def test_unknown_param_key_names_key_and_file(tiny_params):
     path = tiny_params("climate_forecast", {"backtest": {"models": ["prophet"]}})
     with pytest.raises(ConfigError, match="unknown model"):
         backtest.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("distribute", "tpu", "distribute 'tpu': use one of"),
+    ("distribute", "multi_worker", "not supported by climate_forecast yet"),
+    ("precision", "float64", "precision 'float64': use one of"),
+])
+def test_bad_distribute_or_precision_is_one_line(tiny_params, key, value, fragment):
+    path = tiny_params("climate_forecast", {"train": {key: value}})
+    with pytest.raises(ConfigError, match=fragment) as err:
+        train.main(["--params", str(path), "--data", "x", "--work", "w", "--out", "o"])
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["auto", "default", "mirrored"])
+def test_distribute_strategies_accepted(name):
+    assert train.TrainConfig(distribute=name).distribute == name
 
 
 def test_missing_inputs_are_reported(params, tmp_path):
