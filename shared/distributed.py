@@ -240,8 +240,9 @@ class _Checkpoints:
         self.manager.save(checkpoint_number=epoch)
 
 
-def _agree_min(strategy, value: int) -> int:
-    """The smallest ``value`` over all workers (one collective; a single process returns ``value``)."""
+def agree_min(strategy, value: int) -> int:
+    """The smallest ``value`` over all workers (one collective; a single process returns ``value``): e.g. the
+    newest epoch every worker holds, or whether every worker finished a run (0/1)."""
     import tensorflow as tf
 
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -326,7 +327,7 @@ def distributed_fit(
 
     # resume: the newest epoch every worker holds
     newest = checkpoints.restore_newest_readable()
-    start = _agree_min(strategy, newest)
+    start = agree_min(strategy, newest)
     if start != newest and not checkpoints.restore(start):
         raise RuntimeError(f"worker {worker_id()} has no readable checkpoint of epoch {start} in {own}")
     history_path = own / "history.json"

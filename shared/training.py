@@ -273,7 +273,12 @@ def _build_optimizer(model) -> None:
     variables = list(getattr(model, "trainable_variables", []) or [])
     if optimizer is None or getattr(optimizer, "built", True) or not variables:
         return
-    optimizer.build(variables)
+    strategy = getattr(model, "distribute_strategy", None)  # the strategy the model was built under
+    if strategy is None:
+        optimizer.build(variables)
+        return
+    with strategy.scope():  # mirrored variables need their slots made in the same scope
+        optimizer.build(variables)
 
 
 def _through_data_service(train, workdir: Path):
@@ -355,7 +360,7 @@ def fit(
                                workdir=workdir, validation=validation, validation_steps=validation_steps,
                                monitor=monitor, mode=mode, patience=patience, min_delta=min_delta,
                                restore_best=restore_best, live_dir=live_dir, verbose=verbose not in (0, "0"),
-                               callbacks=callbacks)
+                               callbacks=callbacks, jit_compile=getattr(model, "jit_compile", False) is True)
     from dvclive import Live
 
     BestWeights, LiveHistory, AtomicBackup = _keras_callbacks()

@@ -289,7 +289,7 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path, live
         ConfigError: ``strategy: multi_worker`` without a ``TF_CONFIG`` cluster.
     """
     from shared.data import sha256sum
-    from shared.distributed import _agree_min, is_chief, make_strategy, worker_id
+    from shared.distributed import agree_min, is_chief, make_strategy, worker_id
     from shared.training import config_hash, publish_runs
 
     strategy = make_strategy(cfg.strategy)  # first: a multi-worker strategy starts its servers before other TF work
@@ -305,7 +305,7 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path, live
     for i, (exp, design) in enumerate(jobs, 1):
         done = own / "done" / exp / design
         # every worker must train the same runs: a run counts as finished when all of them finished it
-        if _agree_min(strategy, int((done / "info.json").exists())):
+        if agree_min(strategy, int((done / "info.json").exists())):
             log.info("[%d/%d] %s / %s: finished in an earlier run", i, len(jobs), exp, design)
         else:
             split = splits[exp]

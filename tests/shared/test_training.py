@@ -207,3 +207,12 @@ def test_fit_reads_its_batches_from_a_data_service_named_in_the_environment(tmp_
     with pytest.raises(ConfigError, match="in-memory arrays"):
         fit(_model(), x, epochs=1, workdir=tmp_path / "arrays", verbose=0)
     del workers
+
+
+def test_fit_under_a_mirrored_strategy_builds_the_optimizer_in_its_scope(tmp_path, data):
+    _, _, ds = data
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        model = _model()  # the optimizer's slots are made by fit, which must enter the model's scope for them
+    history = fit(model, ds, epochs=2, workdir=tmp_path / "run", verbose=0, strategy=strategy)
+    assert history["epoch"] == [0, 1] and np.isfinite(history["loss"]).all()
