@@ -240,6 +240,34 @@ class _Checkpoints:
         self.manager.save(checkpoint_number=epoch)
 
 
+def average_statistics(strategy, model) -> int:
+    """Set each floating-point non-trainable variable of ``model`` (batch-norm moving means and variances) to its
+    mean over the workers of a multi-worker strategy; returns how many were averaged (0 elsewhere).
+
+    Keras updates those variables on each worker from its own share of the batch and does not all-reduce them, so
+    the workers' copies drift apart; averaged at each epoch end, the chief's saved model and every worker's
+    validation use the same statistics (one collective per epoch). With several GPUs per worker, each worker's
+    first replica stands for the worker.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return 0
+    variables = [v for v in model.non_trainable_variables if tf.as_dtype(v.dtype).is_floating]
+    if not variables:
+        return 0
+    flat = tf.concat([tf.reshape(tf.cast(v.value, tf.float32), [-1]) for v in variables], axis=0)
+    per_worker = strategy.experimental_distribute_values_from_function(lambda _: flat[None])
+    mean = tf.reduce_mean(strategy.gather(per_worker, axis=0), axis=0)
+    offset = 0
+    for v in variables:
+        size = int(np.prod(v.shape))
+        v.assign(tf.cast(tf.reshape(mean[offset:offset + size], v.shape), v.dtype))
+        offset += size
+    return len(variables)
+
+
 def agree_min(strategy, value: int) -> int:
     """The smallest ``value`` over all workers (one collective; a single process returns ``value``): e.g. the
     newest epoch every worker holds, or whether every worker finished a run (0/1)."""
@@ -378,6 +406,7 @@ def distributed_fit(
             if on_step_end is not None:
                 on_step_end(epoch * steps_per_epoch + step)
         logs = {k: float(v) for k, v in logs.items()}
+        average_statistics(strategy, model)
         if validation is not None:
             for metric in model.metrics:
                 metric.reset_state()

@@ -324,6 +324,7 @@ def fit(
     callbacks: Sequence[Any] = (),
     class_weight: dict | None = None,
     strategy=None,
+    batch_size: int | None = None,
 ) -> dict[str, list[float]]:
     """Train a compiled model with the standard callbacks; returns the full history.
 
@@ -332,6 +333,9 @@ def fit(
     ``BackupAndRestore`` in ``workdir/backup``, so a killed run resumes at its last epoch.
     Callbacks passed in ``callbacks`` run before the backup is written at the end of an
     epoch, so state they change (resampled points, schedules) is part of the backup.
+
+    ``batch_size``: the batch when ``train`` is in-memory arrays (Keras' default 32 when ``None``); a
+    ``tf.data`` pipeline brings its own batches.
 
     ``strategy``: where the model was built (``shared.distributed.make_strategy``). Under a multi-worker strategy,
     where Keras' ``fit`` fails (keras-team/keras#20585), training goes through
@@ -393,6 +397,7 @@ def fit(
         callbacks=cbs,
         verbose=verbose,
         class_weight=class_weight,
+        batch_size=None if isinstance(train, tf.data.Dataset) else batch_size,
         shuffle=not isinstance(train, tf.data.Dataset),
     )
     history = read_history(workdir, live_dir)

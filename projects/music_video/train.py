@@ -17,8 +17,8 @@ so the all-reduced gradients are those of the global batch (see :mod:`projects.m
 ``multi_worker`` (cluster in ``TF_CONFIG``) the images go in as a seeded, repeating ``tf.data`` pipeline of global
 batches (``batch_size`` per replica) with ``batch_size`` x replicas images per step, the VAE's validation as whole
 global batches; only the chief writes (the other workers keep a marker of each finished generator). On one device
-the images go to Keras' ``fit`` as arrays, as before, at Keras' default batch of 32 (``batch_size`` is not passed
-there; kept so that the default model does not change).
+the images go to Keras' ``fit`` as arrays in batches of ``batch_size`` (32: the batch the default models were
+always trained with, since until the strategy switch ``batch_size`` was not passed on and Keras used its default).
 
     python -m projects.music_video.train --params projects/music_video/params.yaml \
         --data data/music_video/prepared --work data/music_video/work/train --out data/music_video/model
@@ -64,7 +64,8 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     vae_epochs: int = 25
     dcgan_epochs: int = 16
-    batch_size: int = 64
+    #: images per step (per replica under a strategy with several)
+    batch_size: int = 32
     #: Adam learning rate of the VAE
     vae_learning_rate: float = 2e-3
     #: Adam learning rate of both DCGAN networks (β₁ = 0.5, as Radford et al.)
@@ -75,7 +76,7 @@ class TrainConfig:
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 2
     #: tf.distribute strategy (shared.distributed): auto | default | mirrored | multi_worker (cluster in TF_CONFIG);
-    #: under multi_worker ``batch_size`` is per replica (one device: Keras' default batch of 32, see the module doc)
+    #: ``batch_size`` is per replica
     strategy: str = "auto"
     #: float32 | mixed_float16 (GPU; the losses go through the optimizers' loss scaling) | mixed_bfloat16
     precision: str = "float32"
@@ -183,9 +184,9 @@ def train_generator(kind: str, cfg: TrainConfig, train_images: np.ndarray, val_i
             model.d_optimizer.build(model.discriminator.trainable_variables)
             model.g_optimizer.build(model.generator.trainable_variables)
     params = int(model.count_params())
-    train_data, steps, validation_steps, batch = train_images, None, None, 32
+    train_data, steps, validation_steps = train_images, None, None
+    batch = global_batch_size(cfg.batch_size, strategy)
     if multi_worker:  # the custom loop: global batches that repeat, an explicit epoch length
-        batch = global_batch_size(cfg.batch_size, strategy)
         train_data = _global_batches(train_images, batch, cfg.seed, repeat=True)
         steps = max(1, len(train_images) // batch)
         if validation is not None:
@@ -198,7 +199,7 @@ def train_generator(kind: str, cfg: TrainConfig, train_images: np.ndarray, val_i
     start = time.perf_counter()
     history = fit(model, train_data, epochs=epochs, workdir=run_dir, validation=validation, monitor=monitor,
                   restore_best=restore, verbose=cfg.verbose, callbacks=callbacks,
-                  steps_per_epoch=steps, validation_steps=validation_steps, strategy=strategy)
+                  steps_per_epoch=steps, validation_steps=validation_steps, strategy=strategy, batch_size=batch)
     wall = time.perf_counter() - start
     history = history if history.get("epoch") else read_history(run_dir)
     epochs_run = len(history.get("epoch", []))

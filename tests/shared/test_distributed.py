@@ -133,13 +133,15 @@ def _free_ports(n):
     return ports
 
 
-def _launch(tmp_path, ports, die_at_step=None):
+def _launch(tmp_path, ports, die_at_step=None, batch_norm=False):
     procs = []
     for i in range(2):
         env = {**os.environ, **_cluster(2, ports, i), "PYTHONPATH": str(HERE.parents[1]), "TF_CPP_MIN_LOG_LEVEL": "2"}
         cmd = [sys.executable, str(HERE / "mw_worker.py"), str(tmp_path / "work"), str(tmp_path / "multi.npz")]
         if die_at_step is not None and i == 1:
             cmd += ["--die-at-step", str(die_at_step)]
+        if batch_norm:
+            cmd += ["--batch-norm"]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     return procs
 
@@ -165,6 +167,20 @@ def test_two_workers_match_one_process_and_resume_after_a_worker_is_killed(tmp_p
     for i, a in enumerate(ref.get_weights()):
         np.testing.assert_allclose(multi[f"arr_{i}"], a, rtol=1e-5, atol=1e-6)
     assert not (tmp_path / "work" / "worker-1").exists()
+
+
+@pytest.mark.slow
+def test_batch_norm_statistics_are_the_same_on_every_worker(tmp_path):
+    """Keras updates the moving statistics on each worker from its own half of the batch; the loop averages them
+    at each epoch end, so both workers (and the chief's saved model) hold the same ones."""
+    procs = _launch(tmp_path, _free_ports(2), batch_norm=True)
+    outputs = [p.communicate(timeout=240)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    chief, worker = (np.load(tmp_path / f"multi-{name}.npz") for name in ("chief", "worker-1"))
+    assert len(chief.files) >= 2
+    for name in chief.files:
+        np.testing.assert_allclose(chief[name], worker[name], rtol=1e-6)
+    assert not np.allclose(chief["arr_0"], 0.0)  # the moving mean moved
 
 
 def test_early_stopping_with_patience(tmp_path):
