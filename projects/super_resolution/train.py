@@ -128,6 +128,8 @@ def psnr_metric(y_true, y_pred):
     """PSNR in dB of each image of a batch, in [0, 1] (Keras averages it over images)."""
     from keras import ops
 
+    # float32 also under a mixed precision policy (the network then outputs float16)
+    y_true, y_pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
     mse = ops.mean(ops.square(y_true - y_pred), axis=(1, 2, 3))
     return -10.0 * ops.log(ops.maximum(mse, 1e-12)) / ops.log(10.0)
 
