@@ -1,4 +1,5 @@
-"""Shared test fixtures. TensorFlow tests run in one process (no xdist): TF start-up dominates."""
+"""Shared test fixtures. The suite runs in two pytest-xdist processes, a test file at a time in each
+(``-n 2 --dist loadfile`` in pyproject.toml): module-scoped fixtures run once per file."""
 
 from __future__ import annotations
 
@@ -20,6 +21,51 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` loopback ports free at the time of the call."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+class LoopbackCluster:
+    """The processes of one ``TF_CONFIG`` cluster of ``n`` workers on loopback ports (the multi_worker tests)."""
+
+    def __init__(self, root: Path, n: int = 2):
+        self.root, self.n = root, n
+        self.workers = [f"localhost:{p}" for p in free_ports(n)]
+
+    def env(self, index: int) -> dict[str, str]:
+        config = {"cluster": {"worker": self.workers}, "task": {"type": "worker", "index": index}}
+        return {**os.environ, "TF_CONFIG": json.dumps(config), "PYTHONPATH": str(self.root),
+                "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+    def start(self, argv) -> list[subprocess.Popen]:
+        """``python ARGV`` as every worker (``argv``: a list, or a function of the worker index returning one)."""
+        return [subprocess.Popen([sys.executable, *(argv(i) if callable(argv) else argv)], cwd=self.root,
+                                 env=self.env(i), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for i in range(self.n)]
+
+    def run(self, argv, timeout: float = 300) -> list[str]:
+        """:meth:`start`, wait, fail the test (with the tails of the output) unless every worker exits 0."""
+        procs = self.start(argv)
+        outputs = [p.communicate(timeout=timeout)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0] * self.n, "\n".join(o[-3000:] for o in outputs)
+        return outputs
+
+
+@pytest.fixture
+def loopback_cluster(repo_root):
+    """``loopback_cluster(n=2)``: a :class:`LoopbackCluster` of the repository's code on fresh ports."""
+    return lambda n=2: LoopbackCluster(repo_root, n)
 
 
 def merge_params(base: dict, new: dict) -> dict:

@@ -5,9 +5,6 @@ import importlib.util
 import json
 import os
 import random
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -123,43 +120,30 @@ def test_the_data_service_serves_every_element():
     del workers
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-def _launch(tmp_path, ports, die_at_step=None, batch_norm=False):
-    procs = []
-    for i in range(2):
-        env = {**os.environ, **_cluster(2, ports, i), "PYTHONPATH": str(HERE.parents[1]), "TF_CPP_MIN_LOG_LEVEL": "2"}
-        cmd = [sys.executable, str(HERE / "mw_worker.py"), str(tmp_path / "work"), str(tmp_path / "multi.npz")]
+def _launch(tmp_path, cluster, die_at_step=None, batch_norm=False):
+    def argv(i):
+        cmd = [str(HERE / "mw_worker.py"), str(tmp_path / "work"), str(tmp_path / "multi.npz")]
         if die_at_step is not None and i == 1:
             cmd += ["--die-at-step", str(die_at_step)]
-        if batch_norm:
-            cmd += ["--batch-norm"]
-        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    return procs
+        return cmd + (["--batch-norm"] if batch_norm else [])
+
+    return cluster.start(argv)
 
 
 @pytest.mark.slow
-def test_two_workers_match_one_process_and_resume_after_a_worker_is_killed(tmp_path):
+def test_two_workers_match_one_process_and_resume_after_a_worker_is_killed(tmp_path, loopback_cluster):
     ref, _ = _fit(tmp_path / "ref", restore_best=False)
     # worker 1 is killed (SIGKILL) at a random step past the first epoch (4 epochs of 4 steps); the chief then
     # blocks in the next all-reduce and is killed too
     step = random.Random(os.environ.get("PYTEST_SEED", "17")).randrange(5, 15)
-    chief, worker = _launch(tmp_path, _free_ports(2), die_at_step=step)
+    chief, worker = _launch(tmp_path, loopback_cluster(), die_at_step=step)
     assert worker.wait(timeout=240) == -9, worker.stdout.read()[-3000:]
     time.sleep(2)  # the chief may still be writing the checkpoint of the epoch it finished
     chief.kill()
     chief.wait(timeout=60)
     assert not (tmp_path / "multi.npz").exists()
     # both restarted: they agree on the newest epoch both hold, resume there and finish the run
-    procs = _launch(tmp_path, _free_ports(2))
+    procs = _launch(tmp_path, loopback_cluster())
     outputs = [p.communicate(timeout=240)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
     assert "resuming the interrupted run at epoch" in outputs[0], (step, outputs[0][-3000:])
@@ -170,10 +154,10 @@ def test_two_workers_match_one_process_and_resume_after_a_worker_is_killed(tmp_p
 
 
 @pytest.mark.slow
-def test_batch_norm_statistics_are_the_same_on_every_worker(tmp_path):
+def test_batch_norm_statistics_are_the_same_on_every_worker(tmp_path, loopback_cluster):
     """Keras updates the moving statistics on each worker from its own half of the batch; the loop averages them
     at each epoch end, so both workers (and the chief's saved model) hold the same ones."""
-    procs = _launch(tmp_path, _free_ports(2), batch_norm=True)
+    procs = _launch(tmp_path, loopback_cluster(), batch_norm=True)
     outputs = [p.communicate(timeout=240)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
     chief, worker = (np.load(tmp_path / f"multi-{name}.npz") for name in ("chief", "worker-1"))

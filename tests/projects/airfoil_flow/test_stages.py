@@ -78,13 +78,9 @@ def test_training_under_the_mirrored_strategy_writes_the_models(tiny, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_workers_on_loopback_train_and_the_chief_writes_the_models(tiny_params, tmp_path):
+def test_two_workers_on_loopback_train_and_the_chief_writes_the_models(tiny_params, tmp_path, loopback_cluster):
     """``strategy: multi_worker``: two processes of the train stage (TF_CONFIG on loopback ports) train one U-Net
     and the MLP together; the chief publishes the models, the other worker leaves nothing behind."""
-    import os
-    import socket
-    from pathlib import Path
-
     from .conftest import TINY
 
     params = tiny_params("airfoil_flow", {**TINY, "train": {**TINY["train"], "strategy": "multi_worker",
@@ -92,23 +88,8 @@ def test_two_workers_on_loopback_train_and_the_chief_writes_the_models(tiny_para
                                                              "fit": {"epochs": 1, "batch_size": 4}}})
     prepared = tmp_path / "prepared"
     data.main(["--params", str(params), "--out", str(prepared)])
-    sockets = [socket.socket() for _ in range(2)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    root = str(Path(__file__).resolve().parents[3])
-    procs = []
-    for i in range(2):
-        tf_config = {"cluster": {"worker": [f"localhost:{p}" for p in ports]}, "task": {"type": "worker", "index": i}}
-        env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "projects.airfoil_flow.train", "--params", str(params), "--data", str(prepared),
-             "--work", str(tmp_path / "work"), "--out", str(tmp_path / "model")],
-            env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=240)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    loopback_cluster().run(["-m", "projects.airfoil_flow.train", "--params", str(params), "--data", str(prepared),
+                            "--work", str(tmp_path / "work"), "--out", str(tmp_path / "model")], timeout=240)
     summary = json.loads((tmp_path / "model" / "summary.json").read_text())
     assert {(m["experiment"], m["design"]) for m in summary["models"]} == {("random", "geometry"), ("random", "mlp")}
     for design in ("geometry", "mlp"):

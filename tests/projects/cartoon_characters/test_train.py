@@ -144,43 +144,18 @@ def test_mirrored_strategy_trains_and_publishes_the_model_folder(prepared_dir, t
     assert (tmp_path / "model" / "predictions" / "val.npz").is_file()
 
 
-def _free_ports(n):
-    import socket
-
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
-def test_two_workers_on_loopback_train_and_the_chief_publishes(tiny_params, prepared_dir, tmp_path):
+def test_two_workers_on_loopback_train_and_the_chief_publishes(tiny_params, prepared_dir, tmp_path, loopback_cluster):
     """The train stage's command in two processes, a cluster in TF_CONFIG (multi_worker): the chief (worker 0)
     writes the model folder, the other worker nothing."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
     from projects.cartoon_characters.predict import load_predictor
 
-    root = Path(__file__).resolve().parents[3]
     path = tiny_params("cartoon_characters", {"train": {**TINY_TRAIN, "strategy": "multi_worker", "batch_size": 4,
                                                         "vary": {"head": [], "loss": [], "imbalance": []}}})
-    workers = [f"localhost:{p}" for p in _free_ports(2)]
-    procs = []
-    for i in range(2):
-        env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "2",
-               "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "projects.cartoon_characters.train", "--params", str(path), "--data",
-             str(prepared_dir), "--work", str(tmp_path / "work"), "--out", str(tmp_path / f"model{i}")],
-            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=240)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    loopback_cluster().run(lambda i: ["-m", "projects.cartoon_characters.train", "--params", str(path), "--data",
+                                      str(prepared_dir), "--work", str(tmp_path / "work"),
+                                      "--out", str(tmp_path / f"model{i}")], timeout=240)
     assert not (tmp_path / "model1").exists()  # the worker writes nothing
     table = json.loads((tmp_path / "model0" / "variants.json").read_text())
     assert table["chosen"] == "attention-asl-none" and table["variants"][0]["steps"] == 2

@@ -89,40 +89,17 @@ def test_training_under_a_mirrored_strategy_writes_the_model(params, prepared, t
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
 
 
-def _free_ports(n):
-    import socket
-
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
-def test_two_workers_train_and_the_chief_writes_the_model(tiny_params, prepared, tmp_path, repo_root):
+def test_two_workers_train_and_the_chief_writes_the_model(tiny_params, prepared, tmp_path, loopback_cluster):
     """strategy multi_worker: two worker processes on loopback ports (TF_CONFIG) train two runs (the second
     starts from the first); the chief publishes the model, the other worker leaves nothing behind."""
     import json
-    import os
 
     params = tiny_params("super_resolution", {**TINY, "train": {**TINY["train"], "strategy": "multi_worker", "runs": {
         "__replace__": True, "fast_x2": {"model": "fast", "scale": 2, "steps": 4},
         "fast_x4": {"model": "fast", "scale": 4, "steps": 2, "init_from": "fast_x2"}}}})
-    ports = _free_ports(2)
-    procs = []
-    for i in range(2):
-        config = {"cluster": {"worker": [f"localhost:{p}" for p in ports]}, "task": {"type": "worker", "index": i}}
-        env = {**os.environ, "TF_CONFIG": json.dumps(config), "PYTHONPATH": str(repo_root),
-               "TF_CPP_MIN_LOG_LEVEL": "2"}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "projects.super_resolution.train", "--params", str(params), "--data", str(prepared),
-             "--work", str(tmp_path / "work"), "--out", str(tmp_path / "model")],
-            cwd=repo_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [p.communicate(timeout=300)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    loopback_cluster().run(["-m", "projects.super_resolution.train", "--params", str(params), "--data", str(prepared),
+                            "--work", str(tmp_path / "work"), "--out", str(tmp_path / "model")])
     summary = json.loads((tmp_path / "model" / "summary.json").read_text())
     assert [r["run"] for r in summary["runs"]] == ["fast_x2", "fast_x4"]
     assert summary["runs"][0]["global_batch_size"] == 2 * summary["runs"][0]["batch_size"]
