@@ -1,4 +1,5 @@
-"""Shared test fixtures. TensorFlow tests run in one process (no xdist): TF start-up dominates."""
+"""Shared test fixtures. The suite runs in two pytest-xdist processes, a test file at a time in each
+(``-n 2 --dist loadfile`` in pyproject.toml): module-scoped fixtures run once per file."""
 
 from __future__ import annotations
 
