@@ -69,6 +69,9 @@ def backtest(prepared, train: TrainConfig, cfg: BacktestConfig, work: Path, out:
     """
     from projects.climate_forecast.series import from_prepared
 
+    if train.distribute == "multi_worker":  # hundreds of small refits: not worth a cluster, and no TF_CONFIG here
+        log.info("train.distribute is multi_worker: the backtest refits its networks in this one process (auto)")
+        train = config_lib.replace(train, distribute="auto")
     series = from_prepared(prepared)
     horizon = max(cfg.horizons)
     if train.strategy == "direct" and train.horizon < horizon:

@@ -38,6 +38,7 @@ from projects.climate_forecast.networks import (
     distribute_strategy,
     load_model_dir,
     save_model_dir,
+    training_batches,
 )
 from projects.climate_forecast.series import Series
 from shared.io import DataError
@@ -131,11 +132,11 @@ def train_hybrid(series: Series, cfg: TrainConfig, classical: ClassicalConfig, *
     set_seed(cfg.seed)
     model, strategy, batch = build_in_strategy(cfg, window=cfg.window, features=enc.columns,
                                                outputs=y_train.shape[1], name="hybrid")
-    train_ds = make_dataset(x[has_train], y_train[has_train], batch_size=batch, shuffle=True, seed=cfg.seed)
+    train_ds, steps = training_batches(x[has_train], y_train[has_train], batch, cfg.seed, strategy)
     val_ds = make_dataset(x[has_val], y_val[has_val], batch_size=256) if has_val.any() else None
     with tempfile.TemporaryDirectory(prefix="climate-hybrid-") as tmp:
         history = fit(model, train_ds, validation=val_ds, epochs=cfg.epochs, workdir=workdir or tmp,
-                      patience=cfg.patience, verbose=cfg.verbose, strategy=strategy)
+                      steps_per_epoch=steps, patience=cfg.patience, verbose=cfg.verbose, strategy=strategy)
     # held-out: base errors e and corrections c (scaled units), pooled over horizons
     alpha, widen = 1.0, 1.0
     if has_val.any():

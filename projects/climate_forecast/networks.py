@@ -37,7 +37,6 @@ import numpy as np
 from projects.climate_forecast.baselines import Forecast, Forecaster
 from projects.climate_forecast.model import NetworkConfig
 from projects.climate_forecast.series import Series, input_trend_at, trend_at
-from shared.config import ConfigError
 from shared.distributed import PRECISIONS, STRATEGIES
 from shared.io import DataError
 
@@ -83,8 +82,9 @@ class TrainConfig:
     seed: int = 0
     #: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch
     verbose: int = 0
-    #: tf.distribute strategy of every network fit (shared.distributed; ``strategy`` above is the forecasting
-    #: strategy): auto | default | mirrored; ``batch_size`` is per replica. ``multi_worker`` is not supported yet
+    #: tf.distribute strategy of the network fits (shared.distributed; ``strategy`` above is the forecasting
+    #: strategy): auto | default | mirrored | multi_worker; ``batch_size`` is per replica. ``multi_worker`` (the
+    #: cluster of ``TF_CONFIG``) applies to the train stage; the backtest's refits run in one process
     distribute: str = "auto"
     #: float32 | mixed_float16 (GPU; loss scaling applied) | mixed_bfloat16
     precision: str = "float32"
@@ -94,10 +94,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.distribute not in STRATEGIES:
             raise ValueError(f"distribute {self.distribute!r}: use one of {', '.join(STRATEGIES)}")
-        if self.distribute == "multi_worker":
-            raise ConfigError("distribute 'multi_worker' is not supported by climate_forecast yet: its networks are "
-                              "fitted hundreds of times inside the backtest, evaluate and train stages, which do not "
-                              "split their work across workers; use auto, default or mirrored")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         if self.window < 2 or self.horizon < 1 or self.trend_years < 3:
@@ -213,11 +209,27 @@ def distribute_strategy(name: str):
     shared by every network fit (call it before other TensorFlow work).
 
     Raises:
-        ConfigError: an unknown name.
+        ConfigError: an unknown name, or ``multi_worker`` without a ``TF_CONFIG`` cluster.
     """
     from shared.distributed import make_strategy
 
     return make_strategy(name)
+
+
+def training_batches(x: np.ndarray, y: np.ndarray, batch: int, seed: int, strategy):
+    """``(dataset, steps_per_epoch)`` of the training windows ``x`` ``(n, ...)`` and targets ``y`` ``(n, H)``,
+    shuffled, in global batches of ``batch``.
+
+    One pass per epoch (``steps_per_epoch`` None) for Keras' ``fit``; under a multi-worker strategy the dataset
+    repeats and an epoch is ``ceil(n / batch)`` steps, as :func:`shared.distributed.distributed_fit` needs.
+    """
+    import tensorflow as tf
+
+    from shared.data import make_dataset
+
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    dataset = make_dataset(x, y, batch_size=batch, shuffle=True, seed=seed, repeat=multi_worker)
+    return dataset, (-(-len(x) // batch) if multi_worker else None)
 
 
 def build_in_strategy(cfg: TrainConfig, **kwargs):
@@ -472,11 +484,12 @@ def train_network(series: Series, cfg: TrainConfig, *, workdir: str | os.PathLik
     set_seed(cfg.seed)
     model, strategy, batch = build_in_strategy(cfg, window=cfg.window, features=enc.columns,
                                                outputs=y_train.shape[1])
-    train_ds = make_dataset(x[has_train], y_train[has_train], batch_size=batch, shuffle=True, seed=cfg.seed)
+    train_ds, steps = training_batches(x[has_train], y_train[has_train], batch, cfg.seed, strategy)
     val_ds = make_dataset(x[has_val], y_val[has_val], batch_size=256) if has_val.any() else None
     with tempfile.TemporaryDirectory(prefix="climate-fit-") as tmp:
         history = fit(model, train_ds, validation=val_ds, epochs=cfg.epochs, workdir=workdir or tmp,
-                      patience=cfg.patience, live_dir=live_dir, verbose=cfg.verbose, strategy=strategy)
+                      steps_per_epoch=steps, patience=cfg.patience, live_dir=live_dir, verbose=cfg.verbose,
+                      strategy=strategy)
     trained = TrainedNetwork(model, cfg, dict(enc.state), np.zeros(cfg.horizon),
                              {"epochs": len(history.get("epoch", [])), "origin": series.periods[-1] if series.periods
                               else int(last), "n_train": int(has_train.sum()), "n_val": int(has_val.sum()),

@@ -80,7 +80,6 @@ def test_unknown_param_key_names_key_and_file(tiny_params):
 
 @pytest.mark.parametrize("key, value, fragment", [
     ("distribute", "tpu", "distribute 'tpu': use one of"),
-    ("distribute", "multi_worker", "not supported by climate_forecast yet"),
     ("precision", "float64", "precision 'float64': use one of"),
 ])
 def test_bad_distribute_or_precision_is_one_line(tiny_params, key, value, fragment):
@@ -90,9 +89,53 @@ def test_bad_distribute_or_precision_is_one_line(tiny_params, key, value, fragme
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("name", ["auto", "default", "mirrored"])
+@pytest.mark.parametrize("name", ["auto", "default", "mirrored", "multi_worker"])
 def test_distribute_strategies_accepted(name):
     assert train.TrainConfig(distribute=name).distribute == name
+
+
+def test_multi_worker_without_a_cluster_is_a_config_error_and_the_backtest_runs_in_one_process(params, tmp_path,
+                                                                                                 monkeypatch):
+    from projects.climate_forecast.networks import distribute_strategy
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    distribute_strategy.cache_clear()
+    with pytest.raises(ConfigError, match="TF_CONFIG"):
+        distribute_strategy("multi_worker")
+    import yaml
+
+    cfg = yaml.safe_load(params.read_text())
+    cfg["train"]["distribute"] = "multi_worker"
+    cfg["backtest"]["models"] = ["persistence", "hybrid"]
+    params.write_text(yaml.safe_dump(cfg))
+    data.main(["--params", str(params), "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "prepared")])
+    assert backtest.main(["--params", str(params), "--data", str(tmp_path / "prepared"), "--work",
+                          str(tmp_path / "bw"), "--out", str(tmp_path / "bt")]) == 0
+    assert (tmp_path / "bt" / "forecasts.csv").is_file()
+
+
+@pytest.mark.slow
+def test_two_workers_on_loopback_train_the_hybrid_and_the_chief_publishes(params, tmp_path, loopback_cluster):
+    """The train stage's command in two processes with a cluster in TF_CONFIG (``distribute: multi_worker``):
+    both train the hybrid together, worker 0 (the chief) writes the model folder, worker 1 nothing."""
+    import json
+
+    import yaml
+
+    from projects.climate_forecast.hybrid import TrainedHybrid
+
+    cfg = yaml.safe_load(params.read_text())
+    cfg["train"].update(distribute="multi_worker", batch_size=8)
+    params.write_text(yaml.safe_dump(cfg))
+    data.main(["--params", str(params), "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "prepared")])
+    loopback_cluster().run(lambda i: ["-m", "projects.climate_forecast.train", "--params", str(params), "--data",
+                                      str(tmp_path / "prepared"), "--work", str(tmp_path / "work"),
+                                      "--out", str(tmp_path / f"model{i}")], timeout=240)
+    assert not (tmp_path / "model1").exists()  # the worker writes nothing
+    summary = json.loads((tmp_path / "model0" / "summary.json").read_text())
+    assert summary["networks"]["hybrid"]["epochs"] == 2
+    trained = TrainedHybrid.load(tmp_path / "model0" / "hybrid")
+    assert 0 <= trained.alpha <= 1
 
 
 def test_missing_inputs_are_reported(params, tmp_path):
