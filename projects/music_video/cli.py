@@ -1,6 +1,7 @@
 """music_video tools: make a music video of any song with the trained generator; print a song's beats.
 
     capstone music_video make song.mp3 out.mp4 [--fps 30 --size 512 --style calm|energetic --seed 0]
+        [--effect style|dream ... --effect-size 128]
     capstone music_video beats song.ogg [--out beats.csv]
 
 Every bad input ends with one line (exit status 2), before any work where it can be checked up front: a missing,
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 DEFAULT_MODEL = "data/music_video/model"
+DEFAULT_STYLE_MODEL = "data/music_video/style"
 DEFAULT_PARAMS = "projects/music_video/params.yaml"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 
@@ -41,6 +43,12 @@ def register(parser: argparse.ArgumentParser) -> None:
                    help="which trained generator (default: the one the train stage chose for rendering)")
     p.add_argument("--params", default=None,
                    help=f"params.yaml whose render.analysis sets the tracker (default: {DEFAULT_PARAMS})")
+    p.add_argument("--effect", action="append", default=[], metavar="style|dream",
+                   help="frame effect, repeatable, applied in order: style (the train_style network), dream "
+                        "(DeepDream on the VAE encoder); slow: see the README's cost per frame")
+    p.add_argument("--effect-size", type=int, default=128,
+                   help="side (pixels) at which the effects run; ffmpeg upscales to --size (default 128)")
+    p.add_argument("--style-model", default=DEFAULT_STYLE_MODEL, help="the train_style stage's output folder")
     p.set_defaults(func=cmd_make)
     p = sub.add_parser("beats", help="tempo and beat times of a song (CSV with --out)")
     p.add_argument("song", help="audio file")
@@ -126,9 +134,12 @@ def cmd_make(args: argparse.Namespace) -> int:
     Raises:
         DataError: unreadable/empty audio, shorter than one beat, an output that is a folder, not a video file
             name or in a missing folder, ``--fps`` not a finite number > 0, ``--size`` not a positive even
-            number, ``--seed`` < 0, a missing ``--params`` file, no trained generator.
+            number, ``--seed`` < 0, a missing ``--params`` file, no trained generator, an unknown ``--effect``,
+            ``--effect-size`` not an even number ≥ 16, a network an effect needs not trained (the message names
+            the command that trains it).
         FileNotFoundError: the song does not exist.
     """
+    from projects.music_video.effects import EFFECTS, TRAIN_STYLE_CMD
     from shared.io import DataError
 
     out = Path(args.out)
@@ -141,6 +152,19 @@ def cmd_make(args: argparse.Namespace) -> int:
         raise DataError(f"--seed must be >= 0, got {args.seed}")
     if not _resolve(args.model).is_dir():
         raise DataError(f"model folder not found: {args.model} (run the train stage first)")
+    effects = list(getattr(args, "effect", None) or [])
+    for name in effects:
+        if name not in EFFECTS:
+            raise DataError(f"--effect must be one of {', '.join(EFFECTS)}, got {name!r}")
+    effect_size = getattr(args, "effect_size", 128)
+    if effects and (effect_size < 16 or effect_size % 2):
+        raise DataError(f"--effect-size must be an even number >= 16, got {effect_size}")
+    style_dir = _resolve(getattr(args, "style_model", None) or DEFAULT_STYLE_MODEL)
+    if "style" in effects and not (style_dir / "style_net.keras").is_file():
+        raise DataError(f"--effect style: no trained style network in {style_dir} (train it: {TRAIN_STYLE_CMD})")
+    if "dream" in effects and not (_resolve(args.model) / "vae" / "encoder.keras").is_file():
+        raise DataError(f"--effect dream needs the trained VAE's encoder ({args.model}/vae/encoder.keras; run the "
+                        "train stage with train.models including vae)")
     _analysis_config(args.params)                       # a missing --params file: before any work
     _progress(args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's CUDA probing is noise on a CPU machine
@@ -150,12 +174,27 @@ def cmd_make(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     analysis = _analyse(args.song, args.params)
     generator = load_generator(_resolve(args.model), args.generator)
+    effect = None
+    if effects:
+        from projects.music_video.effects import DreamConfig, load_effects
+
+        dream, strength = DreamConfig(), 1.0
+        path = _resolve(args.params or DEFAULT_PARAMS)
+        if path.is_file():
+            from projects.music_video.render import RenderConfig
+            from shared.config import load_section
+
+            rcfg = load_section(path, "render", RenderConfig)
+            dream, strength = rcfg.dream, rcfg.style_strength
+        effect = load_effects(effects, min(effect_size, args.size), model_dir=_resolve(args.model),
+                              style_dir=style_dir, style_strength=strength, dream_cfg=dream)
     info = video.render_song(analysis, args.song, out, generator, fps=args.fps, size=args.size,
-                             latent_cfg=latent.config_for(args.style), seed=args.seed)
+                             latent_cfg=latent.config_for(args.style), seed=args.seed, effect=effect)
     wall = time.perf_counter() - start
     print(f"{out}: {analysis.tempo_bpm:.1f} BPM, {len(analysis.beats_s)} beats, {len(info['keyframes'])} cuts, "
           f"{info['duration_s']:.1f} s of video ({info['n_frames']} frames, {args.size}×{args.size} at "
-          f"{args.fps:g} fps, {generator.kind}), rendered in {wall:.1f} s")
+          f"{args.fps:g} fps, {generator.kind}{', effects ' + '+'.join(effects) if effects else ''}), rendered in "
+          f"{wall:.1f} s")
     return 0
 
 

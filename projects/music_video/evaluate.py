@@ -18,17 +18,27 @@
    components chosen on one half of the held-out images, reported on the other half, as the generators are); the
    VAE's reconstruction error on the held-out images.
 
+5. **Frame effects** (``effects`` in metrics.json): the cost in seconds per frame of each effect (``style``,
+   ``dream``; :mod:`projects.music_video.effects`) at each side of ``effects_sizes``, timed on
+   ``effects_frames`` generator frames after one warm-up call (graph tracing not counted), with the render's
+   DeepDream settings and style strength (``render.json``'s config); the style network's parameter count and
+   training time (``--style``: the ``train_style`` stage's output; skipped with a log line when missing); and the
+   real-time factor of the render with each effect on at the render's ``effect_size`` and at its output size:
+   (analysis + plain render + frames × effect cost) / duration. A benchmark on this machine, not a timed test.
+
 Output ``<out>/``: ``metrics.json`` (headline, targets, tables' summaries), ``trackers.csv`` (song × tracker),
 ``cuts.csv`` (song × schedule).
 
     python -m projects.music_video.evaluate --params projects/music_video/params.yaml --data data/music_video/prepared \
-        --model data/music_video/model --render data/music_video/render --out projects/music_video/results
+        --model data/music_video/model --render data/music_video/render --style data/music_video/style \
+        --out projects/music_video/results
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +78,9 @@ class EvaluateConfig:
     av_tolerance_ms: float = 0.5
     target_tempo_octave: float = 0.9
     target_realtime_factor: float = 2.0
+    #: frame-effect benchmark: sides (pixels) and frames timed per effect and side
+    effects_sizes: tuple[int, ...] = (128, 256, 512)
+    effects_frames: int = 8
 
 
 # ---------------------------------------------------------------------------------------------------- trackers
@@ -323,6 +336,72 @@ def generator_quality(images: np.ndarray, model_dir: Path, cfg: EvaluateConfig, 
     return out
 
 
+# ---------------------------------------------------------------------------------------------------- effects
+def effects_benchmark(cfg: EvaluateConfig, model_dir: Path, style_dir: Path | None, render_info: dict | None) -> dict:
+    """Seconds per frame of each frame effect at each ``cfg.effects_sizes`` side (module doc, part 5).
+
+    Returns:
+        ``{"sizes", "frames", "seconds_per_frame": {effect: {size: s}}, "style_net": {...}, "render": {...}}``;
+        an effect whose network is missing is left out (logged).
+
+    Raises:
+        DataError: a network exists but does not load.
+    """
+
+    from projects.music_video import effects as fx
+    from projects.music_video.model import load_generator
+
+    rcfg = (render_info or {}).get("config", {})
+    dream_cfg = fx.DreamConfig(**rcfg["dream"]) if isinstance(rcfg.get("dream"), dict) else fx.DreamConfig()
+    strength = float(rcfg.get("style_strength", 1.0))
+    effect_size = int(min(rcfg.get("effect_size", 128), rcfg.get("size", 512)))
+    available = []
+    if style_dir is not None and (Path(style_dir) / fx.STYLE_MODEL).is_file():
+        available.append("style")
+    else:
+        log.info("no trained style network in %s: the style effect is not benchmarked", style_dir)
+    if (Path(model_dir) / "vae" / "encoder.keras").is_file():
+        available.append("dream")
+    else:
+        log.info("no trained VAE encoder: the dream effect is not benchmarked")
+    out: dict = {"sizes": list(cfg.effects_sizes), "frames": cfg.effects_frames, "effect_size": effect_size,
+                 "dream": to_dict(dream_cfg), "style_strength": strength, "seconds_per_frame": {},
+                 "cpu_count": os.cpu_count()}
+    if not available:
+        return out
+    gen = load_generator(model_dir)
+    z = np.random.default_rng(cfg.seed).standard_normal((cfg.effects_frames, gen.latent_dim)).astype(np.float32)
+    frames = gen.decode(z)
+    sizes = sorted(set(cfg.effects_sizes) | {effect_size})
+    for name in available:
+        row = {}
+        for size in sizes:
+            effect = fx.load_effects([name], size, model_dir=model_dir, style_dir=style_dir, style_strength=strength,
+                                     dream_cfg=dream_cfg)
+            effect(frames[:2])  # warm-up: graph tracing, not counted
+            start = time.perf_counter()
+            effect(frames)
+            row[str(size)] = (time.perf_counter() - start) / len(frames)
+            log.info("effect %s at %d px: %.3f s per frame", name, size, row[str(size)])
+        out["seconds_per_frame"][name] = row
+    if "style" in available:
+        meta = read_json(Path(style_dir) / fx.STYLE_META) if (Path(style_dir) / fx.STYLE_META).is_file() else {}
+        out["style_net"] = {k: meta.get(k) for k in ("parameters", "epochs_run", "wall_time_s", "best_val_loss",
+                                                        "style_image", "loss_network", "image_size",
+                                                        "content_images")}
+    if render_info and render_info.get("n_frames"):
+        n, dur = int(render_info["n_frames"]), float(render_info["duration_s"])
+        base = float(render_info.get("analysis_s", 0.0)) + float(render_info["render_s"])
+        rt: dict = {"plain": base / dur, "plain_seconds_per_frame": float(render_info["render_s"]) / n,
+                    "fps": render_info.get("fps"), "size": render_info.get("size")}
+        for name, row in out["seconds_per_frame"].items():
+            rt[f"{name}_at_{effect_size}"] = (base + n * row[str(effect_size)]) / dur
+            top = str(max(sizes))
+            rt[f"{name}_at_{top}"] = (base + n * row[top]) / dur
+        out["realtime_factor"] = rt
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------- main
 def _target(value: float, target: float, higher: bool, **extra) -> dict:
     met = bool(value >= target) if higher else bool(value <= target)
@@ -330,8 +409,11 @@ def _target(value: float, target: float, higher: bool, **extra) -> dict:
 
 
 def evaluate(cfg: EvaluateConfig, data: Path, model_dir: Path, render_dir: Path, out: Path, *,
-             model_mod=None, quality_mod=None) -> dict:
+             model_mod=None, quality_mod=None, style_dir: Path | None = None) -> dict:
     """Run every part (module doc) and write ``out``; returns the metrics.
+
+    ``style_dir``: the train_style stage's output (the frame-effect benchmark runs only when ``style_dir`` is
+    given, so tests with stub models skip it).
 
     Raises:
         DataError: missing or malformed prepared data or render outputs.
@@ -425,6 +507,9 @@ def evaluate(cfg: EvaluateConfig, data: Path, model_dir: Path, render_dir: Path,
         keep = {k: first[k] for k in ("metric", "data", "model", "model_value", "baseline", "baseline_value",
                                       "higher_is_better", "baseline_rule")}
         metrics["headline"] = headline(**keep, also=heads[1:])
+    if style_dir is not None and (model_dir / "train.json").is_file():
+        info = read_json(render_dir / "render.json") if (render_dir / "render.json").is_file() else None
+        metrics["effects"] = effects_benchmark(cfg, model_dir, style_dir, info)
     metrics["targets"] = targets
     write_metrics(out / "metrics.json", metrics)
     for k, t in targets.items():
@@ -433,9 +518,12 @@ def evaluate(cfg: EvaluateConfig, data: Path, model_dir: Path, render_dir: Path,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = stage_parser(__doc__, inputs=("data", "model", "render"), outputs=("out",)).parse_args(argv)
+    parser = stage_parser(__doc__, inputs=("data", "model", "render"), outputs=("out",))
+    parser.add_argument("--style", default=None, help="the train_style stage's output (frame-effect benchmark)")
+    args = parser.parse_args(argv)
     cfg = load_section(args.params, "evaluate", EvaluateConfig)
-    evaluate(cfg, Path(args.data), Path(args.model), Path(args.render), Path(args.out))
+    evaluate(cfg, Path(args.data), Path(args.model), Path(args.render), Path(args.out),
+             style_dir=Path(args.style) if args.style else None)
     return 0
 
 

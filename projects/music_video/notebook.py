@@ -241,3 +241,43 @@ if train_info is not None:
     plt.show()
     display(Markdown(f"Training: {train_info['train_images']} images of {train_info['image_size']} px "
                      f"({train_info['val_images']} held out), {train_info['wall_time_s']:.0f} s in all."))
+
+# %% [markdown]
+# ## Frame effects and their cost
+#
+# Optional (`render.effects`, `capstone music_video make ... --effect style|dream`; off in the default video): a fast
+# style-transfer network trained here (stage `train_style`: Johnson et al. 2016 with instance norm, perceptual loss
+# on a fixed random-weight conv net) and DeepDream on the VAE encoder's own features (Mordvintsev et al. 2015). The
+# strip: the song's frames at its first keyframes, plain, stylised and dreamed, at the effect size (ffmpeg
+# upscales to the output). The table: seconds per frame of each effect on this machine (evaluate's benchmark), and
+# the render's real-time factor with each effect on.
+
+# %%
+if (render / "effects.npz").is_file():
+    strip = np.load(render / "effects.npz")
+    rows = [k for k in ("plain", "style", "dream") if k in strip]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(1.6 * len(strip["plain"]), 1.7 * len(rows)))
+    for ax, key in zip(np.atleast_1d(axes), rows, strict=True):
+        ax.imshow(np.concatenate(list(strip[key]), axis=1))
+        ax.set_title(key, fontsize=9, loc="left")
+        ax.axis("off")
+    fig.tight_layout()
+    plt.show()
+    if "style_image" in strip:
+        fig, ax = plt.subplots(figsize=(1.6, 1.8))
+        ax.imshow(strip["style_image"])
+        ax.set_title("style image", fontsize=9)
+        ax.axis("off")
+        plt.show()
+if "effects" in metrics:
+    e = metrics["effects"]
+    table = {name: {f"{size} px": v for size, v in row.items()} for name, row in e["seconds_per_frame"].items()}
+    if table:
+        display(Markdown(f"**Seconds per frame** ({e['frames']} frames timed per cell after one warm-up call, "
+                         f"{e.get('cpu_count')} CPU cores):"))
+        display(Markdown(render_table(table, "effect")))
+    if "realtime_factor" in e:
+        display(Markdown(render_table({"render": e["realtime_factor"]}, "")))
+    if "style_net" in e:
+        display(Markdown(render_table({"style net": {k: v for k, v in e["style_net"].items()
+                                                     if isinstance(v, int | float | str)}}, "")))

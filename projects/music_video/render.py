@@ -17,8 +17,17 @@ the one-off JIT warm-up of librosa's numba kernels, measured apart, keyframes,
 baseline_keyframes, tempo, beats) and ``<out>/analysis.npz`` (the song's analysis features over time, for the
 report), ``<out>/samples.npz`` (generator samples and latent interpolations, for the report).
 
+**Frame effects** (``render.effects``, off by default: the default video is unchanged): ``style`` (the fast
+style-transfer network of stage ``train_style``, from ``--style``) and/or ``dream`` (DeepDream on the VAE
+encoder's features), applied in the listed order to every frame at ``effect_size`` pixels (the generator's 32 px
+frames upscaled bicubically first; ffmpeg upscales the result to ``size``); see :mod:`projects.music_video.effects`.
+When ``--style`` holds a trained style network and the VAE is trained, ``<out>/effects.npz`` keeps a few frames of
+the song at its first keyframes as ``plain``, ``style`` and ``dream`` (uint8, ``effect_size``) and the
+``style_image``, for the report.
+
     python -m projects.music_video.render --params projects/music_video/params.yaml \
-        --data data/music_video/prepared --model data/music_video/model --out data/music_video/render
+        --data data/music_video/prepared --model data/music_video/model --style data/music_video/style \
+        --out data/music_video/render
 """
 
 from __future__ import annotations
@@ -31,8 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from projects.music_video.analysis import AnalysisConfig
+from projects.music_video.effects import EFFECTS, DreamConfig
 from shared.config import load_section, to_dict
-from shared.io import DataError, atomic_dir, read_json, save_npz, write_json
+from shared.io import DataError, atomic_dir, load_npz, read_json, save_npz, write_json
 from shared.stage import run, stage_parser
 
 __all__ = ["RenderConfig", "pick_song", "warm_up", "render", "main"]
@@ -67,10 +77,23 @@ class RenderConfig:
     scaler: str = "bicubic"
     preset: str = "veryfast"
     crf: int = 20
+    #: frame effects in order: style | dream ([] = none, the default)
+    effects: tuple[str, ...] = ()
+    #: side (pixels) at which the effects run; ffmpeg upscales to ``size``
+    effect_size: int = 128
+    #: blend of the stylised frame with the plain one (1 = stylised only)
+    style_strength: float = 1.0
+    #: DeepDream settings (effects.DreamConfig)
+    dream: DreamConfig = field(default_factory=DreamConfig)
 
     def __post_init__(self) -> None:
         if self.fps <= 0 or self.size <= 0 or self.size % 2:
             raise ValueError("fps must be > 0 and size a positive even number")
+        unknown = [e for e in self.effects if e not in EFFECTS]
+        if unknown:
+            raise ValueError(f"render.effects: unknown effect {unknown[0]!r}; use {' and/or '.join(EFFECTS)}")
+        if self.effect_size < 16 or self.effect_size % 2 or not 0 <= self.style_strength <= 1:
+            raise ValueError("render.effect_size must be an even number ≥ 16 and style_strength in [0, 1]")
         if not 0 <= self.crf <= 51:
             raise ValueError("crf must be in 0-51")
 
@@ -131,11 +154,31 @@ def generator_samples(model_dir: Path, seed: int, n: int = 8) -> dict:
     return out
 
 
-def render(cfg: RenderConfig, prepared: Path, model_dir: Path, out: Path) -> dict:
+def effect_strip(generator, z, hue, keyframes, effects_: dict, n: int = 4) -> dict:
+    """``{"plain": uint8 (k, s, s, 3), "<effect>": ...}``: the frames at the first ``n`` keyframes (k ≤ n) at the
+    effect size, plain and through each effect of ``effects_`` (name → FrameEffects)."""
+    import numpy as np
+
+    from projects.music_video.effects import FrameEffects
+    from projects.music_video.video import shift_hue
+
+    idx = np.asarray(list(keyframes)[:n] or [0], int)
+    frames = shift_hue(generator.decode(z[idx]), hue[idx])
+    out = {"plain": FrameEffects([], next(iter(effects_.values())).size)(frames)}
+    for name, fx in effects_.items():
+        out[name] = fx(frames)
+    return out
+
+
+def render(cfg: RenderConfig, prepared: Path, model_dir: Path, out: Path, style_dir: Path | None = None) -> dict:
     """Render the song (and the baseline version) into ``out`` atomically; returns render.json's content.
 
+    ``style_dir``: the ``train_style`` stage's output (needed when ``cfg.effects`` has ``style``; with it and a
+    trained VAE, ``effects.npz`` holds a strip of frames plain/style/dream for the report).
+
     Raises:
-        DataError: missing/malformed prepared data or model, unreadable audio, or ffmpeg failing.
+        DataError: missing/malformed prepared data or model, unreadable audio, ffmpeg failing, or a network an
+            effect needs is missing (the message names the command that trains it).
         ValueError: unknown style or latent key.
     """
     import numpy as np
@@ -149,6 +192,13 @@ def render(cfg: RenderConfig, prepared: Path, model_dir: Path, out: Path) -> dic
     wav = Path(prepared) / entry["file"]
     generator = load_generator(model_dir, cfg.generator or None)
     latent_cfg = latent.config_for(cfg.style, cfg.latent)
+    effect = None
+    if cfg.effects:
+        from projects.music_video.effects import load_effects
+
+        effect = load_effects(cfg.effects, min(cfg.effect_size, cfg.size), model_dir=model_dir, style_dir=style_dir,
+                              style_strength=cfg.style_strength, dream_cfg=cfg.dream)
+        log.info("frame effects %s at %d px", ", ".join(cfg.effects), effect.size)
     y, sr = load_audio(wav)
     warm_s = warm_up(cfg.analysis, sr)
     t0 = time.perf_counter()
@@ -159,7 +209,7 @@ def render(cfg: RenderConfig, prepared: Path, model_dir: Path, out: Path) -> dic
     with atomic_dir(out) as tmp:
         info = video.render_song(analysis, wav, tmp / "song.mp4", generator, fps=cfg.fps, size=cfg.size,
                                  latent_cfg=latent_cfg, seed=cfg.seed, scaler=cfg.scaler, preset=cfg.preset,
-                                 crf=cfg.crf)
+                                 crf=cfg.crf, effect=effect)
         result = {"song": entry["id"], "song_wav": str(wav), "generator": generator.kind, "style": cfg.style,
                   "fps": cfg.fps, "size": cfg.size, "n_frames": info["n_frames"], "duration_s": info["duration_s"],
                   "analysis_s": analysis_s, "analysis_warmup_s": warm_s, "render_s": info["render_s"],
@@ -174,9 +224,13 @@ def render(cfg: RenderConfig, prepared: Path, model_dir: Path, out: Path) -> dic
             kf = schedule.naive_keyframes(beats, cfg.fps, info["n_frames"])
             base = video.render_song(analysis, wav, tmp / "baseline.mp4", generator, fps=cfg.fps, size=cfg.size,
                                      latent_cfg=latent_cfg, seed=cfg.seed, keyframes=kf, scaler=cfg.scaler,
-                                     preset=cfg.preset, crf=cfg.crf)
+                                     preset=cfg.preset, crf=cfg.crf, effect=effect)
             result.update(baseline_tempo_bpm=tempo, baseline_beats_s=np.asarray(beats).tolist(),
                           baseline_keyframes=base["keyframes"], baseline_render_s=base["render_s"])
+        result["effects"] = list(cfg.effects)
+        strip = _strip(cfg, analysis, generator, latent_cfg, info, model_dir, style_dir)
+        if strip:
+            save_npz(tmp / "effects.npz", **strip)
         write_json(tmp / "render.json", result)
         save_npz(tmp / "samples.npz", **generator_samples(model_dir, cfg.seed))
         save_npz(tmp / "analysis.npz", times_s=analysis.times_s, onset_env=analysis.onset_env,
@@ -189,11 +243,37 @@ def render(cfg: RenderConfig, prepared: Path, model_dir: Path, out: Path) -> dic
     return result
 
 
+def _strip(cfg: RenderConfig, analysis, generator, latent_cfg, info: dict, model_dir: Path,
+           style_dir: Path | None) -> dict | None:
+    """The report's plain/style/dream strip, or ``None`` (logged) when a network is missing."""
+    import numpy as np
+
+    from projects.music_video import latent
+    from projects.music_video.effects import load_effects
+
+    if style_dir is None or not (Path(style_dir) / "style_net.keras").is_file() or not (
+            Path(model_dir) / "vae" / "encoder.keras").is_file():
+        log.info("no effects strip (needs --style with a trained style network and the trained VAE)")
+        return None
+    size = min(cfg.effect_size, cfg.size)
+    n_frames = info["n_frames"]
+    z = latent.trajectory(analysis, n_frames, cfg.fps, latent_cfg, cfg.seed, generator.latent_dim,
+                          np.asarray(info["keyframes"], int))
+    hue = latent.hue_track(analysis, n_frames, cfg.fps, latent_cfg)
+    fx = {name: load_effects([name], size, model_dir=model_dir, style_dir=style_dir,
+                             style_strength=cfg.style_strength, dream_cfg=cfg.dream) for name in EFFECTS}
+    strip = effect_strip(generator, z, hue, info["keyframes"], fx)
+    if (Path(style_dir) / "style_image.npz").is_file():
+        strip["style_image"] = load_npz(Path(style_dir) / "style_image.npz", required=("image",))["image"]
+    return strip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = stage_parser(__doc__, inputs=("data", "model"), outputs=("out",))
+    parser.add_argument("--style", default=None, help="the train_style stage's output (for the style effect)")
     args = parser.parse_args(argv)
     cfg = load_section(args.params, "render", RenderConfig)
-    render(cfg, Path(args.data), Path(args.model), Path(args.out))
+    render(cfg, Path(args.data), Path(args.model), Path(args.out), Path(args.style) if args.style else None)
     return 0
 
 

@@ -114,19 +114,23 @@ def shift_hue(frames: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(hsv2rgb(hsv) * 255), 0, 255).astype(np.uint8)
 
 
-def latent_frames(generator, z: np.ndarray, hue: np.ndarray | None = None, batch_size: int = 64):
+def latent_frames(generator, z: np.ndarray, hue: np.ndarray | None = None, batch_size: int = 64, effect=None):
     """Yield the generator's frames (uint8 (S, S, 3)) of the latents ``z (n, D)`` one by one, decoding in batches
-    of ``batch_size`` (only one batch in memory), hue-rotated by ``hue (n,)`` when given."""
+    of ``batch_size`` (only one batch in memory), hue-rotated by ``hue (n,)`` when given, then passed through
+    ``effect`` (uint8 (n, S, S, 3) → uint8 (n, s, s, 3), e.g. :class:`projects.music_video.effects.FrameEffects`)
+    when given."""
     for i in range(0, len(z), batch_size):
         frames = generator.decode(z[i:i + batch_size], batch_size=batch_size)
         if hue is not None:
             frames = shift_hue(frames, hue[i:i + batch_size])
+        if effect is not None:
+            frames = effect(frames)
         yield from frames
 
 
 def render_song(analysis, audio_path: str | os.PathLike, out: str | os.PathLike, generator, *, fps: float,
                 size: int, latent_cfg, seed: int = 0, keyframes: np.ndarray | None = None, scaler: str = "bicubic",
-                preset: str = "veryfast", crf: int = 20) -> dict:
+                preset: str = "veryfast", crf: int = 20, effect=None) -> dict:
     """Render a song's video: the latent trajectory of ``analysis``, decoded frame by frame, encoded with the song.
 
     Args:
@@ -140,6 +144,7 @@ def render_song(analysis, audio_path: str | os.PathLike, out: str | os.PathLike,
         keyframes: frame indices of the cuts; default the beats (or bars, sections: ``latent_cfg.per``) rounded to
             the nearest frame.
         scaler, preset, crf: see :func:`write_mp4`.
+        effect: optional frame filter (see :func:`latent_frames`); its output size goes to ffmpeg's scaler.
 
     Returns:
         ``{"n_frames", "duration_s", "render_s", "keyframes": [...], ...}`` (render_s: trajectory + decoding +
@@ -156,7 +161,8 @@ def render_song(analysis, audio_path: str | os.PathLike, out: str | os.PathLike,
         keyframes = schedule.keyframes(analysis, fps, n_frames, latent_cfg.per)
     z = latent.trajectory(analysis, n_frames, fps, latent_cfg, seed, generator.latent_dim, keyframes)
     hue = latent.hue_track(analysis, n_frames, fps, latent_cfg)
-    info = write_mp4(latent_frames(generator, z, hue), audio_path, out, fps, size, n_frames=n_frames,
+    frames = latent_frames(generator, z, hue, batch_size=16 if effect is not None else 64, effect=effect)
+    info = write_mp4(frames, audio_path, out, fps, size, n_frames=n_frames,
                      scaler=scaler, preset=preset, crf=crf)
     return {"n_frames": info["frames"], "duration_s": n_frames / fps, "render_s": time.perf_counter() - start,
             "keyframes": [int(k) for k in keyframes], "fps": fps, "size": size, "path": str(out)}
