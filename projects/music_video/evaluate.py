@@ -20,7 +20,7 @@
 
 5. **Frame effects** (``effects`` in metrics.json): the cost in seconds per frame of each effect (``style``,
    ``dream``; :mod:`projects.music_video.effects`) at each side of ``effects_sizes``, timed on
-   ``effects_frames`` generator frames after one warm-up call (graph tracing not counted), with the render's
+   ``effects_frames`` generator frames after one warm-up call on the same frames (graph tracing not counted), with the render's
    DeepDream settings and style strength (``render.json``'s config); the style network's parameter count and
    training time (``--style``: the ``train_style`` stage's output; skipped with a log line when missing); and the
    real-time factor of the render with each effect on at the render's ``effect_size`` and at its output size:
@@ -80,7 +80,7 @@ class EvaluateConfig:
     target_realtime_factor: float = 2.0
     #: frame-effect benchmark: sides (pixels) and frames timed per effect and side
     effects_sizes: tuple[int, ...] = (128, 256, 512)
-    effects_frames: int = 8
+    effects_frames: int = 4
 
 
 # ---------------------------------------------------------------------------------------------------- trackers
@@ -378,7 +378,7 @@ def effects_benchmark(cfg: EvaluateConfig, model_dir: Path, style_dir: Path | No
         for size in sizes:
             effect = fx.load_effects([name], size, model_dir=model_dir, style_dir=style_dir, style_strength=strength,
                                      dream_cfg=dream_cfg)
-            effect(frames[:2])  # warm-up: graph tracing, not counted
+            effect(frames)  # warm-up on the same shapes: graph tracing (per octave size) not counted
             start = time.perf_counter()
             effect(frames)
             row[str(size)] = (time.perf_counter() - start) / len(frames)

@@ -273,7 +273,7 @@ if "effects" in metrics:
     e = metrics["effects"]
     table = {name: {f"{size} px": v for size, v in row.items()} for name, row in e["seconds_per_frame"].items()}
     if table:
-        display(Markdown(f"**Seconds per frame** ({e['frames']} frames timed per cell after one warm-up call, "
+        display(Markdown(f"**Seconds per frame** ({e['frames']} frames timed per cell after a warm-up call on them, "
                          f"{e.get('cpu_count')} CPU cores):"))
         display(Markdown(render_table(table, "effect")))
     if "realtime_factor" in e:

@@ -1,5 +1,5 @@
 """`dvc repro` of the whole music_video pipeline on tiny params, in a temporary copy of the repo (once for the
-module): data → train → render → evaluate → report; then what each stage wrote."""
+module): data → train, train_style → render → evaluate → report; then what each stage wrote."""
 
 import json
 
@@ -13,9 +13,11 @@ TINY = {
     "data": {"songs": 2, "duration_s": 4.0, "image_count": 64, "image_size": 16},
     "train": {"model": {"latent_dim": 8, "filters": 4}, "vae_epochs": 1, "dcgan_epochs": 1, "batch_size": 32,
               "verbose": 0},
+    "style": {"style_size": 16, "image_size": 16, "images": 32, "epochs": 1, "batch_size": 16, "verbose": 0,
+              "net": {"filters": 2, "residual_blocks": 1}, "loss": {"filters": [4, 8]}},
     "render": {"size": 64},
     "evaluate": {"val_songs": 1, "val_duration_s": 4.0, "quality_samples": 16, "pca_components": [2, 4],
-                 "bootstrap": 50},
+                 "bootstrap": 50, "effects_sizes": [32], "effects_frames": 2},
     "report": {"gif_seconds": 1.0, "gif_size": 32, "samples": 3},
 }
 
@@ -44,3 +46,10 @@ def test_dvc_repro_on_tiny_params(pipeline):
     assert {"av_offset_ms", "render_realtime_factor", "video_cut_f"} <= set(metrics["targets"])
     assert {"vae", "dcgan", "pca_gaussian"} <= set(metrics["generator"])
     assert metrics["targets"]["av_offset_ms"]["met"]
+    style = pipeline["root"] / "data" / "music_video" / "style"
+    assert (style / "style_net.keras").is_file() and info["effects"] == []
+    strip = np.load(pipeline["render"] / "effects.npz")
+    assert {"plain", "style", "dream", "style_image"} <= set(strip.files) and strip["style"].shape[1] == 64
+    sec = metrics["effects"]["seconds_per_frame"]
+    assert set(sec) == {"style", "dream"} and all(v > 0 for row in sec.values() for v in row.values())
+    assert metrics["effects"]["style_net"]["parameters"] > 0 and "style_at_64" in metrics["effects"]["realtime_factor"]
