@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 
 import numpy as np
 
@@ -601,7 +602,9 @@ def analyse(y: np.ndarray, sr: int, cfg: AnalysisConfig | None = None) -> Analys
         tempo = float(60.0 / np.median(np.diff(beats)))
     env_n = env / (env.max() or 1.0)
     logmel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, hop_length=hop, n_mels=64))
-    kick_env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop, fmax=cfg.kick_band_hz, n_mels=12)
+    with warnings.catch_warnings():   # 32 mel bands below 150 Hz leave some empty at n_fft 2048: harmless zeros
+        warnings.filterwarnings("ignore", message="Empty filters detected")
+        kick_env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop, fmax=cfg.kick_band_hz, n_mels=32)
     kick_n = kick_env[: len(env)] / (kick_env.max() or 1.0)
     downbeats, meter = _downbeats(beats, kick_n, chroma, times, logmel[:, : len(env)])
     beats_f = np.unique(np.clip(librosa.time_to_frames(beats, sr=sr, hop_length=hop), 0, len(env) - 1))
