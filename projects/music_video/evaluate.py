@@ -5,7 +5,9 @@
    compensation), and madmom's DBN tracker when madmom imports (it does not build here: the row says so). Per song:
    beat F-measure (±70 ms), CMLt/AMLt, mean/95th-percentile |beat − truth| (ms), tempo Acc1/Acc2 and octave class;
    for the project's tracker also the downbeat F-measure and whether a section boundary lies within 0.5 s of the
-   song's section change.
+   song's section change, and whether the meter is right. Scored beside them: ``stress_songs`` tempo-change songs
+   (:func:`synth.stress_set`: ±``stress_ramp`` ramps and steps, half in 3/4; ``metrics["tempo_change"]``), and, per
+   tracker, ramp and steady songs apart (``f_worst_ramp``, ``f_worst_steady``) and the meter accuracy.
 2. **Cut schedules**: every tracker's beats placed on frames at ``fps`` (the nearest frame, or truncated as a naive
    renderer does); cut-vs-beat F and mean |cut − beat| per song. The baseline of the headline is the stronger of
    librosa's default beats truncated or rounded to the nearest frame, chosen on a separate validation set of
