@@ -236,8 +236,9 @@ def local_tempo(env: np.ndarray, tempo: float, sr: int, hop: int, cfg: AnalysisC
     ``librosa.feature.tempo(..., aggregate=None)`` estimates the tempo in a ``tempo_window_s`` window around every
     frame (autocorrelation of the onset strength with a log-normal prior centred on ``tempo``). Each local value is
     moved by whole octaves to within √2 of ``tempo`` (the octave was resolved once, for the whole song), then
-    median-filtered over half a window. When no frame differs from ``tempo`` by more than ``tempo_change``, the
-    song has one tempo (``None``); else the curve.
+    median-filtered over half a window. When no frame differs from ``tempo`` by more than ``tempo_change``, or the
+    curve spans more than a factor √2 (not to be told from a metrical error of a window), the song has one tempo
+    (``None``); else the curve.
     """
     import librosa
     from scipy.ndimage import median_filter
@@ -255,6 +256,11 @@ def local_tempo(env: np.ndarray, tempo: float, sr: int, hop: int, cfg: AnalysisC
     loc = loc * 2.0 ** np.round(np.log2(tempo / loc))
     loc = median_filter(loc, size=max(int(round(win / 2 * sr / hop)), 1), mode="nearest")
     if np.max(np.abs(loc / tempo - 1.0)) <= cfg.tempo_change:
+        return None
+    if loc.max() / loc.min() > np.sqrt(2.0):
+        # a curve spanning more than a factor √2 cannot be told from metrical errors (4:5, 2:3 windows on a real
+        # mix gave 103-172 BPM for a steady 130 BPM song): one tempo
+        log.info("local tempo %.1f-%.1f BPM spans more than √2: not followed", loc.min(), loc.max())
         return None
     return np.clip(loc, cfg.bpm_min, cfg.bpm_max)
 
@@ -569,10 +575,19 @@ def analyse(y: np.ndarray, sr: int, cfg: AnalysisConfig | None = None) -> Analys
                                                        start_bpm=cfg.prior_bpm))[0])
     tempo = resolve_octave(tempo0, low_env, sr, hop, cfg) if cfg.octave else tempo0
     curve = local_tempo(tempo_env, tempo, sr, hop, cfg) if cfg.follow_tempo else None
+    _, beat_f = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=hop, bpm=tempo,
+                                        tightness=cfg.tightness, trim=False)
     if curve is not None:
-        log.info("tempo changes: %.1f-%.1f BPM (global %.1f)", curve.min(), curve.max(), tempo)
-    _, beat_f = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=hop,
-                                        bpm=tempo if curve is None else curve, tightness=cfg.tightness, trim=False)
+        # the per-frame tempo is kept only when its beats raise the windowed pulse clarity (the onset strength
+        # repeats at their own period better than at the one-tempo beats'): on real mixes a window can lock onto a
+        # non-metrical period (4:5 on a 130 BPM song), which the octave folding cannot undo
+        _, curve_f = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=hop, bpm=curve,
+                                             tightness=cfg.tightness, trim=False)
+        to_s = hop / sr
+        if pulse_clarity(env, curve_f * to_s, sr, hop, cfg.tempo_window_s) > \
+                pulse_clarity(env, beat_f * to_s, sr, hop, cfg.tempo_window_s):
+            log.info("tempo changes: %.1f-%.1f BPM (global %.1f)", curve.min(), curve.max(), tempo)
+            beat_f = curve_f
     beats = librosa.frames_to_time(beat_f, sr=sr, hop_length=hop)
     if cfg.subframe:
         beats = beats + subframe_offsets(env, beat_f) * hop / sr
