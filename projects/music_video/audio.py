@@ -1,7 +1,8 @@
 """Decoding any common audio file to mono float32 at a chosen sample rate.
 
-WAV, FLAC, OGG/Vorbis (and whatever else libsndfile reads) through ``soundfile``; MP3, AAC, M4A, Opus and the rest
-through the ffmpeg binary that ``imageio-ffmpeg`` ships, decoded to 32-bit float stereo PCM through a pipe (no
+WAV, FLAC, OGG/Vorbis (and whatever else libsndfile reads) through ``soundfile``; MP3, AAC, M4A, Opus and the rest,
+and any file soundfile cannot read whatever its suffix (AAC data named ``.ogg``, a truncated FLAC), through the
+ffmpeg binary that ``imageio-ffmpeg`` ships, decoded to 32-bit float stereo PCM through a pipe (no
 temporary file; ffmpeg downmixes more channels to two). The channels are mixed to mono by their mean; the sample
 rate is changed with ``librosa.resample`` (soxr, high quality).
 
@@ -86,7 +87,15 @@ def load_audio(path: str | os.PathLike, sr: int = 22050) -> tuple[np.ndarray, in
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file (0 bytes)")
     if path.suffix.lower() in SOUNDFILE_SUFFIXES:
-        y, file_sr = _read_soundfile(path)
+        try:
+            y, file_sr = _read_soundfile(path)
+        except DataError as sf_error:
+            # the suffix can lie (AAC data named .ogg): ffmpeg reads by content; its error only when it fails too
+            log.debug("%s: soundfile failed (%s); trying ffmpeg", path, sf_error)
+            try:
+                y, file_sr = _read_ffmpeg(path, sr)
+            except DataError:
+                raise sf_error from None
     else:
         y, file_sr = _read_ffmpeg(path, sr)
     if y.size == 0 or y.shape[0] == 0:

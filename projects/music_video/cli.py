@@ -7,7 +7,8 @@
 Every bad input ends with one line (exit status 2), before any work where it can be checked up front: a missing,
 unreadable or empty audio file, a file shorter than one beat, an output folder that does not exist, an output that
 is a folder or not a .mp4/.mov/.mkv file, a negative seed, a frame rate that is not a finite number > 0, a
-``--params`` file that does not exist. A silent file gives a video with steady motion and a warning. Progress
+``--params`` file that does not exist. A silent or beatless file (a steady tone, noise) gives a video with steady
+motion and one warning line, "no steady beat found". Progress
 lines (decoding, analysis, rendering) are logged at INFO by default (``capstone --log-level WARNING`` hides them).
 """
 
@@ -108,7 +109,8 @@ def _analyse(song: str, params: str | None):
     log.info("analysis: %.1f BPM, %d beats, meter %s (%.1f s)", analysis.tempo_bpm, len(analysis.beats_s),
              analysis.meter or "?", time.perf_counter() - start)
     if len(analysis.beats_s) == 0:
-        log.warning("%s: no beats found (silent or beatless audio): the video moves steadily, without cuts", song)
+        log.warning("%s: no steady beat found (silent, or no regular pulse): the video moves steadily, without cuts",
+                    song)
     return analysis
 
 
@@ -191,7 +193,8 @@ def cmd_make(args: argparse.Namespace) -> int:
     info = video.render_song(analysis, args.song, out, generator, fps=args.fps, size=args.size,
                              latent_cfg=latent.config_for(args.style), seed=args.seed, effect=effect)
     wall = time.perf_counter() - start
-    print(f"{out}: {analysis.tempo_bpm:.1f} BPM, {len(analysis.beats_s)} beats, {len(info['keyframes'])} cuts, "
+    tempo = f"{analysis.tempo_bpm:.1f} BPM" if len(analysis.beats_s) else "no steady beat"
+    print(f"{out}: {tempo}, {len(analysis.beats_s)} beats, {len(info['keyframes'])} cuts, "
           f"{info['duration_s']:.1f} s of video ({info['n_frames']} frames, {args.size}×{args.size} at "
           f"{args.fps:g} fps, {generator.kind}{', effects ' + '+'.join(effects) if effects else ''}), rendered in "
           f"{wall:.1f} s")
@@ -219,7 +222,10 @@ def cmd_beats(args: argparse.Namespace) -> int:
     beats = np.asarray(analysis.beats_s, float)
     down = np.isin(np.round(beats, 4), np.round(np.asarray(analysis.downbeats_s, float), 4))
     table = pd.DataFrame({"beat": np.arange(1, len(beats) + 1), "time_s": beats.round(4), "downbeat": down})
-    print(f"{args.song}: {analysis.tempo_bpm:.1f} BPM, {len(beats)} beats, meter {analysis.meter or '?'}")
+    if len(beats):
+        print(f"{args.song}: {analysis.tempo_bpm:.1f} BPM, {len(beats)} beats, meter {analysis.meter or '?'}")
+    else:
+        print(f"{args.song}: no steady beat found, 0 beats")
     if args.out:
         write_csv(args.out, table, float_format="%.4f")
         print(f"wrote {args.out}")

@@ -5,7 +5,9 @@
    compensation), and madmom's DBN tracker when madmom imports (it does not build here: the row says so). Per song:
    beat F-measure (±70 ms), CMLt/AMLt, mean/95th-percentile |beat − truth| (ms), tempo Acc1/Acc2 and octave class;
    for the project's tracker also the downbeat F-measure and whether a section boundary lies within 0.5 s of the
-   song's section change.
+   song's section change, and whether the meter is right. Scored beside them: ``stress_songs`` tempo-change songs
+   (:func:`synth.stress_set`: ±``stress_ramp`` ramps and steps, half in 3/4; ``metrics["tempo_change"]``), and, per
+   tracker, ramp and steady songs apart (``f_worst_ramp``, ``f_worst_steady``) and the meter accuracy.
 2. **Cut schedules**: every tracker's beats placed on frames at ``fps`` (the nearest frame, or truncated as a naive
    renderer does); cut-vs-beat F and mean |cut − beat| per song. The baseline of the headline is the stronger of
    librosa's default beats truncated or rounded to the nearest frame, chosen on a separate validation set of
@@ -66,6 +68,12 @@ class EvaluateConfig:
     val_songs: int = 6
     val_seed: int = 1016
     val_duration_s: float = 8.0
+    #: tempo-change songs (synth.stress_set, seed stress_seed): a ±stress_ramp linear ramp or step on every song,
+    #: half in 3/4; tempo following and the meter, reported beside the scored songs (0: skipped)
+    stress_songs: int = 8
+    stress_seed: int = 2016
+    stress_duration_s: float = 12.0
+    stress_ramp: float = 0.3
     bootstrap: int = 2000
     seed: int = 0
     #: generator samples scored against the held-out images (each half)
@@ -111,7 +119,8 @@ def trackers(cfg: EvaluateConfig) -> dict[str, Callable[[np.ndarray, int], tuple
         elif name == "project":
             def project(y, sr, _c=cfg.analysis):
                 a = analysis.analyse(y, sr, _c)
-                return a.tempo_bpm, a.beats_s, {"downbeats_s": a.downbeats_s, "sections_s": a.sections_s}
+                return a.tempo_bpm, a.beats_s, {"downbeats_s": a.downbeats_s, "sections_s": a.sections_s,
+                                                "meter": a.meter}
             out[name] = project
         elif name == "madmom":
             track = _madmom()
@@ -156,10 +165,13 @@ def score_songs(songs: Sequence[dict], load: Callable[[dict], tuple[np.ndarray, 
             extra = more[0] if more else {}
             if "downbeats_s" in extra and song.get("downbeats_s") is not None:
                 row["downbeat_f"] = scoring.beat_f(song["downbeats_s"], extra["downbeats_s"])
+            if "meter" in extra and song.get("meter"):
+                row["meter_est"] = int(extra["meter"])
+                row["meter_ok"] = bool(int(extra["meter"]) == int(song["meter"]))
             if "sections_s" in extra and song.get("section_s"):
                 found = np.asarray(extra["sections_s"], float)[1:]
                 row["section_hit_0_5s"] = bool(len(found) and np.min(np.abs(found - song["section_s"])) <= 0.5)
-            for k in ("bpm_start", "bpm_end", "swing", "syncopation", "meter"):
+            for k in ("bpm_start", "bpm_end", "step", "swing", "syncopation", "meter"):
                 row[k] = song.get(k)
             beat_rows.append(row)
             for sched, cuts in _schedules(beats, song["duration_s"], fps).items():
@@ -195,6 +207,21 @@ def summarise_trackers(rows: Sequence[dict]) -> dict[str, dict]:
         if all("downbeat_f" in r for r in rs):
             out[name]["downbeat_f_mean"] = _mean(rs, "downbeat_f")
             out[name]["downbeat_f_worst"] = float(min(r["downbeat_f"] for r in rs))
+        if any("meter_ok" in r for r in rs):
+            out[name]["meter_accuracy"] = float(np.mean([bool(r["meter_ok"]) for r in rs if "meter_ok" in r]))
+            for m in (3, 4):
+                sub = [bool(r["meter_ok"]) for r in rs if "meter_ok" in r and r.get("meter") == m]
+                if sub:
+                    out[name][f"meter_accuracy_{m}_4"] = float(np.mean(sub))
+        ramps = [r for r in rs if r.get("bpm_end") is not None]
+        steady = [r for r in rs if r.get("bpm_end") is None]
+        for label, sub in (("ramp", ramps), ("steady", steady)):
+            if sub:
+                w = min(sub, key=lambda r: r["f"])
+                out[name][f"{label}_songs"] = len(sub)
+                out[name][f"f_mean_{label}"] = _mean(sub, "f")
+                out[name][f"f_worst_{label}"] = w["f"]
+                out[name][f"f_worst_{label}_song"] = w["song"]
         if any("section_hit_0_5s" in r for r in rs):
             hits = [bool(r["section_hit_0_5s"]) for r in rs if "section_hit_0_5s" in r]
             out[name]["section_change_found_0_5s"] = float(np.mean(hits))
@@ -212,6 +239,22 @@ def summarise_cuts(rows: Sequence[dict]) -> dict[str, dict]:
                                      "mean_abs_ms_worst": float(np.nanmax([r["mean_abs_ms"] for r in rs])),
                                      "p95_abs_ms_worst": float(np.nanmax([r["p95_abs_ms"] for r in rs]))}
     return out
+
+
+def stress_songs(cfg: EvaluateConfig, sr: int) -> tuple[list[dict], dict]:
+    """The tempo-change songs (:func:`synth.stress_set`, seed ``stress_seed``) as song records, and their audio by
+    id."""
+    specs = synth.stress_set(cfg.stress_songs, cfg.stress_duration_s, cfg.stress_seed, ramp=cfg.stress_ramp)
+    songs, cache = [], {}
+    for i, spec in enumerate(specs):
+        s = synth.synthesise(spec, sr)
+        sid = f"change_{i:02d}"
+        cache[sid] = s.audio
+        songs.append({"id": sid, "bpm": s.tempo_bpm, "bpm_start": spec.bpm, "bpm_end": spec.bpm_end,
+                      "step": spec.step, "swing": spec.swing, "syncopation": spec.syncopation, "meter": spec.meter,
+                      "beats_s": s.beats_s.tolist(), "downbeats_s": s.downbeats_s.tolist(),
+                      "duration_s": spec.duration_s})
+    return songs, cache
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, samples: int, seed: int) -> tuple[float, float]:
@@ -429,7 +472,18 @@ def evaluate(cfg: EvaluateConfig, data: Path, model_dir: Path, render_dir: Path,
     metrics["trackers_run"] = list(tracks)
     metrics["trackers_skipped"] = [t for t in cfg.trackers if t not in tracks]
     beat_rows, cut_rows = score_songs(labelled, lambda s: audio.load_audio(data / s["file"], sr), tracks, cfg.fps)
-    write_csv(out / "trackers.csv", beat_rows, float_format="%.6g")
+    change_rows: list[dict] = []
+    if cfg.stress_songs > 0:
+        change, cache = stress_songs(cfg, sr)
+        change_rows, _ = score_songs(change, lambda s: (cache[s["id"]], sr),
+                                     {k: v for k, v in tracks.items() if k != "madmom"}, cfg.fps)
+        metrics["tempo_change"] = {
+            "songs": len(change), "ramp": cfg.stress_ramp, "seed": cfg.stress_seed,
+            "duration_s": cfg.stress_duration_s, "trackers": summarise_trackers(change_rows),
+            "data": f"{len(change)} synthesised songs whose tempo changes by ±{100 * cfg.stress_ramp:g} % "
+                    f"(linear ramps and steps at half the song), half in 3/4"}
+    write_csv(out / "trackers.csv", [{"set": "scored", **r} for r in beat_rows]
+              + [{"set": "tempo_change", **r} for r in change_rows], float_format="%.6g")
     write_csv(out / "cuts.csv", cut_rows, float_format="%.6g")
     targets: dict = {}
     heads: list = []
@@ -457,6 +511,13 @@ def evaluate(cfg: EvaluateConfig, data: Path, model_dir: Path, render_dir: Path,
                               baseline=f"librosa defaults + {base_sched} frames", baseline_value=bc["f_worst"],
                               higher_is_better=True, baseline_rule="as the main headline"))
         tr = metrics["trackers"]
+        ch = metrics.get("tempo_change", {}).get("trackers", {})
+        if "project" in ch and "librosa" in ch:
+            heads.append(headline(metric="beat F-measure (±70 ms), worst tempo-change song",
+                                  data=metrics["tempo_change"]["data"], model="project tracker (local tempo)",
+                                  model_value=ch["project"]["f_worst"], baseline="librosa beat_track defaults",
+                                  baseline_value=ch["librosa"]["f_worst"], higher_is_better=True,
+                                  baseline_rule="librosa's default tracker, the issue's baseline"))
         targets["cut_f_worst_song"] = _target(mc["f_worst"], cfg.target_cut_f, True, song=mc["f_worst_song"],
                                               mean=mc["f_mean"])
         targets["cut_mean_abs_ms_worst_song"] = _target(mc["mean_abs_ms_worst"], cfg.target_cut_mean_ms, False,

@@ -49,6 +49,7 @@ class SongSpec:
         syncopation: extra kicks and bass notes on off-beats, ghost snares.
         section_change: the second half has a new chord progression, a denser hi-hat and a crash.
         duration_s: length in seconds.
+        step: the tempo jumps from ``bpm`` to ``bpm_end`` at half the song instead of ramping linearly.
         seed: seeds the noise of the drum hits, the progression and the small velocity variations.
     """
 
@@ -60,6 +61,7 @@ class SongSpec:
     section_change: bool = True
     duration_s: float = 10.0
     seed: int = 0
+    step: bool = False
 
     def __post_init__(self) -> None:
         if not 30.0 <= self.bpm <= 300.0 or (self.bpm_end is not None and not 30.0 <= self.bpm_end <= 300.0):
@@ -102,13 +104,15 @@ def beat_grid(spec: SongSpec) -> np.ndarray:
     """The true beat times of ``spec`` (s): the first at 0.25 s, then one per period of the local tempo.
 
     With a ramp the tempo changes linearly in time from ``bpm`` to ``bpm_end``: each inter-beat interval is
-    60 / tempo at the beat that starts it. Beats stop one beat before the end of the song.
+    60 / tempo at the beat that starts it (with ``step``, ``bpm`` before half the song and ``bpm_end`` from
+    there). Beats stop one beat before the end of the song.
     """
     bpm0 = spec.bpm
     bpm1 = spec.bpm if spec.bpm_end is None else spec.bpm_end
     t, out = 0.25, []
     while True:
-        period = 60.0 / (bpm0 + (bpm1 - bpm0) * min(t / spec.duration_s, 1.0))
+        frac = float(t >= spec.duration_s / 2) if spec.step else min(t / spec.duration_s, 1.0)
+        period = 60.0 / (bpm0 + (bpm1 - bpm0) * frac)
         if t + period > spec.duration_s:
             break
         out.append(t)
@@ -253,4 +257,26 @@ def song_set(count: int, duration_s: float, seed: int, bpm_range: tuple[float, f
         out.append(SongSpec(bpm=float(bpm), bpm_end=end, meter=3 if i % 7 == 5 else 4,
                             swing=0.5 if i % 4 == 1 else 0.0, syncopation=i % 3 == 2, section_change=True,
                             duration_s=duration_s, seed=int(seed * 1000 + i)))
+    return out
+
+
+def stress_set(count: int, duration_s: float, seed: int, bpm_range: tuple[float, float] = (80.0, 160.0),
+               ramp: float = 0.3) -> list[SongSpec]:
+    """``count`` songs that test tempo following and the meter: every song changes its tempo by ``ramp`` (±30 %:
+    up on even, down on odd songs, the end tempo kept inside 60-200 BPM; a linear ramp on songs 0, 1, 4, 5, ...,
+    a step at half the song on songs 2, 3, 6, 7, ...), songs 4-7 of every eight in 3/4, swing on
+    every third, syncopation on every fourth, a section change in all. Deterministic by ``seed``.
+
+    The scored songs of :func:`song_set` ramp by only ±10 % (three of sixteen); these songs make a tracker that
+    assumes one tempo per song fail visibly.
+    """
+    rng = np.random.default_rng(seed)
+    lo, hi = bpm_range
+    out = []
+    for i in range(count):
+        bpm = float(np.round(rng.uniform(lo, hi), 1))
+        end = float(np.clip(bpm * ((1 + ramp) if i % 2 == 0 else 1 / (1 + ramp)), 60.0, 200.0))
+        out.append(SongSpec(bpm=bpm, bpm_end=end, meter=3 if i % 8 >= 4 else 4, swing=0.5 if i % 3 == 1 else 0.0,
+                            syncopation=i % 4 == 3, section_change=True, duration_s=duration_s,
+                            seed=int(seed * 1000 + i), step=i % 4 >= 2))
     return out

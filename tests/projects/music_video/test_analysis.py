@@ -101,3 +101,43 @@ def test_subframe_offsets_find_the_parabola_peak():
     off = analysis.subframe_offsets(env, np.array([2, 4, 5]))
     assert off[0] == pytest.approx(0.5 * (1.0 - 2.0) / (1.0 - 6.0 + 2.0)) and off[1] == 0.0
     assert off[2] == pytest.approx(0.0)
+
+
+def test_tail_beats_without_a_hit_are_dropped():
+    """Clicks on four beats, then the grid continues over silence: the beat after the last click goes."""
+    sr = 8000
+    y = np.zeros(3 * sr, np.float32)
+    beats = np.array([0.2, 0.7, 1.2, 1.7, 2.2])
+    for t in beats[:4]:
+        i = int(round(t * sr))
+        y[i:i + 40] += np.sin(np.arange(40) * 0.9).astype(np.float32)
+    kept = analysis.drop_unsupported_tail(beats, y, sr, window_s=0.05, ratio=0.5)
+    assert np.allclose(kept, beats[:4])
+    # an inner rest is kept: only trailing beats go
+    assert len(analysis.drop_unsupported_tail(beats[[0, 1, 2, 3]], y, sr, 0.05, 0.5)) == 4
+
+
+def test_meter_periodicity_prefers_the_lag_of_the_bar():
+    rng = np.random.default_rng(0)
+    sounds = rng.standard_normal((3, 16))                     # kick, snare, other
+    three = np.stack([sounds[[0, 1, 1][i % 3]] for i in range(24)]) + 0.1 * rng.standard_normal((24, 16))
+    four = np.stack([sounds[[0, 1, 0, 1][i % 4]] for i in range(24)]) + 0.1 * rng.standard_normal((24, 16))
+    p3, p4 = analysis.meter_periodicity(three), analysis.meter_periodicity(four)
+    assert p3[3] > p3[4] and p4[4] > p4[3]
+
+
+@pytest.mark.slow
+def test_tempo_step_waltz_and_beatless_input():
+    """A 100 → 130 BPM step in 3/4 is followed (one tempo per song scored F 0.6-0.7 on such songs), its meter is 3;
+    white noise and a steady tone have no steady beat."""
+    song = synth.synthesise(synth.SongSpec(bpm=100.0, bpm_end=130.0, step=True, meter=3, duration_s=10.0, seed=4),
+                            SR)
+    a = analysis.analyse(song.audio, SR)
+    assert scoring.beat_f(song.beats_s, a.beats_s) >= 0.9
+    assert a.meter == 3
+    rng = np.random.default_rng(0)
+    noise = (0.3 * rng.standard_normal(4 * SR)).astype(np.float32)
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(4 * SR) / SR)).astype(np.float32)
+    for y in (noise, tone):
+        b = analysis.analyse(y, SR)
+        assert len(b.beats_s) == 0 and b.tempo_bpm == 0.0

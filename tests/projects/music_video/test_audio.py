@@ -84,3 +84,16 @@ def test_write_wav_round_trip(tmp_path):
     audio.write_wav(tmp_path / "x.wav", y, SR)
     back, sr = audio.load_audio(tmp_path / "x.wav", SR)
     assert sr == SR and np.abs(back - y).max() < 1e-4
+
+
+def test_wrong_suffix_falls_back_to_ffmpeg(tmp_path, tone):
+    """AAC data named .ogg: soundfile cannot read it, ffmpeg decodes it by content."""
+    wav = tmp_path / "t.wav"
+    sf.write(wav, tone, 44100)
+    m4a = tmp_path / "t.m4a"
+    subprocess.run([audio.ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(wav), "-c:a", "aac", str(m4a)],
+                   check=True)
+    liar = tmp_path / "aac.ogg"
+    m4a.rename(liar)
+    y, sr = audio.load_audio(liar, SR)
+    assert sr == SR and abs(len(y) - 0.5 * SR) < 0.1 * SR and np.abs(y).max() > 0.1

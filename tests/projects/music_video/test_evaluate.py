@@ -88,7 +88,8 @@ def inputs(tmp_path_factory):
 def test_evaluate_tables_headline_targets(inputs, tmp_path):
     prepared, model, render, songs = inputs
     cfg = evaluate.EvaluateConfig(analysis=AnalysisConfig(), trackers=("librosa", "project", "madmom"), val_songs=2,
-                                  val_duration_s=3.0, bootstrap=100, quality_samples=16, pca_components=(2, 4))
+                                  val_duration_s=3.0, bootstrap=100, quality_samples=16, pca_components=(2, 4),
+                                  stress_songs=2, stress_duration_s=5.0)
     m = evaluate.evaluate(cfg, prepared, model, render, tmp_path, model_mod=StubModel, quality_mod=StubQuality)
     validate_headline(m["headline"])
     assert set(m["trackers"]) == {"librosa", "project"}                 # madmom does not import here
@@ -106,11 +107,14 @@ def test_evaluate_tables_headline_targets(inputs, tmp_path):
         assert set(m["targets"][key]) >= {"value", "target", "met"}
     gen = m["generator"]
     assert gen["pca_gaussian"]["components"] in (2, 4) and gen["vae"]["reconstruction_mse"] == 0.0
-    assert len(m["headline"]["also"]) == 1 + 1 + 2     # worst song, rendered video, two generators
+    assert len(m["headline"]["also"]) == 1 + 1 + 1 + 2   # worst song, tempo changes, rendered video, generators
+    change = m["tempo_change"]["trackers"]["project"]
+    assert change["songs"] == 2 and change["ramp_songs"] == 2 and 0 <= change["f_worst_ramp"] <= 1
+    assert 0 <= m["trackers"]["project"]["meter_accuracy"] <= 1 and "meter_accuracy" in change
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["headline"]["model_value"] == pytest.approx(m["headline"]["model_value"], abs=1e-5)
     rows = (tmp_path / "trackers.csv").read_text().splitlines()
-    assert len(rows) == 1 + 2 * 2 and (tmp_path / "cuts.csv").is_file()
+    assert len(rows) == 1 + 2 * 2 + 2 * 2 and (tmp_path / "cuts.csv").is_file()   # scored + tempo-change songs
 
 
 def test_unlabelled_songs_and_missing_render(tmp_path):
@@ -119,6 +123,6 @@ def test_unlabelled_songs_and_missing_render(tmp_path):
     sf.write(prepared / "songs" / "mine.wav", np.zeros(22050, np.float32), 22050)
     (prepared / "songs.json").write_text(json.dumps([{"id": "mine", "file": "songs/mine.wav", "beats_s": None,
                                                       "duration_s": 1.0}]))
-    m = evaluate.evaluate(evaluate.EvaluateConfig(trackers=("librosa",)), prepared, tmp_path / "model",
+    m = evaluate.evaluate(evaluate.EvaluateConfig(trackers=("librosa",), stress_songs=0), prepared, tmp_path / "model",
                           tmp_path / "render", tmp_path / "out")
     assert "headline" not in m and m["targets"] == {} and m["protocol"]["labelled_songs"] == 0

@@ -70,3 +70,14 @@ def test_bad_specs():
         synth.SongSpec(bpm=10)
     with pytest.raises(ValueError, match="fewer than two beats"):
         synth.synthesise(synth.SongSpec(bpm=60.0, duration_s=1.0), SR)
+
+
+def test_step_and_stress_set():
+    grid = synth.beat_grid(synth.SongSpec(bpm=100.0, bpm_end=150.0, step=True, duration_s=8.0))
+    ibi = np.diff(grid)
+    assert np.allclose(ibi[grid[:-1] < 4.0], 0.6) and np.allclose(ibi[grid[:-1] >= 4.0], 0.4)
+    specs = synth.stress_set(8, 12.0, 0)
+    assert [s.step for s in specs] == [False, False, True, True] * 2
+    assert [s.meter for s in specs] == [4] * 4 + [3] * 4
+    assert all(s.bpm_end == pytest.approx(s.bpm * (1.3 if i % 2 == 0 else 1 / 1.3)) for i, s in enumerate(specs)
+               if 60.0 < s.bpm_end < 200.0)
