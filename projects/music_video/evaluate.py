@@ -22,8 +22,9 @@
 
 5. **Frame effects** (``effects`` in metrics.json): the cost in seconds per frame of each effect (``style``,
    ``dream``; :mod:`projects.music_video.effects`) at each side of ``effects_sizes``, timed on
-   ``effects_frames`` generator frames after one warm-up call on the same frames (graph tracing not counted), with the render's
-   DeepDream settings and style strength (``render.json``'s config); the style network's parameter count and
+   ``effects_frames`` generator frames after one warm-up call on the same frames (graph tracing not counted),
+   with the render's DeepDream settings and style strength (``render.json``'s config); the style network's
+   parameter count and
    training time (``--style``: the ``train_style`` stage's output; skipped with a log line when missing); and the
    real-time factor of the render with each effect on at the render's ``effect_size`` and at its output size:
    (analysis + plain render + frames × effect cost) / duration. A benchmark on this machine, not a timed test.
