@@ -32,10 +32,11 @@ from shared.stage import USER_ERRORS
 log = logging.getLogger(__name__)
 
 
-def _dvc(*args: str) -> int:
+def _dvc(*args: str, env: dict[str, str] | None = None) -> int:
+    """Run ``dvc ARGS`` in the repository root; ``env``: extra environment variables of its process only."""
     cmd = [sys.executable, "-m", "dvc", *args]
     print("$ dvc " + " ".join(args), flush=True)
-    return subprocess.call(cmd, cwd=repo_root())
+    return subprocess.call(cmd, cwd=repo_root(), env={**os.environ, **env} if env else None)
 
 
 def _stage_status(root) -> dict[str, list[str]]:
@@ -132,19 +133,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     """
     from shared.config import ConfigError
 
+    env: dict[str, str] = {}
     if args.data_service:
         from shared.training import DATA_SERVICE_ENV
 
         if not args.data_service.startswith("grpc://"):
             raise ConfigError(f"--data-service {args.data_service!r}: give the dispatcher as grpc://host:port")
-        # inherited by DVC's stage processes; shared.training.fit reads it (it changes where batches are made,
-        # not what they are, so DVC's cache still applies: use --force to retrain)
-        os.environ[DATA_SERVICE_ENV] = args.data_service
+        # in the environment of DVC's process only, inherited by its stage processes; shared.training.fit reads it
+        # (it changes where batches are made, not what they are, so DVC's cache still applies: use --force to
+        # retrain)
+        env[DATA_SERVICE_ENV] = args.data_service
     if args.all:
         if args.set or args.profile:
             print("-S and --profile need a PROJECT (params are per project)", file=sys.stderr)
             return 2
-        return _dvc("repro", "-P", *(["--force"] if args.force else []))
+        return _dvc("repro", "-P", *(["--force"] if args.force else []), env=env)
     if not args.project:
         print("give a PROJECT or --all", file=sys.stderr)
         return 2
@@ -177,12 +180,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError(f"-S takes SECTION.KEY=VALUE, got {item!r}")
         overrides[key.strip()] = value
     if not overrides:
-        return _dvc("repro", *(["--force"] if args.force else []), target)
+        return _dvc("repro", *(["--force"] if args.force else []), target, env=env)
     new = _check_keys(args.project, list(overrides))
     sets = []
     for key, value in overrides.items():
         sets += ["-S", f"projects/{args.project}/params.yaml:{'++' if key in new else ''}{key}={value}"]
-    return _dvc("exp", "run", *(["--name", name] if name else []), *sets, *(["--force"] if force else []), target)
+    return _dvc("exp", "run", *(["--name", name] if name else []), *sets, *(["--force"] if force else []), target,
+                env=env)
 
 
 def cmd_readme(args: argparse.Namespace) -> int:

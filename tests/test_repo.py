@@ -74,8 +74,8 @@ def test_cli_list_and_run(repo_root, monkeypatch, capsys):
     out = capsys.readouterr().out
     for project in project_names(repo_root):
         assert project in out
-    calls = []
-    monkeypatch.setattr(cli, "_dvc", lambda *args: calls.append(args) or 0)
+    calls, envs = [], []
+    monkeypatch.setattr(cli, "_dvc", lambda *args, env=None: calls.append(args) or envs.append(env) or 0)
     assert cli.main(["run", "pinn_ode", "--stage", "train"]) == 0
     assert cli.main(["run", "pinn_ode", "-S", "train.training.adam_steps=600"]) == 0
     assert cli.main(["run", "--all"]) == 0
@@ -114,7 +114,8 @@ def test_cli_list_and_run(repo_root, monkeypatch, capsys):
     assert cli.main(["run", "pinn_ode", "--data-service", "localhost:5050"]) == 2
     assert "grpc://host:port" in capsys.readouterr().err and DATA_SERVICE_ENV not in os.environ
     assert cli.main(["run", "pinn_ode", "--data-service", "grpc://localhost:5050"]) == 0
-    assert os.environ[DATA_SERVICE_ENV] == "grpc://localhost:5050"
+    assert envs[-1] == {DATA_SERVICE_ENV: "grpc://localhost:5050"}  # DVC's process only: nothing leaks into ours
+    assert DATA_SERVICE_ENV not in os.environ
 
 
 @pytest.mark.parametrize("project", project_names())
