@@ -18,7 +18,7 @@ import importlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,24 @@ def fmt(value: Any) -> str:
         if abs(value) >= 1e4 or abs(value) < 1e-3:
             return f"{value:.2e}"
         return f"{value:.4g}"
+    if isinstance(value, (list, tuple)) and not any(isinstance(v, (Mapping, list, tuple)) for v in value):
+        return ", ".join(fmt(v) for v in value)
     return str(value)
+
+
+def is_records(value: Any) -> bool:
+    """Whether ``value`` is a non-empty list of flat records (``[{column: value}, ...]``), a table of its own."""
+    return isinstance(value, list) and bool(value) and all(isinstance(r, Mapping) for r in value)
+
+
+def render_records(records: Sequence[Mapping[str, Any]]) -> str:
+    """``[{column: value}, ...]`` → a Markdown table, one row per record (columns in order of appearance)."""
+    columns: list[str] = []
+    for record in records:
+        columns += [c for c in record if c not in columns and not isinstance(record[c], Mapping)]
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(fmt(r.get(c))) for c in columns) + " |" for r in records]
+    return "\n".join(lines)
 
 
 def lookup(metrics: Mapping[str, Any], dotted: str) -> Any:
@@ -95,12 +112,14 @@ def render_metrics(metrics: Mapping[str, Any]) -> str:
     if isinstance(metrics.get("headline"), Mapping):
         parts.append("**headline: model against its strongest baseline**\n\n" + render_headline(metrics["headline"]))
         metrics = {k: v for k, v in metrics.items() if k != "headline"}
-    scalars = {k: v for k, v in metrics.items() if not isinstance(v, Mapping)}
+    scalars = {k: v for k, v in metrics.items() if not isinstance(v, Mapping) and not is_records(v)}
     if scalars:
         parts.append(render_table(scalars))
     for name, table in metrics.items():
         if isinstance(table, Mapping) and table:
             parts.append(f"**{name.replace('_', ' ')}**\n\n{render_table(table)}")
+        elif is_records(table):
+            parts.append(f"**{name.replace('_', ' ')}**\n\n{render_records(table)}")
     return "\n\n".join(parts)
 
 

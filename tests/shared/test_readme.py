@@ -23,3 +23,12 @@ def test_render_metrics_and_replace_block():
     assert replace_block(readme, "results", "new") == "intro\n<!-- results:begin -->\nnew\n<!-- results:end -->\nend\n"
     with pytest.raises(ValueError, match="no <!-- other:begin -->"):
         replace_block(readme, "other", "x")
+
+
+def test_lists_of_records_become_tables_and_flat_lists_join():
+    metrics = {"curve": [{"split": "test", "accuracy": 0.98}, {"split": "harsher", "accuracy": 0.81, "n": 3}],
+               "tools": ["librosa", "project"]}
+    out = render_metrics(metrics)
+    assert "**curve**\n\n| split | accuracy | n |\n|---|---|---|\n| test | 0.98 | – |\n| harsher | 0.81 | 3 |" in out
+    assert "| tools | librosa, project |" in out
+    assert "{'split'" not in out
