@@ -8,8 +8,12 @@ stopped (:func:`training_dataset` takes the index to start at). Per example:
    pixels uniformly inside it, and keep the first whose luma standard deviation reaches
    ``min_std`` (the last one if none does): flat crops (sky, background, a black frame), on
    which bicubic is already exact, teach the network little, so fewer steps are spent on them;
-2. one of the 8 flips/rotations;
-3. the degradation: MATLAB-compatible bicubic downscaling with antialiasing, computed as
+2. with probability ``low_contrast_p``, the crop's contrast about its mean is scaled by a factor drawn
+   uniformly from ``low_contrast``: the 8-bit rounding of the low-resolution image then leaves
+   steps of one grey level on smooth ramps (micrographs, the Moon, fog, skies), and the network
+   learns to leave them smooth instead of sharpening them into edges;
+3. one of the 8 flips/rotations;
+4. the degradation: MATLAB-compatible bicubic downscaling with antialiasing, computed as
    ``W · X · Wᵀ`` with the fixed ``resize.resize_matrix``, then rounded to 8-bit levels like a
    saved low-resolution image; or the ``realistic`` degradation (Gaussian blur, downscaling,
    Gaussian noise, JPEG) through albumentations.
@@ -108,16 +112,23 @@ class PatchSampler:
     ``(scale·lr_patch, scale·lr_patch, 1)`` float32 luma in [0, 1]. Images smaller than an HR patch are skipped.
 
     Raises:
-        ValueError: ``candidates`` < 1 or ``min_std`` < 0.
+        ValueError: ``candidates`` < 1 or ``min_std`` < 0; ``low_contrast_p`` outside [0, 1] or not
+            0 < ``low_contrast[0]`` ≤ ``low_contrast[1]`` ≤ 1.
         DataError: no image is at least ``scale × lr_patch`` pixels on its shorter side.
     """
 
     def __init__(self, images: Sequence[np.ndarray], scale: int, lr_patch: int, seed: int = 0,
-                 degradation: Degradation | None = None, candidates: int = 1, min_std: float = 0.0):
+                 degradation: Degradation | None = None, candidates: int = 1, min_std: float = 0.0,
+                 low_contrast_p: float = 0.0, low_contrast: tuple[float, float] = (0.05, 0.5)):
         self.scale, self.lr_patch, self.seed = int(scale), int(lr_patch), int(seed)
         if candidates < 1 or min_std < 0:
             raise ValueError(f"candidates must be ≥ 1 and min_std ≥ 0, got {candidates}, {min_std}")
+        lo, hi = (float(v) for v in low_contrast)
+        if not (0.0 <= low_contrast_p <= 1.0 and 0.0 < lo <= hi <= 1.0):
+            raise ValueError(f"low_contrast_p must be in [0, 1] and low_contrast a range in (0, 1], got "
+                             f"{low_contrast_p}, {list(low_contrast)}")
         self.candidates, self.min_std = int(candidates), float(min_std)
+        self.low_contrast_p, self.low_contrast = float(low_contrast_p), (lo, hi)
         self.hr_patch = self.scale * self.lr_patch
         self.degradation = degradation or Degradation()
         ys = [luma_unit(im) for im in images]
@@ -147,6 +158,7 @@ class PatchSampler:
             after_map = numpy_map(after_fn, [tf.float32])
 
         c, min_std = self.candidates, self.min_std
+        q, (c_lo, c_hi) = self.low_contrast_p, self.low_contrast
 
         def example(i):
             key = tf.stack([tf.cast(seed, tf.int64), i])
@@ -160,6 +172,11 @@ class PatchSampler:
             ok = tf.math.reduce_std(crops, axis=(1, 2)) >= min_std
             first = tf.where(tf.reduce_any(ok), tf.argmax(tf.cast(ok, tf.int32)), tf.cast(c - 1, tf.int64))
             hr = crops[first]
+            if q > 0:   # draws of their own, so that q = 0 leaves every other draw (and old runs) unchanged
+                v = tf.random.stateless_uniform([2], seed=key + tf.constant([7919, 0], tf.int64))
+                factor = tf.where(v[0] < q, c_lo + (c_hi - c_lo) * v[1], 1.0)
+                mean = tf.reduce_mean(hr)
+                hr = mean + (hr - mean) * factor
             d = tf.cast(u[1] * 8, tf.int32)
             hr = tf.image.rot90(hr[..., None], k=d % 4)
             hr = tf.cond(d >= 4, lambda: tf.image.flip_left_right(hr), lambda: hr)

@@ -69,7 +69,8 @@ class TrainStageConfig:
     Raises:
         ValueError: an unknown ``strategy`` or ``precision``; ``runs`` is empty or names a run ``fold2``; a run
             names an unknown model, has ``steps`` that are not a positive multiple of ``steps_per_epoch``, or an
-            ``init_from`` that is not an earlier run; ``lr_patch`` < 8 or ``batch_size`` < 1.
+            ``init_from`` that is not an earlier run; ``lr_patch`` < 8 or ``batch_size`` < 1; ``low_contrast_p``
+            outside [0, 1] or ``low_contrast`` not a range in (0, 1].
         ConfigError: a run's ``scale`` is invalid for its model (not 2, 3 or 4).
     """
 
@@ -86,6 +87,9 @@ class TrainStageConfig:
     #: luma std (in [0, 1]) reaches patch_min_std (1 candidate: uniform crops)
     patch_candidates: int = 1
     patch_min_std: float = 0.0
+    #: this fraction of the crops has its contrast scaled by a factor drawn from low_contrast (8-bit ramps)
+    low_contrast_p: float = 0.0
+    low_contrast: tuple[float, float] = (0.05, 0.5)
     degradation: Degradation = field(default_factory=Degradation)
     #: validation: centre crops of at most this many HR pixels a side
     val_crop: int = 256
@@ -124,6 +128,10 @@ class TrainStageConfig:
             seen[name] = r
         if self.lr_patch < 8 or self.batch_size < 1:
             raise ValueError("lr_patch must be ≥ 8 and batch_size ≥ 1")
+        lo, hi = self.low_contrast
+        if not (0.0 <= self.low_contrast_p <= 1.0 and 0.0 < lo <= hi <= 1.0):
+            raise ValueError(f"low_contrast_p must be in [0, 1] and low_contrast a range in (0, 1], got "
+                             f"{self.low_contrast_p}, {list(self.low_contrast)}")
 
     def model_config(self, run_name: str) -> ModelConfig:
         r = self.runs[run_name]
@@ -166,7 +174,7 @@ def train_run(cfg: TrainStageConfig, name: str, images: dict, workdir: Path, ini
     Raises:
         ConfigError: ``init`` shares no layer (name and shape) with the run's network.
         DataError: no training image is large enough for an HR patch (see :class:`PatchSampler`).
-        ValueError: ``patch_candidates`` < 1 or ``patch_min_std`` < 0.
+        ValueError: ``patch_candidates`` < 1 or ``patch_min_std`` < 0; a bad ``low_contrast_p`` or ``low_contrast``.
     """
     import tensorflow as tf
 
@@ -194,7 +202,8 @@ def train_run(cfg: TrainStageConfig, name: str, images: dict, workdir: Path, ini
     global_batch = global_batch_size(batch, strategy)
     sampler = PatchSampler(list(images["train"].values()), r.scale, r.lr_patch or cfg.lr_patch, seed=cfg.seed,
                            degradation=cfg.degradation, candidates=cfg.patch_candidates,
-                           min_std=cfg.patch_min_std)
+                           min_std=cfg.patch_min_std, low_contrast_p=cfg.low_contrast_p,
+                           low_contrast=cfg.low_contrast)
     # Keras' fit resumes on the examples after the backed-up epochs; the multi-worker loop skips them itself
     start = 0 if multi_worker else completed_epochs(workdir) * cfg.steps_per_epoch * global_batch
     train_ds = sampler.dataset(global_batch, start, r.steps * global_batch)

@@ -226,3 +226,22 @@ def test_texture_aware_crops_skip_flat_regions():
     assert uniform < 0.4 and aware > 0.6
     with pytest.raises(ValueError, match="candidates"):
         PatchSampler([image], 2, 8, candidates=0)
+
+
+def test_low_contrast_crops_keep_the_mean_and_shrink_the_spread():
+    """low_contrast_p = 1 scales every crop's contrast about its mean by a factor in low_contrast; p = 0 leaves
+    the example stream exactly as before."""
+    from projects.super_resolution.patches import PatchSampler
+
+    image = np.random.default_rng(0).integers(0, 256, (96, 96)).astype(np.uint8)
+    plain = next(iter(PatchSampler([image], 2, 8, seed=3).dataset(16, 0, 16)))[1].numpy()
+    same = next(iter(PatchSampler([image], 2, 8, seed=3, low_contrast_p=0.0).dataset(16, 0, 16)))[1].numpy()
+    np.testing.assert_array_equal(plain, same)
+    low = next(iter(PatchSampler([image], 2, 8, seed=3, low_contrast_p=1.0, low_contrast=(0.1, 0.2))
+                    .dataset(16, 0, 16)))[1].numpy()
+    ratio = low.std(axis=(1, 2, 3)) / plain.std(axis=(1, 2, 3))
+    assert np.all((ratio > 0.099) & (ratio < 0.201))
+    np.testing.assert_allclose(low.mean(axis=(1, 2, 3)), plain.mean(axis=(1, 2, 3)), atol=1e-5)
+    for bad in ({"low_contrast_p": 1.5}, {"low_contrast": (0.0, 0.5)}, {"low_contrast": (0.6, 0.5)}):
+        with pytest.raises(ValueError, match="low_contrast"):
+            PatchSampler([image], 2, 8, **bad)
