@@ -116,8 +116,20 @@ display(Markdown(f"**F1 per class** (CNN, and {best_baseline.replace('_', ' ')} 
 # shaded band is the range of the training conditions; beyond it the model extrapolates.
 
 # %%
-sweeps = {"seeing": ("psf_fwhm", "r-band seeing FWHM (arcsec)", (0.8, 2.6)),
-          "sky": ("sky_level", "sky level (ADU / pixel; noise ∝ √sky)", (250, 1600))}
+def training_range(column):
+    """(min, max) of one acquisition condition over the training images, from the source's labels CSV
+    (the simulator writes the conditions there); None for sources without them."""
+    labels = Path(manifest["source"]["path"]) / manifest["source"].get("labels", "labels.csv")
+    try:
+        frame = pd.read_csv(labels, usecols=["split", column])
+    except (OSError, ValueError):
+        return None
+    train = frame.loc[frame["split"] == "train", column]
+    return (float(train.min()), float(train.max())) if len(train) else None
+
+
+sweeps = {"seeing": ("psf_fwhm", "r-band seeing FWHM (arcsec)", training_range("psf_fwhm")),
+          "sky": ("sky_level", "sky level (ADU / pixel; noise ∝ √sky)", training_range("sky_level"))}
 sweeps = {k: v for k, v in sweeps.items() if v[0] in robustness.columns and (robustness["sweep"] == k).any()}
 fig, axes = plt.subplots(1, max(len(sweeps), 1), figsize=(11, 3.8), squeeze=False)
 axes = axes[0]
@@ -126,7 +138,8 @@ for ax, (sweep, (column, label, band)) in zip(axes, sweeps.items()):
     for k, (name, sub) in enumerate(rows.groupby("model", sort=False)):
         sub = sub.sort_values(column)
         ax.plot(sub[column], sub["accuracy"], "o-", color=f"C{k}", label=name.replace("_", " "))
-    ax.axvspan(*band, color="0.9", zorder=0, label="training range")
+    if band is not None:
+        ax.axvspan(*band, color="0.9", zorder=0, label="training range")
     ax.set_xlabel(label)
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
