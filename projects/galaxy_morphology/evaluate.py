@@ -291,9 +291,9 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, baseline_dir:
                         significance={"test": p["test"], "statistic": p["statistic"], "p_value": p["p_value"]},
                         also=also)
 
-    also = [block(s, {"shifted": "shifted split (worse seeing, brighter sky)",
-                      "harsher": "harsher split (never used for training or model choice)"}.get(s, f"{s} split"))
-            for s in main_splits if s != "test"]
+    labels = {"shifted": "shifted split (worse seeing, brighter sky)",
+              "harsher": "harsher split (never trained on; its conditions lie inside the widened training ranges)"}
+    also = [block(s, labels.get(s, f"{s} split")) for s in main_splits if s != "test"]
     metrics = {"headline": block("test", "test split", also), "targets": targets,
                **{split: table for split, table in tables.items()}, "paired": paired, "per_class": per_class,
                "chirality": chirality, "robustness_curve": curve_rows, "tta": tta_info, "throughput": speed,
