@@ -56,11 +56,17 @@ def is_records(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(r, Mapping) for r in value)
 
 
+def _columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The non-nested keys of ``rows``, in order of first appearance."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns and not isinstance(row[c], Mapping)]
+    return columns
+
+
 def render_records(records: Sequence[Mapping[str, Any]]) -> str:
     """``[{column: value}, ...]`` → a Markdown table, one row per record (columns in order of appearance)."""
-    columns: list[str] = []
-    for record in records:
-        columns += [c for c in record if c not in columns and not isinstance(record[c], Mapping)]
+    columns = _columns(records)
     lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(fmt(r.get(c))) for c in columns) + " |" for r in records]
     return "\n".join(lines)
@@ -78,9 +84,7 @@ def lookup(metrics: Mapping[str, Any], dotted: str) -> Any:
 def render_table(table: Mapping[str, Any], row_header: str = "") -> str:
     """``{row: {col: value}}`` or ``{name: value}`` → a Markdown table."""
     if all(isinstance(v, Mapping) for v in table.values()):
-        columns: list[str] = []
-        for row in table.values():
-            columns += [c for c in row if c not in columns and not isinstance(row[c], Mapping)]
+        columns = _columns(table.values())
         lines = ["| " + " | ".join(cell(c) for c in [row_header or " ", *columns]) + " |",
                  "|" + "---|" * (len(columns) + 1)]
         for name, row in table.items():

@@ -117,20 +117,21 @@ display(Markdown(f"**F1 per class** (CNN, and {best_baseline.replace('_', ' ')} 
 # shaded band is the range of the training conditions; beyond it the model extrapolates.
 
 # %%
-def training_range(column):
-    """(min, max) of one acquisition condition over the training images, from the source's labels CSV
-    (the simulator writes the conditions there); None for sources without them."""
+def training_ranges(columns):
+    """{column: (min, max)} of acquisition conditions over the training images, from the source's labels CSV
+    (the simulator writes the conditions there); empty for sources without them."""
     labels = Path(manifest["source"]["path"]) / manifest["source"].get("labels", "labels.csv")
     try:
-        frame = pd.read_csv(labels, usecols=["split", column])
+        frame = pd.read_csv(labels)
     except (OSError, ValueError):
-        return None
-    train = frame.loc[frame["split"] == "train", column]
-    return (float(train.min()), float(train.max())) if len(train) else None
+        return {}
+    train = frame[frame["split"] == "train"] if "split" in frame.columns else frame.iloc[:0]
+    return {c: (float(train[c].min()), float(train[c].max())) for c in columns if c in train and len(train)}
 
 
-sweeps = {"seeing": ("psf_fwhm", "r-band seeing FWHM (arcsec)", training_range("psf_fwhm")),
-          "sky": ("sky_level", "sky level (ADU / pixel; noise ∝ √sky)", training_range("sky_level"))}
+ranges = training_ranges(["psf_fwhm", "sky_level"])
+sweeps = {"seeing": ("psf_fwhm", "r-band seeing FWHM (arcsec)", ranges.get("psf_fwhm")),
+          "sky": ("sky_level", "sky level (ADU / pixel; noise ∝ √sky)", ranges.get("sky_level"))}
 sweeps = {k: v for k, v in sweeps.items() if v[0] in robustness.columns and (robustness["sweep"] == k).any()}
 fig, axes = plt.subplots(1, max(len(sweeps), 1), figsize=(11, 3.8), squeeze=False)
 axes = axes[0]

@@ -105,6 +105,19 @@ def _albumentations_realistic(degradation: Degradation, seed: int):
     return blur_fn, after_fn
 
 
+def check_low_contrast(p: float, factors: Sequence[float]) -> tuple[float, float]:
+    """``factors`` as ``(low, high)`` floats.
+
+    Raises:
+        ValueError: ``p`` outside [0, 1], or ``factors`` not a range ``0 < low ≤ high ≤ 1``.
+    """
+    lo, hi = (float(v) for v in factors)
+    if not (0.0 <= p <= 1.0 and 0.0 < lo <= hi <= 1.0):
+        raise ValueError(f"low_contrast_p must be in [0, 1] and low_contrast a range in (0, 1], got "
+                         f"{p}, {list(factors)}")
+    return lo, hi
+
+
 class PatchSampler:
     """Draws ``(lr, hr)`` luma patch pairs from a set of HR images, example by example.
 
@@ -123,10 +136,7 @@ class PatchSampler:
         self.scale, self.lr_patch, self.seed = int(scale), int(lr_patch), int(seed)
         if candidates < 1 or min_std < 0:
             raise ValueError(f"candidates must be ≥ 1 and min_std ≥ 0, got {candidates}, {min_std}")
-        lo, hi = (float(v) for v in low_contrast)
-        if not (0.0 <= low_contrast_p <= 1.0 and 0.0 < lo <= hi <= 1.0):
-            raise ValueError(f"low_contrast_p must be in [0, 1] and low_contrast a range in (0, 1], got "
-                             f"{low_contrast_p}, {list(low_contrast)}")
+        lo, hi = check_low_contrast(low_contrast_p, low_contrast)
         self.candidates, self.min_std = int(candidates), float(min_std)
         self.low_contrast_p, self.low_contrast = float(low_contrast_p), (lo, hi)
         self.hr_patch = self.scale * self.lr_patch

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from projects.super_resolution.dataset import load_manifest, load_split
 from projects.super_resolution.model import ModelConfig, build_model, load_model, transfer_body
-from projects.super_resolution.patches import Degradation, PatchSampler, validation_dataset
+from projects.super_resolution.patches import Degradation, PatchSampler, check_low_contrast, validation_dataset
 from shared import config as config_lib
 from shared.config import ConfigError
 from shared.distributed import PRECISIONS, STRATEGIES
@@ -128,10 +128,7 @@ class TrainStageConfig:
             seen[name] = r
         if self.lr_patch < 8 or self.batch_size < 1:
             raise ValueError("lr_patch must be ≥ 8 and batch_size ≥ 1")
-        lo, hi = self.low_contrast
-        if not (0.0 <= self.low_contrast_p <= 1.0 and 0.0 < lo <= hi <= 1.0):
-            raise ValueError(f"low_contrast_p must be in [0, 1] and low_contrast a range in (0, 1], got "
-                             f"{self.low_contrast_p}, {list(self.low_contrast)}")
+        check_low_contrast(self.low_contrast_p, self.low_contrast)
 
     def model_config(self, run_name: str) -> ModelConfig:
         r = self.runs[run_name]
