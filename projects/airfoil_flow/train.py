@@ -12,7 +12,8 @@ with the weights of an uninterrupted one.
 
 ``strategy`` (``shared.distributed``) spreads every training over the local GPUs or the workers of ``TF_CONFIG``;
 ``batch_size`` is per replica. Under ``multi_worker`` the chief writes ``--out``; every other worker keeps its
-resumable state in ``--work/<hash>/worker-<i>`` and removes it at the end.
+resumable state in ``--work/<hash>-worker-<i>`` (beside the chief's, which the chief removes when it publishes)
+and removes it at the end.
 
     python -m projects.airfoil_flow.train --params projects/airfoil_flow/params.yaml \
         --data data/airfoil_flow/prepared --work data/airfoil_flow/work/train --out data/airfoil_flow/model
@@ -281,7 +282,7 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path, live
     """Train every (experiment, design) of ``cfg`` and the C_L MLPs (finished ones in ``work`` are kept).
 
     Under ``multi_worker`` only the chief publishes ``out``; another worker keeps its state in
-    ``work/<hash>/worker-<i>`` (its own finished-run markers, so that all workers skip the same runs after a kill)
+    ``work/<hash>-worker-<i>`` (its own finished-run markers, so that all workers skip the same runs after a kill)
     and removes it at the end.
 
     Raises:
@@ -299,7 +300,9 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path, live
     check_experiments(cfg, splits)
     # finished models are only reused for the same config *and* the same data
     work = Path(work) / config_hash(cfg, sha256sum(prepared / "splits.json"), sha256sum(prepared / "fields.nc"))
-    own = work if chief else work / worker_id()  # a non-chief worker's state, apart from the chief's
+    # a non-chief worker's state lives beside the chief's, not inside it: the chief removes its folder when it
+    # publishes, possibly while the worker still writes its last marker
+    own = work if chief else work.with_name(f"{work.name}-{worker_id()}")
     jobs = [(exp, design) for exp, design in cfg.runs()] + [(exp, "mlp") for exp in cfg.models]
     summary = []
     for i, (exp, design) in enumerate(jobs, 1):
