@@ -29,7 +29,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     _geometry_args(p)
     p.add_argument("--model", default="data/airfoil_flow/model", help="output folder of the train stage")
     p.add_argument("--experiment", default="random", help="the split the model was trained on")
-    p.add_argument("--design", default="geometry", choices=["geometry", "plain"])
+    p.add_argument("--design", default="pod_residual", choices=["geometry", "plain", "pod_residual"],
+                   help="U-Net design (pod_residual: POD-RBF corrected by a U-Net, the published headline design)")
     p.add_argument("--out", default="airfoil_prediction", help="folder for field.png and field.nc")
     p.add_argument("--compare", action="store_true", help="also run the solver and print the errors")
     p.set_defaults(func=cmd_predict)
@@ -142,26 +143,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from projects.airfoil_flow.lift import circulation_cl, surface_cl
-    from projects.airfoil_flow.panel import check_alpha, field, single_thread_blas, surrogate_inputs
+    from projects.airfoil_flow.panel import check_alpha, field, single_thread_blas
     from shared.io import DataError
 
     check_alpha(args.alpha)
     foil, cfg = _airfoil(args)
-    path = Path(args.model) / args.experiment / args.design / "model.keras"
+    folder = Path(args.model) / args.experiment / args.design
+    path = folder / "model.keras"
     if not path.is_file():
         raise DataError(f"no trained model at {path}; run `capstone run airfoil_flow --stage train` first")
-    import keras
     import xarray as xr
 
-    import projects.airfoil_flow.model  # noqa: F401  (custom layers)
+    from projects.airfoil_flow.surrogate import load_surrogate
     from shared.io import write_netcdf
     from shared.plots import savefig, use_agg
 
-    model = keras.saving.load_model(path, compile=False)
-    grid_shape = tuple(model.inputs[0].shape[1:3])
+    model = load_surrogate(folder)
+    grid_shape = model.grid_shape
     grid = cfg.grid if (cfg.grid.ny, cfg.grid.nx) == grid_shape else cfg.grid.with_size(grid_shape[1], grid_shape[0])
-    x = surrogate_inputs([foil], [args.alpha], grid)
-    pred = model.predict(x, verbose=0)[0]
+    x = model.inputs_for([foil], [args.alpha], grid)
+    pred = model.predict(x)[0]
     mask = x[0, ..., 1].astype(bool)
     fields = {"u": pred[..., 0], "v": pred[..., 1], "cp": pred[..., 2], "mask": mask}
     cl_a = circulation_cl(fields["u"], fields["v"], grid, mask)

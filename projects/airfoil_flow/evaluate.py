@@ -12,11 +12,11 @@ POD-RBF and freestream baselines fitted on the same training split) on its **tes
 * the headline (``shared.metrics.headline``): on the held-out UIUC families, the U-Net against
   the baseline with the lowest error on the validation families, with a paired bootstrap;
 * speed at the data grid: the panel solver (surface only, and with the field) against the
-  surrogate (network only, and end to end including its SDF/mask input), for one case and
-  for a batch.
+  surrogate (network only, and end to end including its inputs: SDF and mask, and for
+  ``pod_residual`` the Kulfan fit and POD-RBF's field), for one case and for a batch.
 
-The targets are checked on the design named ``headline_design`` (declared in params before
-any test number exists; never chosen by its test score).
+The targets and the headline are checked on one design: ``headline_design`` names it, or ``auto`` takes the
+random-split design with the lowest |ΔC_L| on the validation families (never a test score).
 
     python -m projects.airfoil_flow.evaluate --params projects/airfoil_flow/params.yaml \
         --data data/airfoil_flow/prepared --model data/airfoil_flow/model \
@@ -39,14 +39,8 @@ from projects.airfoil_flow.baselines import PODRegression, freestream, parameter
 from projects.airfoil_flow.dataset import FieldData, load_fields, load_splits
 from projects.airfoil_flow.geometry import Airfoil, naca
 from projects.airfoil_flow.lift import circulation_cl, surface_cp, thin_airfoil_cl
-from projects.airfoil_flow.panel import (
-    basis_field,
-    force_coefficients,
-    single_thread_blas,
-    solve,
-    solve_basis,
-    surrogate_inputs,
-)
+from projects.airfoil_flow.panel import basis_field, force_coefficients, single_thread_blas, solve, solve_basis
+from projects.airfoil_flow.surrogate import Surrogate, load_surrogate
 from shared.config import load_section
 from shared.io import DataError, read_json, write_csv, write_netcdf
 from shared.metrics import headline, timeit, write_metrics
@@ -59,6 +53,8 @@ MLP = "mlp (Kulfan, α)"
 POD = "pod"
 #: the experiment of the headline: real sections of families that no model saw
 HEADLINE_EXP = "uiuc_families"
+#: the speed table's row of the whole surrogate, inputs included
+END_TO_END = "surrogate, end to end (inputs + network)"
 
 
 @dataclass(frozen=True)
@@ -72,6 +68,8 @@ class SpeedConfig:
 
 @dataclass(frozen=True)
 class EvaluateConfig:
+    #: the design of the headline and the targets; auto: the random-split design with the lowest |ΔC_L| on the
+    #: validation families
     headline_design: str = "geometry"
     target_rmse_uv: float = 0.01
     target_rmse_cp: float = 0.02
@@ -93,7 +91,8 @@ class EvaluateConfig:
 
 # --------------------------------------------------------------------------- models
 def load_models(model_dir: Path) -> tuple[dict, dict[tuple[str, str], Any]]:
-    """``summary.json`` of the train stage and its models, ``(experiment, design)`` → Keras model.
+    """``summary.json`` of the train stage and its models, ``(experiment, design)`` → a
+    :class:`~projects.airfoil_flow.surrogate.Surrogate` (the U-Nets) or a Keras model (the C_L MLP).
 
     Raises:
         DataError: ``summary.json`` is missing, empty or not valid JSON, or a listed model cannot be loaded.
@@ -105,16 +104,23 @@ def load_models(model_dir: Path) -> tuple[dict, dict[tuple[str, str], Any]]:
     summary = read_json(model_dir / "summary.json")
     models = {}
     for entry in summary["models"]:
-        path = model_dir / entry["experiment"] / entry["design"] / "model.keras"
+        folder = model_dir / entry["experiment"] / entry["design"]
+        key = (entry["experiment"], entry["design"])
+        if entry["design"] != "mlp":
+            models[key] = load_surrogate(folder)
+            continue
         try:
-            models[(entry["experiment"], entry["design"])] = keras.saving.load_model(path, compile=False)
+            models[key] = keras.saving.load_model(folder / "model.keras", compile=False)
         except Exception as exc:
-            raise DataError(f"{path} is not a loadable Keras model (corrupt or truncated?): {exc}") from exc
+            raise DataError(f"{folder / 'model.keras'} is not a loadable Keras model (corrupt or truncated?): "
+                            f"{exc}") from exc
     return summary, models
 
 
-def predict_fields(model, fields: FieldData, idx, batch_size: int) -> np.ndarray:
-    out = [model.predict(fields.inputs(idx[i:i + batch_size]), verbose=0) for i in range(0, len(idx), batch_size)]
+def predict_fields(model: Surrogate, fields: FieldData, idx, batch_size: int) -> np.ndarray:
+    """``(len(idx), H, W, 3)`` u, v, Cp of the surrogate, in chunks of ``batch_size`` samples."""
+    out = [model.predict(model.inputs(fields, idx[i:i + batch_size]), batch_size)
+           for i in range(0, len(idx), batch_size)]
     return np.concatenate(out) if out else np.zeros((0, *fields.u.shape[1:], 3), "float32")
 
 
@@ -208,8 +214,9 @@ def evaluate_experiment(exp: str, split: dict[str, np.ndarray], fields: FieldDat
 
 
 # --------------------------------------------------------------------------- speed
-def speed(model, fields: FieldData, cfg: SpeedConfig) -> dict[str, dict[str, float]]:
-    """Per-case wall times (ms) of solver and surrogate at the data grid, single and batched."""
+def speed(model: Surrogate, fields: FieldData, cfg: SpeedConfig) -> dict[str, dict[str, float]]:
+    """Per-case wall times (ms) of solver and surrogate at the data grid, single and batched; the surrogate end
+    to end builds its inputs from the contours (SDF, mask; Kulfan fit and POD-RBF for ``pod_residual``)."""
     import tensorflow as tf
 
     grid = fields.grid
@@ -225,14 +232,14 @@ def speed(model, fields: FieldData, cfg: SpeedConfig) -> dict[str, dict[str, flo
     def solve_field(f, a):
         return basis_field(f, grid, solve_basis(f)).at(a)
 
-    net = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    net = tf.function(lambda x: model.model(x, training=False), reduce_retracing=True)
 
     def surrogate(fs, al, bs):
-        x = surrogate_inputs(fs, al, grid)
+        x = model.inputs_for(fs, al, grid)
         for i in range(0, len(x), bs):
             net(x[i:i + bs]).numpy()
 
-    x_batch = surrogate_inputs(foils[: cfg.batch], alphas[: cfg.batch], grid)
+    x_batch = model.inputs_for(foils[: cfg.batch], alphas[: cfg.batch], grid)
 
     def network_only(x, bs):
         for i in range(0, len(x), bs):
@@ -260,9 +267,8 @@ def speed(model, fields: FieldData, cfg: SpeedConfig) -> dict[str, dict[str, flo
                                     "batch_cases_timed": n_solver},
         "surrogate, network only": {"single_ms": t_net1 * ms, "batch_ms_per_case": t_net_batch * ms,
                                     "batch_cases_timed": cfg.batch},
-        "surrogate, end to end (SDF + mask + network)": {"single_ms": t_e2e1 * ms,
-                                                          "batch_ms_per_case": t_e2e_batch * ms,
-                                                          "batch_cases_timed": cfg.batch},
+        END_TO_END: {"single_ms": t_e2e1 * ms, "batch_ms_per_case": t_e2e_batch * ms,
+                     "batch_cases_timed": cfg.batch},
     }
     for row in table.values():
         row["speedup_vs_field_solve"] = t_field_batch * ms / row["batch_ms_per_case"]
@@ -277,9 +283,9 @@ def surrogate_polar(models: dict, designs: list[str], fields: FieldData, cfg: Ev
     rows = []
     for code in cfg.polar_airfoils:
         foil = naca(code, n_panels)
-        x = surrogate_inputs([foil] * len(alphas), alphas, fields.grid)
         for design in designs:
-            pred = models[design].predict(x, verbose=0, batch_size=cfg.predict_batch_size)
+            x = models[design].inputs_for([foil] * len(alphas), alphas, fields.grid)
+            pred = models[design].predict(x, cfg.predict_batch_size)
             mask = x[0, ..., 1].astype(bool)
             for a, p in zip(alphas, pred):
                 rows.append({"airfoil": f"NACA {code}", "alpha": a, "model": design,
@@ -339,8 +345,10 @@ def write_examples(path: Path, picks, preds_by_exp, tests, fields: FieldData) ->
 
 
 # --------------------------------------------------------------------------- targets
-def targets(cfg: EvaluateConfig, tables: dict[str, dict], speed_table: dict | None,
+def targets(cfg: EvaluateConfig, head: str, tables: dict[str, dict], speed_table: dict | None,
             validation: dict | None) -> dict[str, dict[str, Any]]:
+    """Every target of ``cfg`` on the design ``head``: the field and C_L errors as the worst of the NACA test
+    split and the held-out families, the α-extrapolation ratio, the batched speed-ups and the solver checks."""
     out: dict[str, dict[str, Any]] = {}
 
     def add(key, value, limit, higher_is_better=False):
@@ -349,7 +357,6 @@ def targets(cfg: EvaluateConfig, tables: dict[str, dict], speed_table: dict | No
         met = value >= limit if higher_is_better else value <= limit
         out[key] = {"value": float(value), "target": float(limit), "met": bool(met)}
 
-    head = cfg.headline_design
     rnd = tables.get("random", {}).get(head)
     if rnd:
         # the field and C_L targets cover the NACA test cases and the held-out families: worst case
@@ -367,7 +374,7 @@ def targets(cfg: EvaluateConfig, tables: dict[str, dict], speed_table: dict | No
                 cfg.target_alpha_ratio)
     if speed_table:
         add("speedup_end_to_end_batched",
-            speed_table["surrogate, end to end (SDF + mask + network)"]["speedup_vs_field_solve"],
+            speed_table[END_TO_END]["speedup_vs_field_solve"],
             cfg.target_speedup, higher_is_better=True)
         add("speedup_network_only_batched", speed_table["surrogate, network only"]["speedup_vs_field_solve"],
             cfg.target_speedup, higher_is_better=True)
@@ -385,14 +392,13 @@ def paired_bootstrap(model_err: np.ndarray, base_err: np.ndarray, n: int = 2000,
             "high": float(np.quantile(means, 0.975))}
 
 
-def make_headline(cfg: EvaluateConfig, tables: dict, cl_preds: dict, val_table: dict | None, fields: FieldData,
+def make_headline(head: str, tables: dict, cl_preds: dict, val_table: dict | None, fields: FieldData,
                   splits: dict) -> dict[str, Any] | None:
     """The U-Net against the strongest baseline (chosen on the validation families) on held-out families.
 
     Main block: circulation |ΔC_L|; ``also``: the RMSE of u, v and Cp, each against the field
     baseline that is best on validation, and the same C_L comparison on the NACA test split.
     """
-    head = cfg.headline_design
     if val_table is None or head not in tables.get(HEADLINE_EXP, {}):
         return None
     test = splits[HEADLINE_EXP]["test"]
@@ -430,6 +436,25 @@ def make_headline(cfg: EvaluateConfig, tables: dict, cl_preds: dict, val_table: 
                     significance=paired_bootstrap(err_model, err_base), also=also)
 
 
+def choose_design(rule: str, designs: list[str], val_table: dict | None) -> str | None:
+    """The design of the headline and the targets: ``rule`` itself, or for ``auto`` the design among
+    ``designs`` with the lowest circulation |ΔC_L| on the validation families (the first design without them).
+
+    Raises:
+        DataError: ``rule`` names a design that was not trained on the random split.
+    """
+    if rule != "auto":
+        if designs and rule not in designs:
+            raise DataError(f"evaluate.headline_design {rule!r} was not trained on the random split "
+                            f"(trained: {', '.join(designs)}); name one of them or use auto")
+        return rule
+    if not designs:
+        return None
+    if not val_table:
+        return designs[0]
+    return min(designs, key=lambda d: val_table[d]["cl_mae_circulation"])
+
+
 def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, validation: Path | None, out: Path,
              with_speed: bool = True) -> dict[str, Any]:
     """Score every trained model and the baselines on its experiment's test split; write the results to ``out``.
@@ -462,17 +487,19 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, validation: P
                          name, row["rmse_u"], row["rmse_v"], row["rmse_cp"], row["cl_mae_circulation"],
                          row["cl_mae_surface"], row.get("spearman_cl", float("nan")))
     cases = pd.concat(all_cases, ignore_index=True)
-    head = cfg.headline_design
+    random_designs = [d for (e, d) in models if e == "random" and d != "mlp"]
     val_table = None
-    if HEADLINE_EXP in tables and ("random", head) in models:
-        # the same models on the validation families: the baselines are chosen here, never on test
+    if HEADLINE_EXP in tables and random_designs:
+        # the same models on the validation families: the baselines (and an auto design) are chosen here
         split = splits[HEADLINE_EXP]
         val_split = {"train": split["train"], "test": split["val_real"]}
-        val_table, _, _ = evaluate_experiment("validation", val_split, fields, {head: models[("random", head)]},
-                                              [head], cfg, models.get(("random", "mlp")))
+        val_table, _, _ = evaluate_experiment("validation", val_split, fields,
+                                              {d: models[("random", d)] for d in random_designs}, random_designs,
+                                              cfg, models.get(("random", "mlp")))
         val_table.pop("_cl_pred")
+    head = choose_design(cfg.headline_design, random_designs, val_table)
     speed_table = None
-    if with_speed and ("random", head) in models:
+    if with_speed and head is not None and ("random", head) in models:
         speed_table = speed(models[("random", head)], fields, cfg.speed)
         for name, row in speed_table.items():
             log.info("speed %-46s single %.2f ms, batch %.2f ms/case", name, row["single_ms"],
@@ -486,10 +513,12 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, validation: P
     train_table = {f"{m['experiment']} · {m['design']}": {"wall_time_s": m["wall_time_s"], "epochs": m["epochs"],
                                                          "params": m["params"], "n_train": m["n_train"]}
                    for m in summary["models"]}
-    head_block = make_headline(cfg, tables, cl_preds, val_table, fields, splits)
+    head_block = make_headline(head, tables, cl_preds, val_table, fields, splits)
     metrics = {**({"headline": head_block} if head_block else {}),
+               "headline_design": {"design": head, "rule": cfg.headline_design if cfg.headline_design != "auto"
+                                   else "auto: the lowest |ΔC_L| on the validation families"},
                **({"validation_families": val_table} if val_table else {}),
-               "targets": targets(cfg, tables, speed_table, val), "fields": fields_table, "lift": lift_table,
+               "targets": targets(cfg, head, tables, speed_table, val), "fields": fields_table, "lift": lift_table,
                **({"speed": speed_table} if speed_table else {}), "training": train_table,
                "total_training_time_s": float(sum(m["wall_time_s"] for m in summary["models"])),
                "grid": f"{fields.grid.nx}x{fields.grid.ny}", "data_source": fields.attrs.get("source", "?"),
@@ -509,7 +538,6 @@ def evaluate(cfg: EvaluateConfig, prepared: Path, model_dir: Path, validation: P
             hist_rows.append({"experiment": m["experiment"], "design": m["design"], "epoch": epoch + 1,
                               **{k: v[i] for k, v in hist.items() if k != "epoch"}})
     write_csv(plots / "history.csv", hist_rows)
-    random_designs = [d for (e, d) in models if e == "random" and d != "mlp"]
     if random_designs:
         write_csv(plots / "polar_surrogate.csv",
                   surrogate_polar({d: models[("random", d)] for d in random_designs}, random_designs, fields, cfg))

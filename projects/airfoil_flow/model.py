@@ -1,7 +1,8 @@
 """Surrogates of the flow field: pure ``build_*`` factories and their custom layers and loss.
 
-Both U-Nets read the same input tensor ``(H, W, 4)`` = [signed distance, body mask, cos α,
-sin α] and return ``(H, W, 3)`` = [u, v, Cp], zero inside the body:
+The U-Nets read the input tensor ``(H, W, 4)`` = [signed distance, body mask, cos α, sin α]
+(``pod_residual``: 7 channels, those and POD-RBF's u, v, Cp) and return ``(H, W, 3)`` = [u, v, Cp],
+zero inside the body:
 
 * ``design: plain`` sees all four channels and predicts the disturbance of the freestream
   (u − cos α, v − sin α) and Cp;
@@ -11,6 +12,11 @@ sin α] and return ``(H, W, 3)`` = [u, v, Cp], zero inside the body:
   Cp = 1 − u² − v² (Bernoulli). The angle enters only through this combination: the model
   extrapolates in α by construction. ``scale_90`` scales the 90° outputs, whose disturbance is
   an order of magnitude larger than the 0° one.
+* ``design: pod_residual`` sees the four channels and the field that POD-RBF (``baselines.PODRegression``)
+  predicts for the case, and adds a correction to it; the head starts at zero, so the untrained network *is*
+  POD-RBF. POD-RBF interpolates in shape-parameter space and misses what the parameters do not capture; the
+  U-Net sees the geometry itself. (The residual-on-a-reduced-order-model idea: e.g. San & Maulik 2018,
+  "Neural network closures for nonlinear model order reduction", Adv. Comput. Math. 44.)
 
 ``build_cl_mlp`` is the baseline that predicts C_L from the section's Kulfan parameters and α alone.
 """
@@ -24,7 +30,15 @@ import keras
 from keras import ops
 
 INPUT_CHANNELS = ("sdf", "mask", "cos_alpha", "sin_alpha")
+#: the extra input channels of the pod_residual design: POD-RBF's field of the same case
+POD_CHANNELS = ("pod_u", "pod_v", "pod_cp")
 OUTPUT_CHANNELS = ("u", "v", "cp")
+DESIGNS = ("geometry", "plain", "pod_residual")
+
+
+def input_channels(design: str) -> tuple[str, ...]:
+    """The input channels of a design (``pod_residual`` adds POD-RBF's u, v, Cp)."""
+    return INPUT_CHANNELS + POD_CHANNELS if design == "pod_residual" else INPUT_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -32,10 +46,10 @@ class UNetConfig:
     """The field surrogate: U-Net design, width, depth and the basis-flow output scale.
 
     Raises:
-        ValueError: ``filters`` < 1, ``levels`` outside 1 … 7, or ``scale_90`` ≤ 0.
+        ValueError: an unknown ``design``, ``filters`` < 1, ``levels`` outside 1 … 7, or ``scale_90`` ≤ 0.
     """
 
-    design: Literal["geometry", "plain"] = "geometry"
+    design: Literal["geometry", "plain", "pod_residual"] = "geometry"
     #: filters of the first level; level k has filters · 2^k
     filters: int = 16
     #: resolution levels (the grid must be divisible by 2^(levels − 1))
@@ -48,6 +62,8 @@ class UNetConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.design not in DESIGNS:
+            raise ValueError(f"design {self.design!r}: use one of {', '.join(DESIGNS)}")
         if self.filters < 1 or not 1 <= self.levels <= 7:
             raise ValueError(f"filters ≥ 1 and 1 ≤ levels ≤ 7 required, got {self.filters}, {self.levels}")
         if self.scale_90 <= 0:
@@ -112,6 +128,19 @@ class AddFreestream(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="airfoil_flow")
+class AddCorrection(keras.layers.Layer):
+    """[inputs (7 channels), correction (3)] → POD-RBF's [u, v, Cp] (input channels 4 … 6) plus the correction,
+    zero inside the body."""
+
+    def call(self, inputs):
+        x, d = inputs
+        return (x[..., 4:7] + d) * (1.0 - x[..., 1:2])
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0][:-1], 3)
+
+
+@keras.saving.register_keras_serializable(package="airfoil_flow")
 class SelectChannels(keras.layers.Layer):
     """The first ``n`` channels (the geometry design sees only SDF and mask)."""
 
@@ -137,10 +166,10 @@ def _block(h, filters: int, cfg: UNetConfig, name: str, seed: int):
 
 
 def build_unet(cfg: UNetConfig, grid_shape: tuple[int, int], name: str | None = None) -> keras.Model:
-    """The field surrogate ``(H, W, 4) → (H, W, 3)`` (pure factory).
+    """The field surrogate ``(H, W, C) → (H, W, 3)`` (pure factory; C = ``len(input_channels(cfg.design))``).
 
-    Inputs per cell: SDF (chords), body mask, cos α, sin α; outputs u, v (units of the freestream speed) and
-    Cp. ``grid_shape`` is ``(H, W)``.
+    Inputs per cell: SDF (chords), body mask, cos α, sin α (``pod_residual``: and POD-RBF's u, v, Cp); outputs
+    u, v (units of the freestream speed) and Cp. ``grid_shape`` is ``(H, W)``.
 
     Raises:
         ValueError: ``H`` or ``W`` is not divisible by ``2 ** (cfg.levels − 1)``.
@@ -149,7 +178,7 @@ def build_unet(cfg: UNetConfig, grid_shape: tuple[int, int], name: str | None = 
     factor = 2 ** (cfg.levels - 1)
     if h_ % factor or w_ % factor:
         raise ValueError(f"grid {h_}×{w_} is not divisible by 2^(levels-1) = {factor}")
-    x = keras.Input((h_, w_, len(INPUT_CHANNELS)), name="inputs")
+    x = keras.Input((h_, w_, len(input_channels(cfg.design))), name="inputs")
     h = SelectChannels(2, name="geometry")(x) if cfg.design == "geometry" else x
     if cfg.coord_channels:
         h = CoordChannels(name="coords")(h)
@@ -164,10 +193,13 @@ def build_unet(cfg: UNetConfig, grid_shape: tuple[int, int], name: str | None = 
         h = keras.layers.Concatenate(name=f"skip{level}")([h, skips[level]])
         h = _block(h, cfg.filters * 2**level, cfg, f"dec{level}", cfg.seed + 100 + 10 * level)
     n_out = 4 if cfg.design == "geometry" else 3
-    d = keras.layers.Conv2D(n_out, 1, name="head", kernel_initializer=keras.initializers.GlorotNormal(cfg.seed),
-                            bias_initializer="zeros")(h)
+    # pod_residual starts as POD-RBF itself: a zero head adds no correction
+    head_init = "zeros" if cfg.design == "pod_residual" else keras.initializers.GlorotNormal(cfg.seed)
+    d = keras.layers.Conv2D(n_out, 1, name="head", kernel_initializer=head_init, bias_initializer="zeros")(h)
     if cfg.design == "geometry":
         out = CombineBasis(cfg.scale_90, name="combine")([x, d])
+    elif cfg.design == "pod_residual":
+        out = AddCorrection(name="correct_pod")([x, d])
     else:
         out = AddFreestream(name="freestream")([x, d])
     return keras.Model(x, out, name=name or f"unet_{cfg.design}")

@@ -15,12 +15,16 @@
 # Kutta condition), vectorised NumPy. It gives the surface pressure, the lift and moment, and
 # the velocity and pressure **field** on a Cartesian grid around the airfoil. The **surrogates**
 # are U-Nets that map the geometry (signed distance, body mask) and the angle of attack α to
-# the fields u, v and Cp. Two designs are compared:
+# the fields u, v and Cp. Three designs are compared:
 #
 # * **plain**: α enters as two constant input channels (cos α, sin α);
 # * **geometry**: the network sees only the geometry and predicts the flows for the freestream
 #   along x (α = 0°) and along y (α = 90°); since inviscid flow is linear in the freestream
-#   vector, `(u, v) = cos α · basis₀ + sin α · basis₉₀` is exact, and Cp = 1 − u² − v².
+#   vector, `(u, v) = cos α · basis₀ + sin α · basis₉₀` is exact, and Cp = 1 − u² − v²;
+# * **pod_residual**: the network also sees the field that the POD-RBF baseline predicts for the
+#   case and learns a correction to it (its head starts at zero: untrained, it *is* POD-RBF). It
+#   trains on POD-RBF fields of its training cases from fits that never saw them (5-fold), so it
+#   learns the error POD-RBF makes on new shapes.
 #
 # Every number below was computed by this run of the pipeline (`dvc repro`) on this machine.
 # Velocities are in units of |U∞| = 1, lengths in chords.
@@ -140,10 +144,13 @@ if not refs:
 
 # %% [markdown]
 # ## 3. Targets
-# Checked on the **geometry** design (declared in `params.yaml` before any test number existed).
+# Checked on one design: `evaluate.headline_design` in `params.yaml` names it, or `auto` takes the
+# random-split design with the lowest |ΔC_L| on the validation families (never a test number).
 # A **no** is reported as measured.
 
 # %%
+hd = metrics.get("headline_design", {})
+display(Markdown(f"Design checked: **{hd.get('design', '?')}** (rule: {hd.get('rule', '?')})."))
 display(Markdown(render_table(metrics["targets"], "target")))
 
 # %% [markdown]
@@ -189,13 +196,14 @@ axes[0][0].legend(fontsize=7, frameon=False)
 fig.tight_layout()
 
 # %% [markdown]
-# Error against α for the two designs (per test sample, Cp RMSE): the plain network has to
-# learn how the flow depends on α; the geometry network gets it for free.
+# Error against α for the designs (per test sample, Cp RMSE): the plain network has to
+# learn how the flow depends on α; the geometry network gets it for free; pod_residual inherits
+# POD-RBF's interpolation in α, which has no data outside the training range.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
 for ax, exp in zip(axes, ["random", "alpha_extrapolation"]):
-    sub = cases[(cases["experiment"] == exp) & cases["model"].isin(["geometry", "plain", "pod"])]
+    sub = cases[(cases["experiment"] == exp) & cases["model"].isin(["geometry", "plain", "pod_residual", "pod"])]
     for m, g in sub.groupby("model"):
         ax.semilogy(g["alpha"], g["rmse_cp"], ".", ms=3, label=m)
     if exp == "alpha_extrapolation":
@@ -208,27 +216,30 @@ fig.tight_layout()
 
 # %% [markdown]
 # ## 5. Fields: truth, prediction, error
-# The typical (median Cp error) and the worst test case of each split, for the geometry design;
-# the last column is the plain design's error on the same case. Both designs leave a faint frame
-# along the box edges (zero padding of the convolutions); the largest errors sit at the leading-edge
-# suction peak and the trailing edge, where a 64² grid resolves the flow worst.
+# The typical (median Cp error) and the worst test case of each split, for the design of the
+# headline; the last column is the geometry design's error on the same case (the plain design's
+# where geometry is the headline). The networks leave a faint frame along the box edges (zero padding of the
+# convolutions); the largest errors sit at the leading-edge suction peak and the trailing edge,
+# where a 64² grid resolves the flow worst.
 
 # %%
 ex = xr.open_dataset(results / "examples.nc")
 models_ex = list(ex["model"].values)
 extent = (float(ex.x[0]), float(ex.x[-1]), float(ex.y[0]), float(ex.y[-1]))
 n = ex.sizes["case"]
-cols = ["truth", "geometry", "error geometry", "error plain"]
+head = metrics.get("headline_design", {}).get("design") or "geometry"
+other = "plain" if head == "geometry" else "geometry"
+cols = ["truth", head, f"error {head}", f"error {other}"]
 fig, axes = plt.subplots(n, 4, figsize=(10, 2.1 * n), squeeze=False, dpi=55)
 for c in range(n):
     mask = ex["mask"][c].values.astype(bool)
     truth = ex["field"].sel(model="truth")[c, 2].values.astype(float)
     vmin, vmax = np.percentile(truth[~mask], [1, 99])
     panels = [truth]
-    for m in ("geometry",):
+    for m in (head,):
         panels.append(ex["field"].sel(model=m)[c, 2].values.astype(float) if m in models_ex
                       else np.full_like(truth, np.nan))
-    for m in ("geometry", "plain"):
+    for m in (head, other):
         pred = ex["field"].sel(model=m)[c, 2].values.astype(float) if m in models_ex else np.full_like(truth, np.nan)
         panels.append(np.abs(pred - truth))
     err_max = np.nanmax([np.nanpercentile(p[~mask], 99) for p in panels[2:]] + [1e-3])
@@ -257,7 +268,7 @@ for c, ax in enumerate(axes.ravel()):
     if c >= n:
         ax.axis("off")
         continue
-    for m, style in zip(["truth", "geometry", "plain", "pod"], ["k-", "C0-", "C1--", "C2:"]):
+    for m, style in zip(["truth", "geometry", "plain", "pod_residual", "pod"], ["k-", "C0-", "C1--", "C3-.", "C2:"]):
         g = surf[(surf["case"] == c) & (surf["model"] == m)]
         if len(g):
             ax.plot(g["x"], g["cp"], style, lw=1, label=m)
@@ -285,15 +296,16 @@ display(Markdown(render_table(metrics["training"], "model")))
 
 # %% [markdown]
 # ## 7. Speed, measured in the same run
-# Per case on the data grid, one CPU process. *End to end* includes computing the surrogate's
-# inputs (signed distance and mask) from the contour; *network only* does not.
+# Per case on the data grid, one CPU process, for the design of the headline. *End to end* includes
+# computing the surrogate's inputs from the contour (signed distance and mask; for pod_residual
+# also the Kulfan fit and POD-RBF's field); *network only* does not.
 
 # %%
 if "speed" in metrics:
     display(Markdown(render_table(metrics["speed"], "method")))
     sp = metrics["speed"]
     surface_ms = sp["solver, surface only (C_L)"]["batch_ms_per_case"]
-    e2e = sp["surrogate, end to end (SDF + mask + network)"]["batch_ms_per_case"]
+    e2e = sp["surrogate, end to end (inputs + network)"]["batch_ms_per_case"]
     display(Markdown(f"For **C_L alone** the panel solver needs no field: {surface_ms:.2f} ms per case, "
                      f"{e2e / surface_ms:.0f}× less than the surrogate's end-to-end time. The surrogate only "
                      "pays off when the whole field is wanted."))
@@ -305,14 +317,14 @@ if "speed" in metrics:
 f = metrics["fields"]
 lines = []
 for exp in ("random", "uiuc_families", "alpha_extrapolation", "shape_extrapolation"):
-    row = {m: f.get(f"{exp} · {m}") for m in ("geometry", "plain", "pod")}
+    row = {m: f.get(f"{exp} · {m}") for m in ("geometry", "plain", "pod_residual", "pod")}
     if not row["geometry"]:
         continue
     parts = [f"{m} {r['rmse_cp']:.4f}" for m, r in row.items() if r]
     best = min((r["rmse_cp"], m) for m, r in row.items() if r)[1]
     lines.append(f"* **{exp.replace('_', ' ')}**: Cp RMSE " + ", ".join(parts) + f": lowest is **{best}**.")
 ratios = {}
-for design in ("geometry", "plain"):
+for design in ("geometry", "plain", "pod_residual"):
     rnd, ext = f.get(f"random · {design}"), f.get(f"alpha_extrapolation · {design}")
     if rnd and ext:
         ratios[design] = max(ext[k] / max(rnd[k], 1e-12) for k in ("rmse_u", "rmse_v", "rmse_cp"))
@@ -333,6 +345,8 @@ display(Markdown("\n".join(lines)))
 #   differences there are not significant.
 # * POD-RBF and the MLP work from 14 Kulfan parameters and α. On NACA sections these describe
 #   every case smoothly; on families never seen, the interpolation has to leave its data. The
-#   U-Nets read the shape as an image; the headline says which of the two holds better there.
+#   geometry and plain U-Nets read the shape as an image only; pod_residual reads both, POD-RBF's
+#   field and the image, and corrects the first with the second. The headline says which holds
+#   best there.
 # * C_L by circulation is nearly exact on true fields; C_L from the surface Cp is limited by the
 #   grid (the floor above), so compare each model with its floor, not with zero.

@@ -1,10 +1,16 @@
-"""Stage ``train``: the U-Net surrogates (both designs) per experiment, and the C_L MLP baseline.
+"""Stage ``train``: the U-Net surrogates (their designs) per experiment, and the C_L MLP baseline.
 
 For every ``experiment → designs`` entry of ``train.models`` a U-Net is trained on that
 experiment's train split (``splits.json`` of the data stage) with the masked loss, validated on
 its val split (best epoch restored), and saved as ``<out>/<experiment>/<design>/model.keras``
 with ``info.json`` (history, wall time, parameters). The MLP that predicts C_L from
 the Kulfan shape parameters and α is trained per experiment on the same split (``<out>/<experiment>/mlp/``).
+
+The ``pod_residual`` design corrects POD-RBF's field. Its POD-RBF (``train.pod``) is fitted on the training
+split and saved beside the network (``pod.npz``); the network's training inputs are out-of-fold POD-RBF fields
+(``baselines.out_of_fold``: each case from a fit without its fold), so that it learns the error POD makes on
+unseen shapes. It trains without the mirror augmentation: a mirrored case's POD-RBF field is not the mirror
+of POD-RBF's field.
 
 Killed runs resume: finished models are kept in ``--work``; the model in training resumes at
 its last finished epoch (``shared.training.fit``) with the batches it had not seen yet, so a resumed run ends
@@ -32,17 +38,15 @@ from typing import Any
 
 import numpy as np
 
-from projects.airfoil_flow.baselines import parameters
+from projects.airfoil_flow.baselines import POD_FILE, PODRegression, out_of_fold, parameters
 from projects.airfoil_flow.dataset import FieldData, load_fields, load_splits
-from projects.airfoil_flow.model import MLPConfig, UNetConfig
+from projects.airfoil_flow.model import DESIGNS, MLPConfig, UNetConfig
 from shared import config as config_lib
 from shared.distributed import PRECISIONS, STRATEGIES
 from shared.io import DataError, atomic_path, read_json, write_json
 from shared.stage import run, stage_parser
 
 log = logging.getLogger(__name__)
-
-DESIGNS = ("geometry", "plain")
 
 
 @dataclass(frozen=True)
@@ -83,20 +87,41 @@ class MLPFitConfig:
 
 
 @dataclass(frozen=True)
+class PODConfig:
+    """The POD-RBF that the ``pod_residual`` design corrects.
+
+    Raises:
+        ValueError: ``modes`` < 1, ``smoothing`` < 0 or ``folds`` < 2.
+    """
+
+    modes: int = 32
+    smoothing: float = 1e-4
+    #: cross-fitting folds for the POD-RBF fields of the training cases
+    folds: int = 5
+
+    def __post_init__(self) -> None:
+        if self.modes < 1 or self.smoothing < 0 or self.folds < 2:
+            raise ValueError(f"modes ≥ 1, smoothing ≥ 0 and folds ≥ 2 required, got {self.modes}, "
+                             f"{self.smoothing}, {self.folds}")
+
+
+@dataclass(frozen=True)
 class TrainStageConfig:
     """The ``train`` section: which designs are trained on which experiment, and how.
 
     Raises:
-        ValueError: a design that is not ``geometry`` or ``plain``, or ``models`` is empty.
+        ValueError: a design that is not ``geometry``, ``plain`` or ``pod_residual``, or ``models`` is empty.
     """
 
     #: experiment (a split of splits.json) → the U-Net designs trained on it
     models: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
-        "random": DESIGNS, "alpha_extrapolation": DESIGNS, "shape_extrapolation": ("geometry",)})
+        "random": ("geometry", "pod_residual"), "alpha_extrapolation": DESIGNS,
+        "shape_extrapolation": ("geometry",)})
     unet: UNetConfig = field(default_factory=UNetConfig)
     fit: FitConfig = field(default_factory=FitConfig)
     mlp: MLPConfig = field(default_factory=MLPConfig)
     mlp_fit: MLPFitConfig = field(default_factory=MLPFitConfig)
+    pod: PODConfig = field(default_factory=PODConfig)
     seed: int = 0
     #: tf.distribute strategy (shared.distributed): auto | default | mirrored | multi_worker (cluster in TF_CONFIG);
     #: ``fit.batch_size`` and ``mlp_fit.batch_size`` are per replica (global batch = batch_size x replicas)
@@ -147,22 +172,29 @@ def flip_example(x, y):
     return tf.cond(tf.random.uniform(()) < 0.5, flipped, lambda: (x, y))
 
 
-def datasets(fields: FieldData, split: dict[str, np.ndarray], fit: FitConfig, seed: int, batch: int):
+def datasets(fields: FieldData, split: dict[str, np.ndarray], fit: FitConfig, seed: int, batch: int,
+             pod_fields: tuple[np.ndarray, np.ndarray] | None = None):
     """``(train, val, steps)``: repeating shuffled training batches of ``batch`` (the GLOBAL batch), validation
-    batches of ``batch``, and the steps of one epoch (``ceil(n_train / batch)``)."""
+    batches of ``batch``, and the steps of one epoch (``ceil(n_train / batch)``).
+
+    ``pod_fields`` (``pod_residual``): POD-RBF's ``(n, H, W, 3)`` fields of the training and the validation cases,
+    appended to the inputs; then there is no mirror augmentation."""
     from shared.data import make_dataset
 
     y0, y1 = fields.grid.y_range
     augment = None
-    if fit.flip_augment:
+    if fit.flip_augment and pod_fields is None:
         if abs(y0 + y1) > 1e-9:
             log.warning("flip_augment needs a grid box symmetric in y (got %s); training without it", (y0, y1))
         else:
             augment = flip_example
     tr, va = split["train"], split["val"]
-    train = make_dataset(fields.inputs(tr), fields.targets(tr), batch_size=batch, shuffle=True, seed=seed,
-                         augment=augment, repeat=True)
-    val = make_dataset(fields.inputs(va), fields.targets(va), batch_size=batch)
+    x_tr, x_va = fields.inputs(tr), fields.inputs(va)
+    if pod_fields is not None:
+        x_tr, x_va = (np.concatenate([x, p], axis=-1) for x, p in zip((x_tr, x_va), pod_fields))
+    train = make_dataset(x_tr, fields.targets(tr), batch_size=batch, shuffle=True, seed=seed, augment=augment,
+                         repeat=True)
+    val = make_dataset(x_va, fields.targets(va), batch_size=batch)
     return train, val, math.ceil(len(tr) / batch)
 
 
@@ -200,7 +232,8 @@ def compile_unet(model, fit: FitConfig, steps: int, jit_compile: bool = False):
 def train_unet(fields: FieldData, split: dict[str, np.ndarray], design: str, cfg: TrainStageConfig,
                workdir: Path, live_dir: Path | None = None, strategy=None):
     """Train one U-Net in ``strategy`` (``shared.distributed.make_strategy``; ``None``: one device);
-    returns ``(model, info)``."""
+    returns ``(model, info, pod)``: ``pod`` is the POD-RBF fit of the training split that a ``pod_residual``
+    network corrects (``None`` for the other designs)."""
     from projects.airfoil_flow.model import build_unet
     from shared.distributed import global_batch_size, make_strategy, set_precision
     from shared.training import fit, set_seed
@@ -208,7 +241,16 @@ def train_unet(fields: FieldData, split: dict[str, np.ndarray], design: str, cfg
     strategy = strategy or make_strategy("default")
     set_seed(cfg.seed)
     batch = global_batch_size(cfg.fit.batch_size, strategy)
-    train, val, steps = datasets(fields, split, cfg.fit, cfg.seed, batch)
+    pod, pod_fields = None, None
+    if design == "pod_residual":
+        start = time.perf_counter()
+        pc = cfg.pod
+        pod = PODRegression(pc.modes, pc.smoothing).fit(fields, split["train"])
+        pod_fields = (out_of_fold(fields, split["train"], pc.modes, pc.smoothing, pc.folds, cfg.seed),
+                      pod.predict(fields, split["val"]))
+        log.info("POD-RBF (%d modes, %.4f of the energy): %d-fold out-of-fold fields of the training cases in %.0f s",
+                 pc.modes, pod.energy_, pc.folds, time.perf_counter() - start)
+    train, val, steps = datasets(fields, split, cfg.fit, cfg.seed, batch, pod_fields)
     train = _resume_position(train, workdir, steps, strategy)
     unet_cfg = config_lib.replace(cfg.unet, design=design, seed=cfg.seed)
     set_precision(cfg.precision)
@@ -224,7 +266,9 @@ def train_unet(fields: FieldData, split: dict[str, np.ndarray], design: str, cfg
     info = {"design": design, "wall_time_s": time.perf_counter() - start, "epochs": len(history["epoch"]),
             "params": int(model.count_params()), "n_train": int(len(split["train"])),
             "n_val": int(len(split["val"])), "history": history, "unet": config_lib.to_dict(unet_cfg)}
-    return model, info
+    if pod is not None:
+        info["pod"] = {**config_lib.to_dict(cfg.pod), "energy": pod.energy_}
+    return model, info, pod
 
 
 def train_mlp(fields: FieldData, split: dict[str, np.ndarray], cfg: TrainStageConfig, workdir: Path, strategy=None):
@@ -271,10 +315,14 @@ def train_mlp(fields: FieldData, split: dict[str, np.ndarray], cfg: TrainStageCo
                    "params": int(model.count_params()), "n_train": int(len(x)), "history": history}
 
 
-def save_model(model, info: dict[str, Any], folder: Path) -> None:
+def save_model(model, info: dict[str, Any], folder: Path, pod: PODRegression | None = None) -> None:
+    """``model.keras``, ``pod.npz`` (the POD-RBF a ``pod_residual`` network corrects) and ``info.json``, the
+    last written last: it marks the run as finished."""
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / "model.keras") as tmp:
         model.save(tmp)
+    if pod is not None:
+        pod.save(folder / POD_FILE)
     write_json(folder / "info.json", info)
 
 
@@ -315,14 +363,15 @@ def train_all(cfg: TrainStageConfig, prepared: Path, work: Path, out: Path, live
             log.info("[%d/%d] %s / %s: %d training and %d validation samples", i, len(jobs), exp, design,
                      len(split["train"]), len(split["val"]))
             progress = own / "progress" / f"{exp}_{design}"
+            pod = None
             if design == "mlp":
                 model, info = train_mlp(fields, split, cfg, progress, strategy=strategy)
             else:
-                model, info = train_unet(fields, split, design, cfg, progress, strategy=strategy,
-                                         live_dir=None if live is None else live / f"{exp}_{design}")
+                model, info, pod = train_unet(fields, split, design, cfg, progress, strategy=strategy,
+                                              live_dir=None if live is None else live / f"{exp}_{design}")
             info["experiment"] = exp
             if chief:
-                save_model(model, info, done)
+                save_model(model, info, done, pod)
             else:  # a marker only: the chief saves the model
                 write_json(done / "info.json", info)
             shutil.rmtree(progress, ignore_errors=True)

@@ -3,13 +3,15 @@
 import pytest
 
 TINY = {
-    "data": {"n_samples": 24, "n_panels": 60, "grid": {"nx": 32, "ny": 32}, "workers": 1,
+    "data": {"n_samples": 40, "n_panels": 60, "grid": {"nx": 32, "ny": 32}, "workers": 1,
              "uiuc": {"source": "karman_trefftz", "n_shapes": 9, "alphas_per_shape": 1}, "kulfan_weights": 3},
     "validate": {"polar_airfoils": ["0012"], "polar_alphas": [-4.0, 4.0, 4.0], "floor_grids": [32],
                  "floor_cases": [["0012", 4.0], ["2412", 5.0]]},
-    "train": {"models": {"__replace__": True, "random": ["geometry", "plain"], "alpha_extrapolation": ["geometry"]},
+    "train": {"models": {"__replace__": True, "random": ["geometry", "plain", "pod_residual"],
+                         "alpha_extrapolation": ["geometry", "pod_residual"]},
               "unet": {"filters": 4, "levels": 3}, "fit": {"epochs": 2, "batch_size": 8},
-              "mlp": {"width": 8, "depth": 1}, "mlp_fit": {"epochs": 2, "steps_per_epoch": 5}, "verbose": 0},
+              "mlp": {"width": 8, "depth": 1}, "mlp_fit": {"epochs": 2, "steps_per_epoch": 5},
+              "pod": {"modes": 4, "folds": 3}, "verbose": 0},
     "evaluate": {"pod_modes": 4, "polar_airfoils": ["2412"], "polar_alphas": [-4.0, 4.0, 4.0],
                  "speed": {"batch": 6, "solver_cases": 2, "repeats": 1, "predict_batch_size": 4}},
 }

@@ -18,14 +18,21 @@ def test_dvc_repro_on_tiny_params(repo_copy, tiny_overrides, tmp_path):
     assert checks["naca0012_alpha0_abs_cl"]["met"] and checks["naca2412_alpha5_vs_xfoil_pct"]["met"]
     summary = json.loads((model / "summary.json").read_text())
     assert {(m["experiment"], m["design"]) for m in summary["models"]} == {
-        ("random", "geometry"), ("random", "plain"), ("alpha_extrapolation", "geometry"), ("random", "mlp"),
-        ("alpha_extrapolation", "mlp")}
+        ("random", "geometry"), ("random", "plain"), ("random", "pod_residual"), ("alpha_extrapolation", "geometry"),
+        ("alpha_extrapolation", "pod_residual"),
+        ("random", "mlp"), ("alpha_extrapolation", "mlp")}
+    assert (model / "random" / "pod_residual" / "pod.npz").is_file()
     suffix = "worst_of_random_and_uiuc_families"
     assert {f"rmse_u_{suffix}", f"cl_abs_circulation_{suffix}", "alpha_extrapolation_error_ratio",
             "speedup_end_to_end_batched", "solver_naca0012_alpha0_abs_cl"} <= set(metrics["targets"])
-    assert {"random · geometry", "random · pod", "uiuc_families · plain"} <= set(metrics["fields"])
-    head = metrics["headline"]
-    assert head["model"] == "geometry U-Net" and head["baseline"] in ("pod", "mlp (Kulfan, α)", "thin-airfoil theory")
+    assert {"random · geometry", "random · pod", "uiuc_families · plain", "uiuc_families · pod_residual"} <= set(
+        metrics["fields"])
+    head, design = metrics["headline"], metrics["headline_design"]["design"]
+    # auto: the random-split design with the lowest |ΔC_L| on the validation families
+    val = metrics["validation_families"]
+    assert design == min(("geometry", "plain", "pod_residual"), key=lambda d: val[d]["cl_mae_circulation"])
+    assert head["model"] == f"{design} U-Net"
+    assert head["baseline"] in ("pod", "mlp (Kulfan, α)", "thin-airfoil theory")
     assert head["significance"]["test"] == "paired bootstrap" and len(head["also"]) == 4
     assert "floor (true field)" in "".join(metrics["lift"]) and "speed" in metrics
     for name in ("cl_scatter.csv", "history.csv", "polar_surrogate.csv", "surface_cp.csv", "polars.csv"):
