@@ -17,6 +17,20 @@ TINY = {
 }
 
 
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory):
+    """A small prepared folder (16 NACA cases, 6 Kármán–Trefftz sections, 16² grid), read-only for the tests."""
+    from projects.airfoil_flow import data
+    from projects.airfoil_flow.panel import Grid
+
+    cfg = data.DataConfig(n_samples=16, n_panels=40, grid=Grid(16, 16), workers=1,
+                          uiuc=data.UIUCConfig(source="karman_trefftz", n_shapes=6, alphas_per_shape=1),
+                          kulfan_weights=3)
+    out = tmp_path_factory.mktemp("prepared")
+    data.generate(cfg, out)
+    return out
+
+
 @pytest.fixture
 def tiny(tiny_params, tmp_path):
     return tiny_params("airfoil_flow", {**TINY, "report": {"results": str(tmp_path / "results")}})

@@ -9,19 +9,13 @@ from projects.airfoil_flow.baselines import POD_FILE, PODRegression, out_of_fold
 from projects.airfoil_flow.evaluate import choose_design
 from projects.airfoil_flow.geometry import Airfoil
 from projects.airfoil_flow.model import UNetConfig, build_unet
-from projects.airfoil_flow.panel import Grid
 from projects.airfoil_flow.surrogate import Surrogate, load_surrogate
 from shared.io import DataError
 
 
 @pytest.fixture(scope="module")
-def fields(tmp_path_factory):
-    cfg = data.DataConfig(n_samples=16, n_panels=40, grid=Grid(16, 16), workers=1,
-                          uiuc=data.UIUCConfig(source="karman_trefftz", n_shapes=6, alphas_per_shape=1),
-                          kulfan_weights=3)
-    out = tmp_path_factory.mktemp("prepared")
-    data.generate(cfg, out)
-    return data.load_fields(out / "fields.nc")
+def fields(prepared):
+    return data.load_fields(prepared / "fields.nc")
 
 
 def _rmse(pred, fields, idx):

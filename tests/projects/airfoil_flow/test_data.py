@@ -6,19 +6,8 @@ import numpy as np
 import pytest
 
 from projects.airfoil_flow import data
-from projects.airfoil_flow.panel import Grid
 from shared.config import ConfigError
 from shared.io import DataError
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    cfg = data.DataConfig(n_samples=16, n_panels=40, grid=Grid(16, 16), workers=1,
-                          uiuc=data.UIUCConfig(source="karman_trefftz", n_shapes=6, alphas_per_shape=1),
-                          kulfan_weights=3)
-    out = tmp_path_factory.mktemp("prepared")
-    data.generate(cfg, out)
-    return out
 
 
 def test_netcdf_round_trip_with_attributes(prepared):
