@@ -123,7 +123,8 @@ class PODRegression:
         """A fit written by :meth:`save`.
 
         Raises:
-            DataError: the file is missing, not an ``.npz``, or lacks an array of the fit.
+            DataError: the file is missing, not an ``.npz``, lacks an array of the fit, its arrays do not fit
+                together, or it holds NaN or inf.
         """
         keys = ("modes", "smoothing", "mean", "basis", "energy", "coeffs", "x", "lo", "span", "shape")
         arrays = load_npz(path, keys)
@@ -133,6 +134,8 @@ class PODRegression:
         pod.shape_ = tuple(int(n) for n in arrays["shape"])
         if pod.basis_.shape[1] != 3 * int(np.prod(pod.shape_)) or len(pod.coeffs_) != len(pod.x_):
             raise DataError(f"{path}: the POD-RBF arrays do not fit together (a truncated or foreign file?)")
+        if not all(np.all(np.isfinite(arrays[k])) for k in ("mean", "basis", "coeffs", "x", "lo", "span")):
+            raise DataError(f"{path}: the POD-RBF fit holds NaN or inf values")
         return pod._interpolate()
 
 

@@ -135,7 +135,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     Raises:
         DataError: ``--alpha`` is not finite or beyond ±30°, there is no trained model of that experiment and
-            design, or a C_L contour leaves the grid or crosses the body.
+            design (the message lists the trained ones), its POD-RBF fit is missing or broken, or a C_L contour
+            leaves the grid or crosses the body.
         GeometryError: ``--naca`` is not a 4-digit designation, ``--dat`` cannot be read, or ``--panels`` is odd
             or below 8.
         ConfigError: ``--params`` exists but its ``data`` section is invalid.
@@ -151,6 +152,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     folder = Path(args.model) / args.experiment / args.design
     path = folder / "model.keras"
     if not path.is_file():
+        trained = sorted(f"{m.parent.parent.name}/{m.parent.name}" for m in Path(args.model).glob("*/*/model.keras")
+                         if m.parent.name != "mlp")
+        if trained:
+            raise DataError(f"no {args.experiment}/{args.design} model in {args.model}; trained there (--experiment/"
+                            f"--design): {', '.join(trained)} (train.models in params.yaml says which are trained)")
         raise DataError(f"no trained model at {path}; run `capstone run airfoil_flow --stage train` first")
     import xarray as xr
 

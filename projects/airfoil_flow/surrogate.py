@@ -70,7 +70,7 @@ def load_surrogate(folder: str | os.PathLike) -> Surrogate:
 
     Raises:
         DataError: ``model.keras`` is missing or not loadable, or a network that reads POD-RBF's field has no
-            readable ``pod.npz`` beside it.
+            readable ``pod.npz`` beside it, or one fitted on another grid.
     """
     import keras
 
@@ -90,4 +90,9 @@ def load_surrogate(folder: str | os.PathLike) -> Surrogate:
         if not (folder / POD_FILE).is_file():
             raise DataError(f"{path} corrects POD-RBF's field but {folder / POD_FILE} is missing")
         pod = PODRegression.load(folder / POD_FILE)
+        grid = tuple(int(n) for n in model.inputs[0].shape[1:3])
+        if pod.shape_ != grid or len(pod.lo_) < 5 or len(pod.lo_) % 2 == 0:
+            raise DataError(f"{folder / POD_FILE} does not belong to {path}: a fit on a {pod.shape_} grid with "
+                            f"{len(pod.lo_)} parameters, for a network on a {grid} grid (Kulfan weights and α: "
+                            "an odd count of at least 5)")
     return Surrogate(model, pod)

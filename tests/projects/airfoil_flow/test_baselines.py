@@ -35,6 +35,10 @@ def test_pod_fit_survives_save_and_load(fields, tmp_path):
     (tmp_path / "cut.npz").write_bytes((tmp_path / POD_FILE).read_bytes()[:200])
     with pytest.raises(DataError):
         PODRegression.load(tmp_path / "cut.npz")
+    arrays = dict(np.load(tmp_path / POD_FILE))
+    np.savez(tmp_path / "nan.npz", **{**arrays, "coeffs": arrays["coeffs"] * np.nan})
+    with pytest.raises(DataError, match="NaN"):
+        PODRegression.load(tmp_path / "nan.npz")
 
 
 def test_out_of_fold_fields_never_come_from_a_fit_that_saw_the_case(fields):
@@ -67,6 +71,12 @@ def test_untrained_pod_residual_is_pod_and_contours_give_the_prepared_inputs(fie
         load_surrogate(tmp_path)
     pod.save(tmp_path / POD_FILE)
     np.testing.assert_allclose(load_surrogate(tmp_path).predict(x), surrogate.predict(x), atol=1e-6)
+    other = tmp_path / "other"  # the fit of another grid beside the network
+    other.mkdir()
+    build_unet(UNetConfig(design="pod_residual", filters=4, levels=2), (8, 8)).save(other / "model.keras")
+    pod.save(other / POD_FILE)
+    with pytest.raises(DataError, match="does not belong"):
+        load_surrogate(other)
     with pytest.raises(DataError, match="no trained model"):
         load_surrogate(tmp_path / "missing")
 

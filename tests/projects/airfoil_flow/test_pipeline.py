@@ -7,7 +7,7 @@ import pytest
 
 
 @pytest.mark.slow
-def test_dvc_repro_on_tiny_params(repo_copy, tiny_overrides, tmp_path):
+def test_dvc_repro_on_tiny_params(repo_copy, tiny_overrides, tmp_path, capsys):
     repo_copy.set_params("airfoil_flow", tiny_overrides)
     metrics = repo_copy.check_pipeline("airfoil_flow", "cl_abs_circulation_worst_of_random_and_uiuc_families")
     prepared = repo_copy.root / "data" / "airfoil_flow" / "prepared"
@@ -46,3 +46,8 @@ def test_dvc_repro_on_tiny_params(repo_copy, tiny_overrides, tmp_path):
                 str(repo_copy.root / "projects" / "airfoil_flow" / "params.yaml"), "--model", str(model),
                 "--out", str(out), "--compare"]) == 0
     assert (out / "field.nc").exists() and (out / "field.png").exists()
+    # a design that params.yaml never trains on that split: the error lists the trained ones
+    assert cli(["airfoil_flow", "predict", "--naca", "2412", "--alpha", "4", "--model", str(model), "--experiment",
+                "alpha_extrapolation", "--design", "plain", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "alpha_extrapolation/pod_residual" in err and "random/plain" in err and "Traceback" not in err
