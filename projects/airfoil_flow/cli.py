@@ -56,6 +56,23 @@ def _airfoil(args):
     return foil, cfg
 
 
+def _outside_training(foil, alpha: float, cfg) -> list[str]:
+    """Where ``foil`` at ``alpha`` (deg) lies outside the data the surrogates learned from (``cfg``: the data
+    section): there a surrogate extrapolates, and ``--compare`` tells by how much."""
+    from projects.airfoil_flow.geometry import with_descriptors
+
+    notes = []
+    lo, hi = cfg.alpha_range
+    if not lo <= alpha <= hi:
+        notes.append(f"α = {alpha:g}° lies outside the training angles [{lo:g}°, {hi:g}°]: the surrogate extrapolates")
+    thickest = max(cfg.t_range[1], cfg.uiuc.max_thickness)
+    t = with_descriptors(foil).t
+    if t > thickest:
+        notes.append(f"the section is {t:.1%} thick, thicker than any training section ({thickest:.0%}): the "
+                     "surrogate extrapolates")
+    return notes
+
+
 def _field_figure(fields: dict, grid, title: str, foil=None):
     import matplotlib.pyplot as plt
     import numpy as np
@@ -175,6 +192,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     cl_b = surface_cl(fields["cp"], mask, grid, foil.coords, args.alpha)
     print(f"{foil.name}, α = {args.alpha:g}° ({args.experiment}/{args.design} surrogate on {grid.nx}×{grid.ny}):")
     print(f"  C_L = {cl_a:.4f} (circulation of the predicted velocity), {cl_b:.4f} (predicted surface Cp)")
+    for note in _outside_training(foil, args.alpha, cfg):
+        print(f"  note: {note}")
     if args.compare:
         with single_thread_blas():
             true = field(foil, args.alpha, grid)

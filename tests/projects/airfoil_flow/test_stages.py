@@ -165,3 +165,14 @@ def test_profiles_name_existing_params_and_the_files_they_need(tmp_path):
     assert not profiles["uiuc"].requires and not profiles["full"].requires
     missing = profiles["airfrans"].missing(tmp_path)
     assert missing and "Dataset.zip" in missing[0].describe()
+
+
+def test_predict_notes_inputs_outside_the_training_data():
+    from projects.airfoil_flow.cli import _outside_training
+    from projects.airfoil_flow.dataset import DataConfig
+    from projects.airfoil_flow.geometry import naca
+
+    cfg = DataConfig()
+    assert _outside_training(naca("2412"), 5.0, cfg) == []
+    notes = _outside_training(naca("0040"), 20.0, cfg)
+    assert len(notes) == 2 and "α = 20°" in notes[0] and "40.0% thick" in notes[1]
