@@ -40,7 +40,7 @@ from projects.airfoil_flow.dataset import FieldData, load_fields, load_splits
 from projects.airfoil_flow.geometry import Airfoil, naca
 from projects.airfoil_flow.lift import circulation_cl, surface_cp, thin_airfoil_cl
 from projects.airfoil_flow.panel import basis_field, force_coefficients, single_thread_blas, solve, solve_basis
-from projects.airfoil_flow.surrogate import Surrogate, load_surrogate
+from projects.airfoil_flow.surrogate import Surrogate, load_keras, load_surrogate
 from shared.config import load_section
 from shared.io import DataError, read_json, write_csv, write_netcdf
 from shared.metrics import headline, timeit, write_metrics
@@ -97,31 +97,18 @@ def load_models(model_dir: Path) -> tuple[dict, dict[tuple[str, str], Any]]:
     Raises:
         DataError: ``summary.json`` is missing, empty or not valid JSON, or a listed model cannot be loaded.
     """
-    import keras
-
-    import projects.airfoil_flow.model  # noqa: F401  (registers the custom layers)
-
     summary = read_json(model_dir / "summary.json")
     models = {}
     for entry in summary["models"]:
         folder = model_dir / entry["experiment"] / entry["design"]
-        key = (entry["experiment"], entry["design"])
-        if entry["design"] != "mlp":
-            models[key] = load_surrogate(folder)
-            continue
-        try:
-            models[key] = keras.saving.load_model(folder / "model.keras", compile=False)
-        except Exception as exc:
-            raise DataError(f"{folder / 'model.keras'} is not a loadable Keras model (corrupt or truncated?): "
-                            f"{exc}") from exc
+        models[(entry["experiment"], entry["design"])] = (load_keras(folder / "model.keras")
+                                                          if entry["design"] == "mlp" else load_surrogate(folder))
     return summary, models
 
 
 def predict_fields(model: Surrogate, fields: FieldData, idx, batch_size: int) -> np.ndarray:
-    """``(len(idx), H, W, 3)`` u, v, Cp of the surrogate, in chunks of ``batch_size`` samples."""
-    out = [model.predict(model.inputs(fields, idx[i:i + batch_size]), batch_size)
-           for i in range(0, len(idx), batch_size)]
-    return np.concatenate(out) if out else np.zeros((0, *fields.u.shape[1:], 3), "float32")
+    """``(len(idx), H, W, 3)`` u, v, Cp of the surrogate, in batches of ``batch_size`` samples."""
+    return model.predict(model.inputs(fields, idx), batch_size)
 
 
 # --------------------------------------------------------------------------- metrics

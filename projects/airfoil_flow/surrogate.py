@@ -65,6 +65,25 @@ class Surrogate:
         return np.concatenate(out) if out else np.zeros((0, *self.grid_shape, 3), "float32")
 
 
+def load_keras(path: str | os.PathLike):
+    """A Keras model of the train stage (this project's custom layers registered), not compiled.
+
+    Raises:
+        DataError: ``path`` is missing or not a loadable Keras model.
+    """
+    import keras
+
+    import projects.airfoil_flow.model  # noqa: F401  (registers the custom layers)
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no trained model at {path}; run the train stage first")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:
+        raise DataError(f"{path} is not a loadable Keras model (corrupt or truncated?): {exc}") from exc
+
+
 def load_surrogate(folder: str | os.PathLike) -> Surrogate:
     """The surrogate saved in ``folder`` (``model.keras``, and ``pod.npz`` for ``pod_residual``).
 
@@ -72,19 +91,11 @@ def load_surrogate(folder: str | os.PathLike) -> Surrogate:
         DataError: ``model.keras`` is missing or not loadable, or a network that reads POD-RBF's field has no
             readable ``pod.npz`` beside it, or one fitted on another grid.
     """
-    import keras
-
-    import projects.airfoil_flow.model  # noqa: F401  (registers the custom layers)
     from projects.airfoil_flow.model import INPUT_CHANNELS
 
     folder = Path(folder)
     path = folder / "model.keras"
-    if not path.is_file():
-        raise DataError(f"no trained model at {path}; run the train stage first")
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as exc:
-        raise DataError(f"{path} is not a loadable Keras model (corrupt or truncated?): {exc}") from exc
+    model = load_keras(path)
     pod = None
     if model.inputs[0].shape[-1] > len(INPUT_CHANNELS):
         if not (folder / POD_FILE).is_file():
