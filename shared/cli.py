@@ -11,7 +11,11 @@
     capstone PROJECT ...                       the project's own tools (see --help)
 
 Exit status: 0 on success, 2 for a user error (unknown project, profile or params key, missing files of a
-profile), else DVC's own status.
+profile, a path that cannot be read or written), else DVC's own status.
+
+A default path of a project tool (``data/<project>/model``, ``projects/<project>/params.yaml``) names a file of
+this checkout: it is read from the repository root wherever the command runs. A path given on the command line
+is taken as written, relative to the working directory.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from shared.log import setup_logging
 from shared.paths import project_names, repo_root
@@ -231,14 +236,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: first folders of the repository paths that a tool's defaults name
+_REPO_FOLDERS = ("data", "projects")
+
+
+def _actions(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:
+    """Every option of ``parser`` and of its sub-commands, depth first."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _actions(sub)
+        else:
+            yield action
+
+
+def anchor_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                    root: str | os.PathLike | None = None) -> argparse.Namespace:
+    """Resolve the default paths of ``parser`` that name repository files against the repository root.
+
+    A tool's default such as ``data/airfoil_flow/model`` is relative to the checkout, not to the working
+    directory: when it does not exist where the command runs, it becomes ``<root>/data/airfoil_flow/model``
+    (``root``: :func:`shared.paths.repo_root`, which falls back to the checkout this package is installed from).
+    Values given on the command line that differ from the default are left as written.
+
+    Returns:
+        ``args``, changed in place.
+    """
+    base = None
+    for action in _actions(parser):
+        default = action.default
+        if not isinstance(default, str) or getattr(args, action.dest, None) != default:
+            continue
+        path = Path(default)
+        if path.is_absolute() or not path.parts or path.parts[0] not in _REPO_FOLDERS or path.exists():
+            continue
+        if base is None:
+            base = Path(root) if root is not None else repo_root()
+        setattr(args, action.dest, str(base / path))
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = anchor_defaults(parser, parser.parse_args(argv))
     setup_logging(args.log_level or "WARNING")
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user named (a socket, a library's own failure)
+            raise
+        print(f"error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
         return 2
 
 

@@ -1,0 +1,76 @@
+"""The ``capstone`` command's own behaviour: repository defaults, one-line errors for paths."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+import shared.cli as cli
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("predict")
+    p.add_argument("--model", default="data/demo/model")
+    p.add_argument("--params", default="projects/demo/params.yaml")
+    p.add_argument("--out", default="prediction")
+    return parser
+
+
+def test_repository_defaults_resolve_against_the_root_outside_the_checkout(tmp_path, monkeypatch):
+    root, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    parser = _parser()
+    args = cli.anchor_defaults(parser, parser.parse_args(["predict"]), root=root)
+    assert args.model == str(root / "data/demo/model")
+    assert args.params == str(root / "projects/demo/params.yaml")
+    assert args.out == "prediction"  # not a repository path: relative to the working directory
+    # a value the user typed is taken as written
+    args = cli.anchor_defaults(parser, parser.parse_args(["predict", "--model", "data/mine"]), root=root)
+    assert args.model == "data/mine"
+
+
+def test_repository_defaults_that_exist_here_are_kept(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/demo/model").mkdir(parents=True)
+    parser = _parser()
+    args = cli.anchor_defaults(parser, parser.parse_args(["predict"]), root=tmp_path / "other")
+    assert args.model == "data/demo/model"
+
+
+def test_a_path_that_cannot_be_written_is_one_line(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+
+    def write(args):
+        (blocker / "out").mkdir(parents=True)
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--log-level", default=None)
+    parser.set_defaults(func=write)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and str(blocker) in err and "\n" not in err
+
+
+def test_an_oserror_without_a_path_is_not_hidden(monkeypatch):
+    def fail(args):
+        raise OSError("socket trouble")
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--log-level", default=None)
+    parser.set_defaults(func=fail)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    with pytest.raises(OSError, match="socket trouble"):
+        cli.main([])
+
+
+def test_a_named_params_file_that_is_missing_is_an_error(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    missing = tmp_path / "nope.yaml"
+    assert cli.main(["airfoil_flow", "solve", "--naca", "0012", "--params", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err
