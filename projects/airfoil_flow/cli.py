@@ -50,7 +50,9 @@ def _airfoil(args):
     from projects.airfoil_flow.geometry import naca, read_dat, repanel
     from shared.config import load_section
 
-    cfg = load_section(args.params, "data", DataConfig) if Path(args.params).exists() else DataConfig()
+    # only the default may be absent (a tool used outside a checkout): a named --params file must exist
+    missing_default = args.params == DEFAULT_PARAMS and not Path(args.params).exists()
+    cfg = DataConfig() if missing_default else load_section(args.params, "data", DataConfig)
     panels = args.panels or cfg.n_panels
     foil = naca(args.naca, panels) if args.naca else repanel(read_dat(args.dat), panels)
     return foil, cfg
@@ -101,7 +103,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         DataError: ``--alpha`` is not finite or beyond ±30°.
         GeometryError: ``--naca`` is not a 4-digit designation, ``--dat`` cannot be read, or ``--panels`` is odd
             or below 8.
-        ConfigError: ``--params`` exists but its ``data`` section is invalid.
+        ConfigError: ``--params`` is missing or its ``data`` section is invalid.
     """
     import numpy as np
 
@@ -156,7 +158,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             leaves the grid or crosses the body.
         GeometryError: ``--naca`` is not a 4-digit designation, ``--dat`` cannot be read, or ``--panels`` is odd
             or below 8.
-        ConfigError: ``--params`` exists but its ``data`` section is invalid.
+        ConfigError: ``--params`` is missing or its ``data`` section is invalid.
     """
     import numpy as np
 
