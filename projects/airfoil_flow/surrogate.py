@@ -19,7 +19,7 @@ import numpy as np
 from projects.airfoil_flow.baselines import POD_FILE, PODRegression, parameters
 from projects.airfoil_flow.dataset import FieldData
 from projects.airfoil_flow.geometry import Airfoil
-from projects.airfoil_flow.panel import Grid, surrogate_inputs
+from projects.airfoil_flow.panel import Grid, check_alpha, surrogate_inputs
 from shared.io import DataError
 
 
@@ -42,16 +42,20 @@ class Surrogate:
             return x
         return np.concatenate([x, self.pod.predict_params(parameters(fields, idx), fields.mask[idx])], axis=-1)
 
-    def inputs_for(self, foils: Sequence[Airfoil], alphas: Sequence[float], grid: Grid) -> np.ndarray:
+    def inputs_for(self, foils: Airfoil | Sequence[Airfoil], alphas: float | Sequence[float],
+                   grid: Grid) -> np.ndarray:
         """``(n, H, W, C)`` float32 network input of airfoil contours at ``alphas`` (deg): SDF and mask on
-        ``grid`` and, for ``pod_residual``, the Kulfan fit of each contour and POD-RBF's field.
+        ``grid`` and, for ``pod_residual``, the Kulfan fit of each contour and POD-RBF's field. One airfoil
+        and one angle give ``n = 1``.
 
         Raises:
             ValueError: ``foils`` and ``alphas`` differ in length.
-            DataError: aerosandbox (the Kulfan fit) is missing.
+            DataError: an angle is not finite or beyond ±30°, or aerosandbox (the Kulfan fit) is missing.
         """
         from projects.airfoil_flow.shapes import kulfan_parameters
 
+        foils = [foils] if isinstance(foils, Airfoil) else list(foils)
+        alphas = np.atleast_1d(check_alpha(alphas))
         x = surrogate_inputs(foils, alphas, grid)
         if self.pod is None:
             return x

@@ -65,6 +65,11 @@ def test_untrained_pod_residual_is_pod_and_contours_give_the_prepared_inputs(fie
     foils = [Airfoil(str(fields.meta["name"][i]), fields.contour(i)) for i in idx]
     from_contours = surrogate.inputs_for(foils, fields.meta["alpha"][idx], fields.grid)
     np.testing.assert_allclose(from_contours, x, atol=1e-4)
+    # one airfoil and one angle: a batch of one; an angle that is not finite: one-line error
+    one = surrogate.inputs_for(foils[0], float(fields.meta["alpha"][idx[0]]), fields.grid)
+    np.testing.assert_allclose(one, x[:1], atol=1e-4)
+    with pytest.raises(DataError, match="finite"):
+        surrogate.inputs_for(foils[0], float("nan"), fields.grid)
     # saved and loaded as the train stage writes it
     model.save(tmp_path / "model.keras")
     with pytest.raises(DataError, match=POD_FILE):
