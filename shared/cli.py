@@ -204,9 +204,33 @@ def cmd_readme(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written; each option's help ends with its default, where it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if _shows_default(action) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _shows_default(action: argparse.Action) -> bool:
+    default = action.default
+    return (bool(action.option_strings) and default is not None and default is not False
+            and default is not argparse.SUPPRESS and default != [])
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """``parser`` and every parser of its sub-commands."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="capstone", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="capstone", description=__doc__, formatter_class=_HelpFormatter)
     parser.add_argument("--log-level", default=None)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", help="projects, their headline metric and DVC status")
@@ -233,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"projects.{name}.cli")
         module.register(sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0]))
+    for each in _parsers(parser):
+        each.formatter_class = _HelpFormatter
+        for action in each._actions:
+            if action.help is None and _shows_default(action):
+                action.help = "default: %(default)s"  # argparse prints no help line, so no default, without one
     return parser
 
 
@@ -241,13 +270,9 @@ _REPO_FOLDERS = ("data", "projects")
 
 
 def _actions(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:
-    """Every option of ``parser`` and of its sub-commands, depth first."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                yield from _actions(sub)
-        else:
-            yield action
+    """Every option of ``parser`` and of its sub-commands."""
+    for each in _parsers(parser):
+        yield from (a for a in each._actions if not isinstance(a, argparse._SubParsersAction))
 
 
 def anchor_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace,
@@ -288,8 +313,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         if exc.filename is None:  # not about a path the user named (a socket, a library's own failure)
             raise
-        print(f"error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        print(f"error: {path_error(exc)}", file=sys.stderr)
         return 2
+
+
+def path_error(exc: OSError) -> str:
+    """One line for an ``OSError`` about a path, naming the path the user gave rather than a temporary file.
+
+    A file where a folder is needed (``out.png/x.png`` with ``out.png`` a file) names that file; a failure on
+    :func:`shared.io.atomic_path`'s temporary file (``.<name>.<random>.tmp<suffix>``) names the folder it was
+    written in; a rename names its target.
+    """
+    name = exc.filename2 if getattr(exc, "filename2", None) else exc.filename
+    path = Path(os.fsdecode(name))
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        blocker = next((p for p in (path, *path.parents) if p.is_file()), None)
+        if blocker is not None:
+            return f"{blocker} is a file, where a folder is needed to write the output"
+    if path.name.startswith(".") and ".tmp" in path.name:
+        return f"cannot write into {path.parent}: {exc.strerror or exc}"
+    return f"{exc.strerror or exc}: {path}"
 
 
 if __name__ == "__main__":

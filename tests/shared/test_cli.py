@@ -74,3 +74,27 @@ def test_a_named_params_file_that_is_missing_is_an_error(tmp_path, capsys):
     missing = tmp_path / "nope.yaml"
     assert cli.main(["airfoil_flow", "solve", "--naca", "0012", "--params", str(missing)]) == 2
     assert str(missing) in capsys.readouterr().err
+
+
+def test_path_errors_name_what_the_user_gave(tmp_path):
+    blocker = tmp_path / "plainfile"
+    blocker.write_text("x")
+    try:
+        (blocker / "sub").mkdir(parents=True)
+    except OSError as exc:
+        assert cli.path_error(exc) == f"{blocker} is a file, where a folder is needed to write the output"
+    tmp = tmp_path / "nowhere" / ".out.abc123.tmp.png"
+    assert cli.path_error(FileNotFoundError(2, "No such file or directory", str(tmp))) == (
+        f"cannot write into {tmp.parent}: No such file or directory")
+    folder = tmp_path / "out.png"
+    folder.mkdir()
+    exc = IsADirectoryError(21, "Is a directory", str(tmp_path / ".out.x1.tmp.png"), None, str(folder))
+    assert cli.path_error(exc) == f"Is a directory: {folder}"
+
+
+def test_every_help_page_formats_and_shows_defaults():
+    parser = cli.build_parser()
+    pages = [each.format_help() for each in cli._parsers(parser)]
+    assert len(pages) > 20  # every project's sub-commands
+    upscale = next(p for p in pages if "--overlap" in p and "--tile" in p)
+    assert "default: 2" in upscale and "(default: fast)" in upscale  # a bare option and one with help
