@@ -15,6 +15,19 @@ from pathlib import Path
 DEFAULT_MODELS = "data/super_resolution/model"
 
 
+def _at_least(low: int):
+    """An argparse type: an integer ``≥ low`` (a one-line usage error otherwise)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be ≥ {low}, got {value}")
+        return value
+    return parse
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="sr_command", required=True)
     p = sub.add_parser("upscale", help="upscale an image, or every image of a folder, with a trained network")
@@ -23,8 +36,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", type=int, default=2, choices=[2, 3, 4])
     p.add_argument("--model", default="fast", help="fast or espcn (as trained; quality where train.runs has it)")
     p.add_argument("--models", default=DEFAULT_MODELS, help="the train stage's output folder")
-    p.add_argument("--tile", type=int, default=None, help="tile side in input pixels (bounded memory, no seams)")
-    p.add_argument("--overlap", type=int, default=None,
+    p.add_argument("--tile", type=_at_least(1), default=None,
+                   help="tile side in input pixels (bounded memory, no seams)")
+    p.add_argument("--overlap", type=_at_least(0), default=None,
                    help="context around each tile in input pixels (default and minimum: the receptive radius)")
     p.add_argument("--method", default=None, choices=["nearest", "bilinear", "bicubic", "lanczos3"],
                    help="use this classical resampler instead of a network")
@@ -55,8 +69,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     the input's channels (alpha upscaled by bicubic) and bit depth, in the format of its suffix.
 
     Raises:
-        DataError: a missing or unreadable input, a folder written to a file, an output format that
-            cannot hold the image (alpha or 16 bits in JPEG), or no trained network of that model and scale.
+        DataError: a missing or unreadable input, a folder written to a file, an output that is an input
+            image, an output format that cannot hold the image (alpha or 16 bits in JPEG), an ``--overlap`` below
+            the network's receptive radius, or no trained network of that model and scale.
     """
     from tqdm import tqdm
 
@@ -70,11 +85,18 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if src.is_dir() and dst.suffix:
         raise DataError(f"{src} is a folder: the output must be a folder too, not {dst}")
     pairs = _pairs(src, dst)
+    inputs = {path.resolve() for path, _ in pairs}
+    for _, out in pairs:
+        if out.resolve() in inputs:
+            raise DataError(f"the output {out} is an input image: upscaling would overwrite it; name another output")
     upscaler = None
     if args.method is None:
         from projects.super_resolution.inference import Upscaler
 
         upscaler = Upscaler.load(args.models, args.model, args.scale)
+        if args.overlap is not None and args.overlap < upscaler.radius:
+            raise DataError(f"--overlap {args.overlap} is smaller than the receptive radius of {upscaler.name} "
+                            f"({upscaler.radius} px): tiles would show seams; use --overlap {upscaler.radius} or more")
     for path, out in tqdm(pairs, unit="image", disable=len(pairs) == 1):
         image = read_image(path)
         if upscaler is None:
@@ -104,8 +126,8 @@ def cmd_protocol(args: argparse.Namespace) -> int:
 
     folder = Path(args.folder)
     files = list_images(folder)
-    published = PUBLISHED_BICUBIC.get(folder.name, {})
-    print(f"{folder.name}: {len(files)} images, MATLAB bicubic ×s down then up, PSNR-Y with s px shaved")
+    published = PUBLISHED_BICUBIC.get(folder.resolve().name, {})
+    print(f"{folder.resolve().name}: {len(files)} images, MATLAB bicubic ×s down then up, PSNR-Y with s px shaved")
     for scale in args.scales:
         values = []
         for path in files:

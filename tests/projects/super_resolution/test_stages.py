@@ -212,6 +212,16 @@ def test_cli_classical_upscale_and_protocol(tmp_path, capsys):
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "Set5: 2 images" in out and "×2:" in out and "published 33.66" in out
+    # the output must not overwrite an input: one file, or a folder written onto itself
+    before = (folder / "rgb.png").read_bytes()
+    for src, dst in ((folder / "rgb.png", folder / "rgb.png"), (folder, folder)):
+        args = parser.parse_args(["upscale", str(src), str(dst), "--method", "bicubic"])
+        with pytest.raises(DataError, match="would overwrite"):
+            args.func(args)
+    assert (folder / "rgb.png").read_bytes() == before
+    for bad in (["--tile", "0"], ["--overlap", "-1"], ["--tile", "x"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["upscale", str(folder / "rgb.png"), str(tmp_path / "o.png"), *bad])
 
 
 def test_texture_aware_crops_skip_flat_regions():
