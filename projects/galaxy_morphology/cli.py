@@ -22,17 +22,18 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--bands", nargs="*", default=None,
                    help="per-band FITS files: the band names, blue to red (then PATH is a folder)")
     p.add_argument("--pattern", default="{band}/{id}.fits", help="per-band FITS file pattern under the folder")
-    p.add_argument("--crop-fraction", type=float, default=None,
+    p.add_argument("--crop-fraction", type=_fraction, default=None,
                    help="centre crop before resizing (default: as trained)")
     p.add_argument("--nan-policy", choices=("error", "mask"), default=None,
                    help="NaN/inf pixels (mosaic edges): stop, or fill them with the background as the data stage "
                         "does with data.preprocess.nan_policy: mask (default: as trained)")
-    p.add_argument("--mc-samples", type=int, default=30, help="Monte-Carlo dropout samples for the uncertainty")
+    p.add_argument("--mc-samples", type=_at_least(1), default=30,
+                   help="Monte-Carlo dropout samples for the uncertainty")
     p.add_argument("--gradcam", default=None, metavar="DIR", help="write a Grad-CAM overlay PNG per image here")
     p.set_defaults(func=cmd_classify)
     p = sub.add_parser("simulate", help="render one GalSim galaxy as a FITS cube")
     p.add_argument("--class", dest="cls", required=True, help="class name (see `classes`)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_at_least(0), default=0, help="random seed of the galaxy, PSF and noise")
     p.add_argument("--shifted", action="store_true", help="use the shifted acquisition conditions of params.yaml")
     p.add_argument("--split", default=None, help="use the acquisition conditions of this split of params.yaml")
     p.add_argument("--params", default="projects/galaxy_morphology/params.yaml")
@@ -40,6 +41,30 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("classes", help="the simulated classes")
     p.set_defaults(func=cmd_classes)
+
+
+def _at_least(low: int):
+    """An argparse type: an integer ``≥ low`` (a one-line usage error otherwise)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be ≥ {low}, got {value}")
+        return value
+    return parse
+
+
+def _fraction(text: str) -> float:
+    """An argparse type: a number in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1] (the share of the image kept), got {value:g}")
+    return value
 
 
 def cmd_classes(args: argparse.Namespace) -> int:
@@ -59,8 +84,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     ``shifted``).
 
     Raises:
-        ConfigError: ``--class`` is not a simulated class, the split is not in the ``simulate`` section, or
-            ``--params`` is missing or its ``simulate`` section is invalid.
+        ConfigError: ``--class`` is not a simulated class, the split is not in the ``simulate`` section,
+            ``--out`` is not a FITS name, or ``--params`` is missing or its ``simulate`` section is invalid.
     """
     from projects.galaxy_morphology.simulate import (
         CLASSES,
@@ -78,6 +103,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if split not in cfg.splits:
         raise ConfigError(f"no split {split!r} in {args.params}; splits: {', '.join(cfg.splits)}")
     cond = cfg.splits[split]
+    if Path(args.out).suffix.lower() not in (".fits", ".fit", ".fts"):
+        raise ConfigError(f"--out {args.out}: the cube is written as an uncompressed FITS file; name it .fits")
     cube, info = render(args.cls, args.seed, cond, cfg.stamp, cfg.pixel_scale)
     write_cube(args.out, cube, fits_header(args.cls, args.seed, "cli", info, cfg.pixel_scale))
     print(f"{args.out}: {args.cls}, seed {args.seed}, PSF FWHM {info['psf_fwhm']:.2f}\", shape {cube.shape}")
@@ -101,10 +128,21 @@ def _collect(paths: list[str], per_band: bool) -> list[tuple[str, Path]]:
         if per_band:
             found.append(("", path))
         elif path.is_dir():
-            found += [(p.name, p) for p in sorted(path.rglob("*")) if p.is_file() and is_readable(p)]
+            found += [(p.relative_to(path).as_posix(), p) for p in sorted(path.rglob("*"))
+                      if p.is_file() and is_readable(p)]
         else:
             found.append((path.name, path))
-    return found
+    # names tell the inputs apart (the table, the Grad-CAM files): equal ones become the paths as given
+    counts: dict[str, int] = {}
+    for name, _ in found:
+        counts[name] = counts.get(name, 0) + 1
+    return [(path.as_posix() if counts[name] > 1 and name else name, path) for name, path in found]
+
+
+def _flat(name: str, base: str) -> str:
+    """``base`` prefixed by the folders of ``name`` (``"a/b/x.fits"``, ``"x"`` → ``"a_b_x"``): one file per input."""
+    parts = [p for p in Path(name).parent.parts if p not in ("/", ".", "..")]
+    return "_".join([*parts, base])
 
 
 def _per_band_ids(folder: Path, bands: list[str], pattern: str) -> list[str]:
@@ -133,14 +171,16 @@ def cmd_classify(args: argparse.Namespace) -> int:
     ``--nan-policy`` overrides it.
 
     Raises:
-        DataError: no readable input, a wrong band count, NaN pixels under ``nan_policy: error``
-            (the message names ``--nan-policy mask``), or a corrupt file or model folder.
+        DataError: no readable input, a blank image (one value everywhere), a wrong band count, NaN pixels
+            under ``nan_policy: error`` (the message names ``--nan-policy mask``), or a corrupt file or model
+            folder.
     """
     import numpy as np
 
-    from projects.galaxy_morphology.loaders import read_any, read_fits_object, stem
+    from projects.galaxy_morphology.loaders import IMAGE_SUFFIXES, read_any, read_fits_object, stem
     from projects.galaxy_morphology.model import grad_cam, load_trained, mc_dropout, predict_logits, softmax
     from projects.galaxy_morphology.preprocess import PreprocessConfig, network_input, prepare_image
+    from projects.galaxy_morphology.simulate import CLASSES
     from shared import config as config_lib
     from shared.io import DataError
 
@@ -152,18 +192,27 @@ def cmd_classify(args: argparse.Namespace) -> int:
         pre = config_lib.replace(pre, nan_policy=args.nan_policy)
     hint = "; classify with --nan-policy mask to fill them with the background"
     classes, n_bands, temperature = info["classes"], len(info["bands"]), float(calib["temperature"])
-    names, images = [], []
+    names, images, photos = [], [], 0
     for name, path in _collect(args.paths, bool(args.bands)):
         if args.bands:
             if len(args.bands) != n_bands:
                 raise DataError(f"the model takes {n_bands} bands ({', '.join(info['bands'])}), got {args.bands}")
-            for obj in _per_band_ids(path, args.bands, args.pattern):
+            ids = _per_band_ids(path, args.bands, args.pattern)
+            if not ids:
+                raise DataError(f"no object in {path} has a file for every band {', '.join(args.bands)} under the "
+                                f"pattern {args.pattern!r} (--pattern; e.g. '{{id}}_{{band}}.fits' for "
+                                "'obj1_g.fits')")
+            for obj in ids:
                 raw = read_fits_object(path, obj, layout="per_band", bands=args.bands, pattern=args.pattern,
                                        allow_nan=True)
                 names.append(obj)
                 images.append(prepare_image(raw, pre, n_bands, f"{path}:{obj}", nan_hint=hint)[0])
         else:
             raw = read_any(path, allow_nan=True)  # NaNs are judged by nan_policy in prepare_image
+            finite = raw[np.isfinite(raw)]
+            if finite.size and finite.min() == finite.max():
+                raise DataError(f"{path} is blank (every pixel {finite.min():g}): there is no galaxy to classify")
+            photos += path.name.lower().endswith(IMAGE_SUFFIXES)
             names.append(name)
             images.append(prepare_image(raw, pre, n_bands, str(path), nan_hint=hint)[0])
     if not images:
@@ -177,6 +226,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
         order = np.argsort(probs[i])[::-1]
         print(f"{name:<{width}}  {classes[order[0]]:<18} {probs[i, order[0]]:6.3f} {entropy[i]:8.3f}  "
               f"{classes[order[1]]} ({probs[i, order[1]]:.3f})")
+    if photos and list(classes) == list(CLASSES):
+        print(f"note: {photos} input(s) are photographs (JPEG/PNG/TIFF), and this model learned the simulator's "
+              "classes from GalSim images; its probabilities say nothing calibrated about survey photos. Train "
+              "on the survey's own labelled images first (README, 'Real data'; e.g. the gz1 profile).")
     if args.gradcam:
         from projects.galaxy_morphology.plots import gradcam_figure
         from shared.plots import savefig, use_agg
@@ -187,6 +240,6 @@ def cmd_classify(args: argparse.Namespace) -> int:
         for i, name in enumerate(names):
             fig = gradcam_figure(images[i], cams[i], f"{name}: {classes[int(probs[i].argmax())]} "
                                                      f"({probs[i].max():.2f})")
-            savefig(fig, out / f"{stem(name) or 'image'}_gradcam.png")
+            savefig(fig, out / f"{_flat(name, stem(name) or 'image')}_gradcam.png")
         print(f"Grad-CAM overlays written to {out}/")
     return 0

@@ -68,10 +68,29 @@ def test_cli_classifies_fits_and_jpeg_with_gradcam(pipeline, tmp_path, capsys):
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert fits_files[0].name in out and "x.png" in out and "entropy" in out
+    assert "1 input(s) are photographs" in out  # the simulated model says what it was trained on
     assert len(list((tmp_path / "cams").glob("*.png"))) == 3
-    # a folder of compressed FITS (.fz, .fits.gz) beside a plain one: all three classified
+    # two inputs of one name from two folders: told apart in the table and in the Grad-CAM files
+    for sub in ("d1", "d2"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "g.fits").write_bytes(fits_files[0].read_bytes())
+    args = parser.parse_args(["classify", str(tmp_path / "d1" / "g.fits"), str(tmp_path / "d2" / "g.fits"),
+                              "--model", str(pipeline["model"]), "--mc-samples", "2", "--gradcam",
+                              str(tmp_path / "cams2")])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "d1/g.fits" in out and "d2/g.fits" in out and "photographs" not in out
+    assert len(list((tmp_path / "cams2").glob("*.png"))) == 2
+    # a blank image (one value everywhere) is refused, not given a confident class; MC samples must be ≥ 1
     from astropy.io import fits
 
+    fits.PrimaryHDU(np.full((3, 32, 32), 5.0, np.float32)).writeto(tmp_path / "blank.fits")
+    args = parser.parse_args(["classify", str(tmp_path / "blank.fits"), "--model", str(pipeline["model"])])
+    with pytest.raises(DataError, match="blank"):
+        args.func(args)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["classify", str(tmp_path / "blank.fits"), "--mc-samples", "0"])
+    # a folder of compressed FITS (.fz, .fits.gz) beside a plain one: all three classified
     folder = tmp_path / "fz"
     folder.mkdir()
     cube = fits.getdata(fits_files[0]).astype(np.float32)
@@ -95,6 +114,23 @@ def test_cli_classifies_fits_and_jpeg_with_gradcam(pipeline, tmp_path, capsys):
     args = parser.parse_args(["simulate", "--class", "spiral", "--out", str(tmp_path / "s.fits"), "--params",
                               str(pipeline["params"])])
     assert args.func(args) == 0 and (tmp_path / "s.fits").exists()
+    from shared.config import ConfigError
+
+    args = parser.parse_args(["simulate", "--class", "spiral", "--out", str(tmp_path / "s.png"), "--params",
+                              str(pipeline["params"])])
+    with pytest.raises(ConfigError, match="name it .fits"):
+        args.func(args)
+    for bad in (["simulate", "--class", "spiral", "--out", "s.fits", "--seed", "-1"],
+                ["classify", "x.fits", "--crop-fraction", "5"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
+    # per-band folders: no object with every band names the pattern
+    (tmp_path / "bands" / "g").mkdir(parents=True)
+    (tmp_path / "bands" / "g" / "o1.fits").write_bytes(fits_files[0].read_bytes())
+    args = parser.parse_args(["classify", str(tmp_path / "bands"), "--bands", "g", "r", "z", "--model",
+                              str(pipeline["model"])])
+    with pytest.raises(DataError, match="--pattern"):
+        args.func(args)
 
 
 @pytest.mark.slow
