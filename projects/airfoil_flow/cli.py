@@ -53,7 +53,7 @@ def _airfoil(args):
     # only the default may be absent (a tool used outside a checkout): a named --params file must exist
     missing_default = args.params == DEFAULT_PARAMS and not Path(args.params).exists()
     cfg = DataConfig() if missing_default else load_section(args.params, "data", DataConfig)
-    panels = args.panels or cfg.n_panels
+    panels = cfg.n_panels if args.panels is None else args.panels  # --panels 0 is the geometry's error, not 160
     foil = naca(args.naca, panels) if args.naca else repanel(read_dat(args.dat), panels)
     return foil, cfg
 
@@ -100,7 +100,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     the grid of ``--params`` (in chords).
 
     Raises:
-        DataError: ``--alpha`` is not finite or beyond ±30°.
+        DataError: ``--alpha`` or an angle of ``--polar`` is not finite or beyond ±30°, or ``--polar`` runs
+            backwards or has a step ≤ 0.
         GeometryError: ``--naca`` is not a 4-digit designation, ``--dat`` cannot be read, or ``--panels`` is odd
             or below 8.
         ConfigError: ``--params`` is missing or its ``data`` section is invalid.
@@ -108,12 +109,16 @@ def cmd_solve(args: argparse.Namespace) -> int:
     import numpy as np
 
     from projects.airfoil_flow.panel import check_alpha, field, polar, single_thread_blas, solve
+    from shared.io import DataError
 
     check_alpha(args.alpha)
+    lo, hi, step = args.polar
+    if not (np.isfinite([lo, hi, step]).all() and step > 0 and lo <= hi):
+        raise DataError(f"--polar FROM TO STEP needs FROM ≤ TO and STEP > 0 (degrees), got {lo:g} {hi:g} {step:g}")
+    check_alpha([lo, hi])
     foil, cfg = _airfoil(args)
     with single_thread_blas():
         sol = solve(foil, args.alpha)
-        lo, hi, step = args.polar
         pol = polar(foil, np.arange(lo, hi + 1e-9, step))
     print(f"{foil.name}: {foil.n_panels} panels, α = {args.alpha:g}°")
     for note in foil.notes:
