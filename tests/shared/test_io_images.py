@@ -72,6 +72,13 @@ def test_tiff_layouts(tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "white.tif"), 255 - GREY)
 
 
+@pytest.mark.parametrize("compression", ["lzw", "zlib", "zstd", "packbits"])
+def test_compressed_tiffs_read(tmp_path, compression):
+    """What cameras, ImageJ and Fiji write: the codecs come from imagecodecs (a dependency)."""
+    tifffile.imwrite(tmp_path / "c.tif", RGB16, photometric="rgb", compression=compression)
+    np.testing.assert_array_equal(read_image(tmp_path / "c.tif"), RGB16)
+
+
 def test_animated_reads_first_frame_with_warning(tmp_path, caplog):
     frames = [Image.fromarray(RGB), Image.fromarray(255 - RGB)]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
