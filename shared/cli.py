@@ -301,9 +301,22 @@ def anchor_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace,
     return args
 
 
+def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost sub-command parser that ``args`` went through (``capstone airfoil_flow solve`` → solve's)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            sub = action.choices.get(getattr(args, action.dest, None))
+            if sub is not None:
+                return _chosen(sub, args)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = anchor_defaults(parser, parser.parse_args(argv))
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # the sub-command's usage, not the top level's, says what it takes
+        _chosen(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+    args = anchor_defaults(parser, args)
     setup_logging(args.log_level or "WARNING")
     try:
         return int(args.func(args) or 0)

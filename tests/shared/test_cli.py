@@ -98,3 +98,11 @@ def test_every_help_page_formats_and_shows_defaults():
     assert len(pages) > 20  # every project's sub-commands
     upscale = next(p for p in pages if "--overlap" in p and "--tile" in p)
     assert "default: 2" in upscale and "(default: fast)" in upscale  # a bare option and one with help
+
+
+def test_an_unknown_option_shows_the_sub_command_usage(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["airfoil_flow", "solve", "--naca", "0012", "--no-such-option"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: capstone airfoil_flow solve" in err and "--no-such-option" in err
