@@ -265,6 +265,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def at_least(low: int):
+    """An argparse ``type`` for a project tool's option: an integer ``≥ low`` (a one-line usage error otherwise)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be ≥ {low}, got {value}")
+        return value
+    return parse
+
+
 #: first folders of the repository paths that a tool's defaults name
 _REPO_FOLDERS = ("data", "projects")
 

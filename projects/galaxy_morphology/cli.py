@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from shared.cli import at_least
+
 DEFAULT_MODEL = "data/galaxy_morphology/model"
 
 
@@ -27,13 +29,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--nan-policy", choices=("error", "mask"), default=None,
                    help="NaN/inf pixels (mosaic edges): stop, or fill them with the background as the data stage "
                         "does with data.preprocess.nan_policy: mask (default: as trained)")
-    p.add_argument("--mc-samples", type=_at_least(1), default=30,
+    p.add_argument("--mc-samples", type=at_least(1), default=30,
                    help="Monte-Carlo dropout samples for the uncertainty")
     p.add_argument("--gradcam", default=None, metavar="DIR", help="write a Grad-CAM overlay PNG per image here")
     p.set_defaults(func=cmd_classify)
     p = sub.add_parser("simulate", help="render one GalSim galaxy as a FITS cube")
     p.add_argument("--class", dest="cls", required=True, help="class name (see `classes`)")
-    p.add_argument("--seed", type=_at_least(0), default=0, help="random seed of the galaxy, PSF and noise")
+    p.add_argument("--seed", type=at_least(0), default=0, help="random seed of the galaxy, PSF and noise")
     p.add_argument("--shifted", action="store_true", help="use the shifted acquisition conditions of params.yaml")
     p.add_argument("--split", default=None, help="use the acquisition conditions of this split of params.yaml")
     p.add_argument("--params", default="projects/galaxy_morphology/params.yaml")
@@ -42,18 +44,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("classes", help="the simulated classes")
     p.set_defaults(func=cmd_classes)
 
-
-def _at_least(low: int):
-    """An argparse type: an integer ``≥ low`` (a one-line usage error otherwise)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be ≥ {low}, got {value}")
-        return value
-    return parse
 
 
 def _fraction(text: str) -> float:

@@ -12,20 +12,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from shared.cli import at_least
+
 DEFAULT_MODELS = "data/super_resolution/model"
 
-
-def _at_least(low: int):
-    """An argparse type: an integer ``≥ low`` (a one-line usage error otherwise)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be ≥ {low}, got {value}")
-        return value
-    return parse
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -36,9 +26,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", type=int, default=2, choices=[2, 3, 4])
     p.add_argument("--model", default="fast", help="fast or espcn (as trained; quality where train.runs has it)")
     p.add_argument("--models", default=DEFAULT_MODELS, help="the train stage's output folder")
-    p.add_argument("--tile", type=_at_least(1), default=None,
+    p.add_argument("--tile", type=at_least(1), default=None,
                    help="tile side in input pixels (bounded memory, no seams)")
-    p.add_argument("--overlap", type=_at_least(0), default=None,
+    p.add_argument("--overlap", type=at_least(0), default=None,
                    help="context around each tile in input pixels (default and minimum: the receptive radius)")
     p.add_argument("--method", default=None, choices=["nearest", "bilinear", "bicubic", "lanczos3"],
                    help="use this classical resampler instead of a network")
