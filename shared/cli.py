@@ -334,7 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        named = isinstance(exc, OSError) and exc.filename is not None  # the OS's own, not one of our messages
+        print(f"error: {path_error(exc) if named else exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         if exc.filename is None:  # not about a path the user named (a socket, a library's own failure)

@@ -57,6 +57,22 @@ def test_a_path_that_cannot_be_written_is_one_line(tmp_path, monkeypatch, capsys
     assert err.startswith("error: ") and str(blocker) in err and "\n" not in err
 
 
+def test_a_temporary_file_that_cannot_be_made_names_the_folder(tmp_path, monkeypatch, capsys):
+    from shared.io import atomic_path
+
+    def write(args):
+        with atomic_path("/proc/x.png") as tmp:  # /proc takes no new files
+            tmp.write_bytes(b"")
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--log-level", default=None)
+    parser.set_defaults(func=write)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write into /proc") and ".tmp" not in err
+
+
 def test_an_oserror_without_a_path_is_not_hidden(monkeypatch):
     def fail(args):
         raise OSError("socket trouble")
