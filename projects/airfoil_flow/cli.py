@@ -14,6 +14,10 @@ import argparse
 from pathlib import Path
 
 DEFAULT_PARAMS = "projects/airfoil_flow/params.yaml"
+#: the most panels a tool solves with (the dense influence matrix grows as panels²: 4000 take about 0.5 GB)
+MAX_PANELS = 4000
+#: the most angles of a printed polar
+MAX_POLAR_POINTS = 1000
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +58,10 @@ def _airfoil(args):
     missing_default = args.params == DEFAULT_PARAMS and not Path(args.params).exists()
     cfg = DataConfig() if missing_default else load_section(args.params, "data", DataConfig)
     panels = cfg.n_panels if args.panels is None else args.panels  # --panels 0 is the geometry's error, not 160
+    if panels > MAX_PANELS:
+        from shared.io import DataError
+
+        raise DataError(f"--panels {panels}: at most {MAX_PANELS} (the solve is dense; 160-320 converge C_L to 0.01 %)")
     foil = naca(args.naca, panels) if args.naca else repanel(read_dat(args.dat), panels)
     return foil, cfg
 
@@ -100,8 +108,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     the grid of ``--params`` (in chords).
 
     Raises:
-        DataError: ``--alpha`` or an angle of ``--polar`` is not finite or beyond ±30°, or ``--polar`` runs
-            backwards or has a step ≤ 0.
+        DataError: ``--alpha`` or an angle of ``--polar`` is not finite or beyond ±30°, ``--polar`` runs
+            backwards, has a step ≤ 0 or more than ``MAX_POLAR_POINTS`` angles, or ``--panels`` exceeds
+            ``MAX_PANELS``.
         GeometryError: ``--naca`` is not a 4-digit designation, ``--dat`` cannot be read, or ``--panels`` is odd
             or below 8.
         ConfigError: ``--params`` is missing or its ``data`` section is invalid.
@@ -115,6 +124,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     lo, hi, step = args.polar
     if not (np.isfinite([lo, hi, step]).all() and step > 0 and lo <= hi):
         raise DataError(f"--polar FROM TO STEP needs FROM ≤ TO and STEP > 0 (degrees), got {lo:g} {hi:g} {step:g}")
+    if (hi - lo) / step + 1 > MAX_POLAR_POINTS:
+        raise DataError(f"--polar {lo:g} {hi:g} {step:g} asks for {(hi - lo) / step + 1:.0f} angles; at most "
+                        f"{MAX_POLAR_POINTS}")
     check_alpha([lo, hi])
     foil, cfg = _airfoil(args)
     with single_thread_blas():

@@ -148,12 +148,13 @@ def test_cli_solve_and_bad_input(tmp_path, capsys):
     assert cli(["airfoil_flow", "solve", "--naca", "0012", "--alpha", "40"]) == 2
     capsys.readouterr()
     # a polar that runs backwards, has no step or a NaN; zero panels: one line each, not a traceback or 160 panels
-    for polar in (["5", "0", "1"], ["0", "5", "0"], ["0", "30", "nan"], ["0", "40", "1"]):
+    for polar in (["5", "0", "1"], ["0", "5", "0"], ["0", "30", "nan"], ["0", "40", "1"], ["0", "5", "1e-9"]):
         assert cli(["airfoil_flow", "solve", "--naca", "0012", "--polar", *polar]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1, err
-    assert cli(["airfoil_flow", "solve", "--naca", "0012", "--panels", "0"]) == 2
-    assert "panels" in capsys.readouterr().err
+    for panels in ("0", "1000000"):
+        assert cli(["airfoil_flow", "solve", "--naca", "0012", "--panels", panels]) == 2
+        assert "panels" in capsys.readouterr().err
 
 
 def test_profiles_name_existing_params_and_the_files_they_need(tmp_path):
