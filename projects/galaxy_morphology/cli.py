@@ -135,8 +135,8 @@ def _flat(name: str, base: str) -> str:
     return "_".join([*parts, base])
 
 
-def _per_band_ids(folder: Path, bands: list[str], pattern: str) -> list[str]:
-    """Object ids present in every band of a per-band folder."""
+def _per_band_ids(folder: Path, bands: list[str], pattern: str) -> tuple[list[str], dict[str, list[str]]]:
+    """Object ids present in every band of a per-band folder, and the others with the bands they lack."""
     import re
 
     escaped = re.escape(pattern)
@@ -149,7 +149,9 @@ def _per_band_ids(folder: Path, bands: list[str], pattern: str) -> list[str]:
         match = regex.match(path.relative_to(folder).as_posix())
         if match and match.group("band") in bands:
             ids.setdefault(match.group("id"), set()).add(match.group("band"))
-    return sorted(i for i, b in ids.items() if b == set(bands))
+    complete = sorted(i for i, b in ids.items() if b == set(bands))
+    partial = {i: [band for band in bands if band not in b] for i, b in sorted(ids.items()) if b != set(bands)}
+    return complete, partial
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -187,7 +189,11 @@ def cmd_classify(args: argparse.Namespace) -> int:
         if args.bands:
             if len(args.bands) != n_bands:
                 raise DataError(f"the model takes {n_bands} bands ({', '.join(info['bands'])}), got {args.bands}")
-            ids = _per_band_ids(path, args.bands, args.pattern)
+            ids, partial = _per_band_ids(path, args.bands, args.pattern)
+            if partial:
+                listed = "; ".join(f"{i} (no {', '.join(b)})" for i, b in list(partial.items())[:5])
+                print(f"note: {len(partial)} object(s) in {path} skipped for a missing band: {listed}"
+                      f"{' ...' if len(partial) > 5 else ''}")
             if not ids:
                 raise DataError(f"no object in {path} has a file for every band {', '.join(args.bands)} under the "
                                 f"pattern {args.pattern!r} (--pattern; e.g. '{{id}}_{{band}}.fits' for "
@@ -201,7 +207,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
             raw = read_any(path, allow_nan=True)  # NaNs are judged by nan_policy in prepare_image
             finite = raw[np.isfinite(raw)]
             if finite.size and finite.min() == finite.max():
-                raise DataError(f"{path} is blank (every pixel {finite.min():g}): there is no galaxy to classify")
+                raise DataError(f"{path} is blank (every finite pixel {finite.min():g}): there is no galaxy to "
+                                "classify")
             photos += path.name.lower().endswith(IMAGE_SUFFIXES)
             names.append(name)
             images.append(prepare_image(raw, pre, n_bands, str(path), nan_hint=hint)[0])
@@ -227,9 +234,16 @@ def cmd_classify(args: argparse.Namespace) -> int:
         use_agg()
         cams = grad_cam(model, x)
         out = Path(args.gradcam)
+        used: set[str] = set()
         for i, name in enumerate(names):
             fig = gradcam_figure(images[i], cams[i], f"{name}: {classes[int(probs[i].argmax())]} "
                                                      f"({probs[i].max():.2f})")
-            savefig(fig, out / f"{_flat(name, stem(name) or 'image')}_gradcam.png")
+            base = candidate = _flat(name, stem(name) or "image")
+            for k in range(2, len(names) + 2):  # a/x.fits and a_x.fits flatten alike: number the later one
+                if candidate not in used:
+                    break
+                candidate = f"{base}_{k}"
+            used.add(candidate)
+            savefig(fig, out / f"{candidate}_gradcam.png")
         print(f"Grad-CAM overlays written to {out}/")
     return 0

@@ -130,8 +130,10 @@ def test_fits_cube_and_per_band_folders(tmp_path):
     # the CLI finds the objects present in every band of such a folder
     from projects.galaxy_morphology.cli import _per_band_ids
 
-    assert _per_band_ids(tmp_path / "jwst", bands, "{band}/ceers_{band}_{id}.fits") == ["12608", "14832"]
-    assert _per_band_ids(tmp_path / "jwst", [*bands, "f090w"], "{band}/ceers_{band}_{id}.fits") == []
+    assert _per_band_ids(tmp_path / "jwst", bands, "{band}/ceers_{band}_{id}.fits") == (["12608", "14832"], {})
+    # an object without one of the bands is named with what it lacks (the CLI prints it), not dropped silently
+    assert _per_band_ids(tmp_path / "jwst", [*bands, "f090w"], "{band}/ceers_{band}_{id}.fits") == (
+        [], {"12608": ["f090w"], "14832": ["f090w"]})
 
 
 def test_fits_bad_inputs(tmp_path):

@@ -57,7 +57,7 @@ def test_dvc_repro_on_tiny_params(pipeline):
 
 
 @pytest.mark.slow
-def test_cli_classifies_fits_and_jpeg_with_gradcam(pipeline, tmp_path, capsys):
+def test_cli_classifies_fits_and_jpeg_with_gradcam(pipeline, tmp_path, capsys, monkeypatch):
     fits_files = sorted((pipeline["raw"] / "test").glob("*.fits"))[:2]
     rgb = (np.random.default_rng(0).random((40, 40, 3)) * 255).astype(np.uint8)
     write_image(tmp_path / "x.png", rgb)
@@ -81,6 +81,15 @@ def test_cli_classifies_fits_and_jpeg_with_gradcam(pipeline, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "d1/g.fits" in out and "d2/g.fits" in out and "photographs" not in out
     assert len(list((tmp_path / "cams2").glob("*.png"))) == 2
+    # names that flatten to one file name (d1/g.fits and d1_g.fits) still get a file each
+    (tmp_path / "d1_g.fits").write_bytes(fits_files[0].read_bytes())
+    monkeypatch.chdir(tmp_path)
+    args = parser.parse_args(["classify", "d1/g.fits", "d2/g.fits", "d1_g.fits", "--model", str(pipeline["model"]),
+                              "--mc-samples", "2", "--gradcam", "cams3"])
+    assert args.func(args) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in (tmp_path / "cams3").glob("*.png")) == [
+        "d1_g_2_gradcam.png", "d1_g_gradcam.png", "d2_g_gradcam.png"]
     # a blank image (one value everywhere) is refused, not given a confident class; MC samples must be ≥ 1
     from astropy.io import fits
 
