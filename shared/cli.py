@@ -262,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
         for action in each._actions:
             if action.help is None and _shows_default(action):
                 action.help = "default: %(default)s"  # argparse prints no help line, so no default, without one
+            if isinstance(action, argparse._SubParsersAction) and action.metavar is None:
+                # a missing sub-command is named by its choices, not by the internal dest (airfoil_command)
+                action.metavar = "{" + ",".join(action.choices) + "}"
     return parser
 
 

@@ -122,3 +122,10 @@ def test_an_unknown_option_shows_the_sub_command_usage(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "usage: capstone airfoil_flow solve" in err and "--no-such-option" in err
+
+
+def test_a_missing_sub_command_is_named_by_its_choices(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["airfoil_flow"])
+    err = capsys.readouterr().err
+    assert "{solve,predict}" in err and "airfoil_command" not in err
