@@ -101,6 +101,12 @@ def _field_figure(fields: dict, grid, title: str, foil=None):
     return fig
 
 
+def _fixed(x: float, digits: int = 4) -> str:
+    """``x`` to ``digits`` decimals, without the sign of a value that rounds to zero (``-0.0000``)."""
+    text = f"{x:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     """``solve``: panel-method C_L (circulation and pressure), C_D,p and C_M,c/4 at ``--alpha`` (deg), and a polar.
 
@@ -135,11 +141,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
     print(f"{foil.name}: {foil.n_panels} panels, α = {args.alpha:g}°")
     for note in foil.notes:
         print(f"  read: {note}")
-    print(f"  C_L = {sol.cl:.4f} (circulation), {sol.cl_pressure:.4f} (pressure integral); "
-          f"C_D,p = {sol.cd_pressure:.2e} (0 in potential flow); C_M,c/4 = {sol.cm:.4f}")
+    print(f"  C_L = {_fixed(sol.cl)} (circulation), {_fixed(sol.cl_pressure)} (pressure integral); "
+          f"C_D,p = {sol.cd_pressure:.2e} (0 in potential flow); C_M,c/4 = {_fixed(sol.cm)}")
     print(f"{'alpha':>7}{'C_L':>9}{'C_L,p':>9}{'C_M':>9}")
     for a, cl, clp, cm in zip(pol["alpha"], pol["cl"], pol["cl_pressure"], pol["cm"]):
-        print(f"{a:7.1f}{cl:9.4f}{clp:9.4f}{cm:9.4f}")
+        print(f"{_fixed(a, 1):>7}{_fixed(cl):>9}{_fixed(clp):>9}{_fixed(cm):>9}")
     if args.plot or args.field:
         import matplotlib.pyplot as plt
 

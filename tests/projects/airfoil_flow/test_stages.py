@@ -141,6 +141,8 @@ def test_cli_solve_and_bad_input(tmp_path, capsys):
     assert cli(["airfoil_flow", "solve", "--naca", "2412", "--alpha", "5", "--polar", "0", "4", "2"]) == 0
     out = capsys.readouterr().out
     assert "C_L = 0.86" in out
+    assert cli(["airfoil_flow", "solve", "--naca", "0012", "--polar", "0", "0", "1"]) == 0
+    assert "C_L = 0.0000" in capsys.readouterr().out  # a symmetric section at 0°: no "-0.0000"
     bad = tmp_path / "bad.dat"
     bad.write_text("BAD\n1 0\n0.5 x\n0 0\n0.5 -0.1\n1 0\n")
     assert cli(["airfoil_flow", "solve", "--dat", str(bad)]) == 2
