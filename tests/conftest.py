@@ -23,6 +23,20 @@ def repo_root() -> Path:
     return ROOT
 
 
+@pytest.fixture(autouse=True)
+def _no_log_handler_outlives_its_test():
+    """``shared.log.setup_logging`` (every in-process ``capstone`` call) adds one stderr handler to the root logger,
+    bound to the stderr of that moment: under ``capsys`` a capture file that pytest closes after the test. A later
+    test in the same process would then log into the closed file ("--- Logging error ---" in its output), so the
+    handler goes with the test that made it."""
+    import logging
+
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_capstone", False)]:
+        root.removeHandler(handler)
+
+
 def free_ports(n: int) -> list[int]:
     """``n`` loopback ports free at the time of the call."""
     import socket
