@@ -45,7 +45,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_classes)
 
 
-
 def _fraction(text: str) -> float:
     """An argparse type: a number in (0, 1]."""
     try:

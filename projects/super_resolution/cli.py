@@ -17,7 +17,6 @@ from shared.cli import at_least
 DEFAULT_MODELS = "data/super_resolution/model"
 
 
-
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="sr_command", required=True)
     p = sub.add_parser("upscale", help="upscale an image, or every image of a folder, with a trained network")
